@@ -1,0 +1,44 @@
+# Fieldpace: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 8000
+HOST   ?= 127.0.0.1
+
+.PHONY: install demo serve migrate test test-unit bench messages clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/fieldpace migrate
+
+demo: install
+	$(BIN)/fieldpace migrate
+	$(BIN)/fieldpace demo-data --if-empty
+	$(BIN)/fieldpace serve --host $(HOST) --port $(PORT)
+
+serve: install
+	$(BIN)/fieldpace migrate
+	$(BIN)/fieldpace serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-unit: install
+	$(BIN)/python -m pytest -q tests/unit
+
+bench: install
+	@set -e; for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+messages: install
+	$(BIN)/python tools/messages.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,1 @@
+"""Fieldpace server: the Litestar app, its domains, templates and jobs."""

@@ -1,0 +1,220 @@
+"""Sign-in, sign-out, personal settings and the admin area for users and teams."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Request, Router, get, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+
+from server.accounts import services
+from server.accounts.permissions import Actor, require_role
+from server.accounts.tables import ROLES
+from server.i18n import LOCALE_NAMES, LOCALES, _
+from server.web import FieldErrors, flash, form_data, page, redirect
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect to another origin after sign-in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@get("/login", name="login")
+async def login_page(request: Request, next: str | None = None) -> object:  # noqa: A002
+    if (request.scope.get("session") or {}).get("uid"):
+        return redirect(_safe_next(next))
+    return page("accounts/login.html", next=_safe_next(next), values={}, errors={})
+
+
+@post("/login")
+async def login_submit(request: Request, state: State) -> object:
+    data = await form_data(request)
+    username = data.get("username", "").strip()
+    target = _safe_next(data.get("next"))
+    client = request.client.host if request.client else "unknown"
+    throttle: services.LoginThrottle = state.login_throttle
+    values = {"username": username}
+    if throttle.blocked(username, client):
+        return page(
+            "accounts/login.html", status_code=429, next=target, values=values,
+            errors={"": _("Too many failed sign-ins. Wait a few minutes and try again.")},
+        )
+    row = await services.authenticate(username, data.get("password", "")) if username else None
+    if row is None:
+        throttle.failed(username, client)
+        return page(
+            "accounts/login.html", status_code=400, next=target, values=values,
+            errors={"": _("Wrong username or password.")},
+        )
+    throttle.succeeded(username)
+    # A new session replaces whatever the cookie held before (no fixation).
+    request.set_session({"uid": str(row["id"]), "locale": row["locale"] or ""})
+    return redirect(target)
+
+
+@post("/logout")
+async def logout(request: Request) -> object:
+    request.clear_session()
+    return redirect("/login")
+
+
+@get("/settings")
+async def settings_page(actor: Actor) -> object:
+    return page("accounts/settings.html", actor=actor, locales=LOCALE_NAMES, errors={})
+
+
+@post("/settings/language")
+async def settings_language(request: Request, actor: Actor) -> object:
+    data = await form_data(request)
+    locale = data.get("locale", "")
+    await services.set_locale(actor, locale)
+    session = dict(request.scope.get("session") or {})
+    session["locale"] = locale if locale in LOCALES else ""
+    request.set_session(session)
+    return redirect("/settings", request)
+
+
+@post("/settings/password")
+async def settings_password(request: Request, actor: Actor) -> object:
+    data = await form_data(request)
+    row = await services.authenticate(actor.username, data.get("current_password", ""))
+    try:
+        if row is None:
+            raise FieldErrors({"current_password": _("Your current password is not right.")})
+        if data.get("password", "") != data.get("password_again", ""):
+            raise FieldErrors({"password_again": _("The two passwords differ.")})
+        await services.set_password(actor, actor.id, data.get("password", ""))
+    except FieldErrors as e:
+        return page("accounts/settings.html", status_code=422, actor=actor, locales=LOCALE_NAMES, errors=e.errors)
+    flash(request, _("Password changed."))
+    return redirect("/settings")
+
+
+# --- Admin: users and teams -------------------------------------------------------------------
+
+
+async def _users_context(actor: Actor) -> dict:
+    return {
+        "users": await services.list_users(actor),
+        "teams": await services.team_choices(),
+        "roles": ROLES,
+        "locales": LOCALE_NAMES,
+    }
+
+
+@get("/admin/users")
+async def admin_users(actor: Actor) -> object:
+    require_role(actor, "admin")
+    return page("accounts/admin_users.html", actor=actor, values={"role": "rep"}, errors={}, **await _users_context(actor))
+
+
+@post("/admin/users")
+async def admin_users_create(request: Request, actor: Actor) -> object:
+    require_role(actor, "admin")
+    data = await form_data(request)
+    try:
+        await services.create_user(actor, data)
+    except FieldErrors as e:
+        values = {k: v for k, v in data.items() if k != "password"}
+        return page(
+            "accounts/admin_users.html", status_code=422, actor=actor, values=values, errors=e.errors,
+            **await _users_context(actor),
+        )
+    flash(request, _("User %(name)s created.", name=data.get("username", "")))
+    return redirect("/admin/users")
+
+
+def _uuid_or_404(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise NotFoundException() from None
+
+
+@get("/admin/users/{user_id:str}")
+async def admin_user_edit(actor: Actor, user_id: str) -> object:
+    require_role(actor, "admin")
+    user = await services.get_user(actor, _uuid_or_404(user_id))
+    if not user:
+        raise NotFoundException()
+    return page(
+        "accounts/admin_user.html", actor=actor, user=user, values=user, errors={},
+        teams=await services.team_choices(), roles=ROLES,
+    )
+
+
+@post("/admin/users/{user_id:str}")
+async def admin_user_update(request: Request, actor: Actor, user_id: str) -> object:
+    require_role(actor, "admin")
+    uid = _uuid_or_404(user_id)
+    user = await services.get_user(actor, uid)
+    if not user:
+        raise NotFoundException()
+    data = await form_data(request)
+    try:
+        await services.update_user(actor, uid, data)
+    except FieldErrors as e:
+        return page(
+            "accounts/admin_user.html", status_code=422, actor=actor, user=user,
+            values={**user, **data, "active": data.get("active") == "on"}, errors=e.errors,
+            teams=await services.team_choices(), roles=ROLES,
+        )
+    flash(request, _("Saved."))
+    return redirect(f"/admin/users/{uid}")
+
+
+@post("/admin/users/{user_id:str}/password")
+async def admin_user_password(request: Request, actor: Actor, user_id: str) -> object:
+    require_role(actor, "admin")
+    uid = _uuid_or_404(user_id)
+    user = await services.get_user(actor, uid)
+    if not user:
+        raise NotFoundException()
+    data = await form_data(request)
+    try:
+        await services.set_password(actor, uid, data.get("password", ""))
+    except FieldErrors as e:
+        return page(
+            "accounts/admin_user.html", status_code=422, actor=actor, user=user, values=user, errors=e.errors,
+            teams=await services.team_choices(), roles=ROLES,
+        )
+    flash(request, _("Password reset."))
+    return redirect(f"/admin/users/{uid}")
+
+
+@get("/admin/teams")
+async def admin_teams(actor: Actor) -> object:
+    require_role(actor, "admin")
+    return page(
+        "accounts/admin_teams.html", actor=actor, teams=await services.list_teams(actor),
+        managers=await services.manager_choices(), values={}, errors={},
+    )
+
+
+@post("/admin/teams")
+async def admin_teams_create(request: Request, actor: Actor) -> object:
+    require_role(actor, "admin")
+    form = await request.form()
+    data = await form_data(request)
+    try:
+        await services.create_team(actor, data.get("name", ""), list(form.getall("managers", [])))
+    except FieldErrors as e:
+        return page(
+            "accounts/admin_teams.html", status_code=422, actor=actor, teams=await services.list_teams(actor),
+            managers=await services.manager_choices(), values=data, errors=e.errors,
+        )
+    flash(request, _("Team %(name)s created.", name=data.get("name", "")))
+    return redirect("/admin/teams")
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        login_page, login_submit, logout, settings_page, settings_language, settings_password,
+        admin_users, admin_users_create, admin_user_edit, admin_user_update, admin_user_password,
+        admin_teams, admin_teams_create,
+    ],
+)

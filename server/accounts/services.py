@@ -1,0 +1,245 @@
+"""Accounts: passwords, sign-in with rate limiting, users and teams."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict, deque
+from datetime import datetime, timezone
+from uuid import UUID, uuid4
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from server.accounts.permissions import Actor, require_role
+from server.accounts.tables import ROLES, Team, TeamManager, User
+from server.i18n import LOCALES, _
+from server.web import FieldErrors
+
+# argon2-cffi's defaults are Argon2id (RFC 9106 low-memory profile).
+hasher = PasswordHasher()
+USERNAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{2,64}$")
+MIN_PASSWORD = 8
+
+
+def hash_password(password: str) -> str:
+    return hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# A valid hash to verify against when the username is unknown, so timing does not reveal it.
+_DUMMY_HASH = hash_password("not-a-real-password")
+
+
+class LoginThrottle:
+    """Failed sign-ins per username and per client address in a sliding window (one process).
+
+    Several processes each keep their own window; the limit then applies per process, which still
+    caps guessing at a small multiple. A shared store would be the next step if that matters.
+    """
+
+    def __init__(self, max_attempts: int, window_seconds: int):
+        self.max_attempts = max_attempts
+        self.window = window_seconds
+        self.failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        q = self.failures[key]
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        return q
+
+    def blocked(self, username: str, client: str) -> bool:
+        now = time.monotonic()
+        return any(
+            len(self._recent(k, now)) >= self.max_attempts for k in (f"u:{username.lower()}", f"c:{client}")
+        )
+
+    def failed(self, username: str, client: str) -> None:
+        now = time.monotonic()
+        for k in (f"u:{username.lower()}", f"c:{client}"):
+            self._recent(k, now).append(now)
+
+    def succeeded(self, username: str) -> None:
+        self.failures.pop(f"u:{username.lower()}", None)
+
+
+async def authenticate(username: str, password: str) -> dict | None:
+    """The active user with this username and password, or None."""
+    row = await User.select(User.id, User.password_hash, User.active, User.locale).where(
+        User.username == username.strip()
+    ).first()
+    if not row:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(row["password_hash"], password) or not row["active"]:
+        return None
+    if hasher.check_needs_rehash(row["password_hash"]):
+        await User.update({User.password_hash: hash_password(password)}).where(User.id == row["id"])
+    return row
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def validate_user_fields(data: dict[str, str], creating: bool) -> dict[str, object]:
+    errors: dict[str, str] = {}
+    clean: dict[str, object] = {}
+    if creating:
+        username = data.get("username", "").strip()
+        if not USERNAME_RE.match(username):
+            errors["username"] = _("Use 2 to 64 letters, digits, dots, dashes or underscores.")
+        clean["username"] = username
+        password = data.get("password", "")
+        if len(password) < MIN_PASSWORD:
+            errors["password"] = _("The password needs at least %(n)s characters.", n=MIN_PASSWORD)
+        clean["password"] = password
+    display_name = data.get("display_name", "").strip()
+    if not display_name or len(display_name) > 100:
+        errors["display_name"] = _("Enter a name of at most 100 characters.")
+    clean["display_name"] = display_name
+    role = data.get("role", "rep")
+    if role not in ROLES:
+        errors["role"] = _("Choose a role.")
+    clean["role"] = role
+    team = data.get("team", "").strip()
+    clean["team"] = None
+    if team:
+        try:
+            clean["team"] = UUID(team)
+        except ValueError:
+            errors["team"] = _("Choose a team.")
+    locale = data.get("locale", "")
+    clean["locale"] = locale if locale in LOCALES else ""
+    if errors:
+        raise FieldErrors(errors)
+    return clean
+
+
+async def create_user(actor: Actor | None, data: dict[str, str], password_hash: str | None = None) -> UUID:
+    """Create a user (admin only; `actor=None` is the command line)."""
+    if actor is not None:
+        require_role(actor, "admin")
+    clean = validate_user_fields(data, creating=True)
+    if clean["team"] and not await Team.exists().where(Team.id == clean["team"]):
+        raise FieldErrors({"team": _("Choose a team.")})
+    if await User.exists().where(User.username == clean["username"]):
+        raise FieldErrors({"username": _("This username is taken.")})
+    uid = uuid4()
+    await User.insert(
+        User(
+            id=uid,
+            username=clean["username"],
+            display_name=clean["display_name"],
+            password_hash=password_hash or hash_password(str(clean["password"])),
+            role=clean["role"],
+            team=clean["team"],
+            locale=clean["locale"],
+            active=True,
+            created_at=_now(),
+        )
+    )
+    return uid
+
+
+async def update_user(actor: Actor, user_id: UUID, data: dict[str, str]) -> None:
+    require_role(actor, "admin")
+    clean = validate_user_fields(data, creating=False)
+    if clean["team"] and not await Team.exists().where(Team.id == clean["team"]):
+        raise FieldErrors({"team": _("Choose a team.")})
+    active = data.get("active") in ("on", "true", "1")
+    if user_id == actor.id and (not active or clean["role"] != "admin"):
+        raise FieldErrors({"": _("You cannot deactivate yourself or remove your own admin role.")})
+    await User.update(
+        {
+            User.display_name: clean["display_name"],
+            User.role: clean["role"],
+            User.team: clean["team"],
+            User.active: active,
+        }
+    ).where(User.id == user_id)
+    if clean["role"] != "manager":
+        await TeamManager.delete().where(TeamManager.manager == user_id)
+
+
+async def set_password(actor: Actor, user_id: UUID, password: str) -> None:
+    if actor.id != user_id:
+        require_role(actor, "admin")
+    if len(password) < MIN_PASSWORD:
+        raise FieldErrors({"password": _("The password needs at least %(n)s characters.", n=MIN_PASSWORD)})
+    await User.update({User.password_hash: hash_password(password)}).where(User.id == user_id)
+
+
+async def set_locale(actor: Actor, locale: str) -> None:
+    await User.update({User.locale: locale if locale in LOCALES else ""}).where(User.id == actor.id)
+
+
+async def get_user(actor: Actor, user_id: UUID) -> dict | None:
+    require_role(actor, "admin")
+    return await User.select(
+        User.id, User.username, User.display_name, User.role, User.team, User.active, User.locale
+    ).where(User.id == user_id).first()
+
+
+async def list_users(actor: Actor) -> list[dict]:
+    require_role(actor, "admin")
+    return await User.select(
+        User.id, User.username, User.display_name, User.role, User.active, User.team.name.as_alias("team_name")
+    ).order_by(User.role).order_by(User.username)
+
+
+async def list_teams(actor: Actor) -> list[dict]:
+    """Teams with their managers and member counts (admin)."""
+    require_role(actor, "admin")
+    teams = await Team.select(Team.id, Team.name).order_by(Team.name)
+    leads = await TeamManager.select(TeamManager.team, TeamManager.manager.display_name.as_alias("name"))
+    counts = await User.raw("SELECT team, COUNT(*) AS n FROM app_user WHERE team IS NOT NULL GROUP BY team")
+    by_team = {c["team"]: c["n"] for c in counts}
+    for t in teams:
+        t["managers"] = [lead["name"] for lead in leads if lead["team"] == t["id"]]
+        t["members"] = by_team.get(t["id"], 0)
+    return teams
+
+
+async def team_choices() -> list[dict]:
+    return await Team.select(Team.id, Team.name).order_by(Team.name)
+
+
+async def manager_choices() -> list[dict]:
+    return await User.select(User.id, User.display_name).where(
+        (User.role == "manager") & (User.active == True)  # noqa: E712 - Piccolo needs ==
+    ).order_by(User.display_name)
+
+
+async def create_team(actor: Actor | None, name: str, manager_ids: list[str]) -> UUID:
+    if actor is not None:
+        require_role(actor, "admin")
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise FieldErrors({"name": _("Enter a team name of at most 100 characters.")})
+    if await Team.exists().where(Team.name == name):
+        raise FieldErrors({"name": _("A team with this name exists.")})
+    managers: list[UUID] = []
+    for raw in manager_ids:
+        if not raw:
+            continue
+        try:
+            managers.append(UUID(raw))
+        except ValueError:
+            raise FieldErrors({"managers": _("Choose managers from the list.")}) from None
+    if managers:
+        found = await User.count().where(User.id.is_in(managers) & (User.role == "manager"))
+        if found != len(set(managers)):
+            raise FieldErrors({"managers": _("Choose managers from the list.")})
+    tid = uuid4()
+    await Team.insert(Team(id=tid, name=name, created_at=_now()))
+    for m in set(managers):
+        await TeamManager.insert(TeamManager(id=uuid4(), team=tid, manager=m))
+    return tid

@@ -1,0 +1,35 @@
+"""Users, teams and who leads which team."""
+
+from piccolo.columns import UUID, Boolean, ForeignKey, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+ROLES = ("rep", "manager", "admin")
+
+
+class Team(Table, tablename="team"):
+    id = UUID(primary_key=True)
+    name = Varchar(length=100, unique=True)
+    created_at = Timestamptz()
+
+
+class User(Table, tablename="app_user"):
+    id = UUID(primary_key=True)
+    username = Varchar(length=64, unique=True)
+    display_name = Varchar(length=100)
+    password_hash = Varchar(length=255)
+    role = Varchar(length=16, default="rep")
+    # A rep belongs to one team; managers lead teams through TeamManager.
+    team = ForeignKey(references=Team, null=True, on_delete=OnDelete.set_null, index=True)
+    active = Boolean(default=True)
+    # Empty means: follow the browser's Accept-Language.
+    locale = Varchar(length=8, default="")
+    created_at = Timestamptz()
+
+
+class TeamManager(Table, tablename="team_manager"):
+    """A manager leads a team; a manager can lead several teams and a team can have co-leads."""
+
+    id = UUID(primary_key=True)
+    team = ForeignKey(references=Team, null=False, on_delete=OnDelete.cascade, index=True)
+    manager = ForeignKey(references=User, null=False, on_delete=OnDelete.cascade, index=True)

@@ -1,0 +1,166 @@
+"""The one place the Litestar app is assembled: settings, database, sessions, CSRF, templates, routes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from jinja2 import pass_context
+from litestar import Litestar, Request, Response
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import CacheControlHeader, State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.template.config import TemplateConfig
+
+from server import clock, db, i18n
+from server.accounts import routes as accounts_routes
+from server.accounts.permissions import provide_actor
+from server.accounts.services import LoginThrottle
+from server.customers import routes as customers_routes
+from server.home import routes as home_routes
+from server.middleware import locale_and_headers
+from server.reports import routes as reports_routes
+from server.settings import ROOT, Settings
+from server.system import routes as system_routes
+from server.visits import routes as visits_routes
+from server.web import Conflict, FieldErrors, http_error_message, is_api, is_htmx, page, pop_flash, problem
+
+log = logging.getLogger("fieldpace")
+
+DOMAINS = ("accounts", "customers", "visits", "reports", "home", "system")
+TEMPLATE_DIRS = [ROOT / "web" / "templates", *(ROOT / "server" / d / "templates" for d in DOMAINS)]
+
+
+def _configure_jinja(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(
+        N_=i18n.N_, current_locale=i18n.current_locale, LOCALE_NAMES=i18n.LOCALE_NAMES,
+        current_actor=_template_actor, flash_messages=_template_flash, today=clock.today,
+        to_local_input=clock.to_local_input,
+    )
+    env.filters.update(
+        date=i18n.fmt_date, datetime=i18n.fmt_datetime, time=i18n.fmt_time, number=i18n.fmt_number,
+        money=i18n.fmt_money, weekday=i18n.fmt_weekday,
+    )
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
+
+
+@pass_context
+def _template_actor(context):
+    request = context.get("request")
+    return request.scope.get("state", {}).get("actor") if request is not None else None
+
+
+@pass_context
+def _template_flash(context):
+    request = context.get("request")
+    return pop_flash(request) if request is not None else []
+
+
+def _error_response(request: Request, status: int, message: str, errors: dict | None = None) -> Response:
+    if is_api(request):
+        return problem(status, message, errors=errors)
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        login = f"/login?next={target}" if request.method == "GET" else "/login"
+        if is_htmx(request):
+            return Response("", status_code=401, headers={"HX-Redirect": login})
+        return Response("", status_code=303, headers={"Location": login})
+    return page("system/error.html", status_code=status, status=status, message=message)  # type: ignore[return-value]
+
+
+def _http_exception(request: Request, exc: HTTPException) -> Response:
+    errors = None
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        errors = {str(e.get("key", "")): str(e.get("message", "")) for e in exc.extra if isinstance(e, dict)}
+    return _error_response(request, exc.status_code, http_error_message(exc), errors)
+
+
+def _field_errors(request: Request, exc: FieldErrors) -> Response:
+    """Services raise FieldErrors; HTML handlers catch them to re-render, the API answers 422."""
+    return _error_response(request, 422, i18n._("Some fields need attention."), exc.errors)
+
+
+def _conflict(request: Request, exc: Conflict) -> Response:
+    return _error_response(request, 409, exc.message)
+
+
+def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error_response(request, 500, i18n._("Something went wrong. Please try again."))
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the app for `settings` (from the environment when omitted)."""
+    settings = settings or Settings.from_env()
+    secrets = settings.secrets()
+    clock.configure(settings.timezone)
+    engine = db.make_engine(settings.effective_database_url)
+    db.bind(engine)
+
+    async def on_startup(app: Litestar) -> None:
+        await db.prepare(engine)
+
+    async def on_shutdown(app: Litestar) -> None:
+        await db.close(engine)
+
+    session_config = CookieBackendConfig(
+        secret=bytes.fromhex(secrets["session_key"]),
+        key="fieldpace_session",
+        max_age=settings.session_days * 86400,
+        secure=settings.secure_cookies,
+        httponly=True,
+        samesite="lax",
+        exclude=["^/static/", "^/icons/"],
+    )
+    csrf_config = CSRFConfig(
+        secret=secrets["csrf_secret"],
+        cookie_name="fieldpace_csrf",
+        header_name="x-csrftoken",
+        cookie_secure=settings.secure_cookies,
+        cookie_samesite="strict",
+        exclude=["^/static/", "^/icons/"],
+    )
+    static = create_static_files_router(
+        path="/static", directories=[ROOT / "web" / "static"], name="static",
+        cache_control=CacheControlHeader(no_cache=True), include_in_schema=False,
+    )
+    icons = create_static_files_router(
+        path="/icons", directories=[ROOT / "manifest" / "icons"], name="icons",
+        cache_control=CacheControlHeader(max_age=86400), include_in_schema=False,
+    )
+    return Litestar(
+        route_handlers=[
+            system_routes.router, accounts_routes.router, home_routes.router, customers_routes.router,
+            visits_routes.router, reports_routes.router, static, icons,
+        ],
+        dependencies={"actor": Provide(provide_actor)},
+        middleware=[session_config.middleware, locale_and_headers(settings.default_locale, settings.timezone, settings.secure_cookies)],
+        csrf_config=csrf_config,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
+        template_config=TemplateConfig(
+            directory=[Path(p) for p in TEMPLATE_DIRS], engine=JinjaTemplateEngine,
+            engine_callback=_configure_jinja,
+        ),
+        exception_handlers={
+            HTTPException: _http_exception,
+            FieldErrors: _field_errors,
+            Conflict: _conflict,
+            HTTP_500_INTERNAL_SERVER_ERROR: _server_error,
+        },
+        state=State({"settings": settings, "engine": engine, "login_throttle": LoginThrottle(
+            settings.login_max_attempts, settings.login_window_seconds)}),
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        request_max_body_size=2 * 1024 * 1024,
+        debug=settings.debug,
+        openapi_config=None,
+    )

@@ -1,0 +1,121 @@
+"""The `fieldpace` command line: serve, migrate, demo-data, create-user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from server.settings import Settings
+
+
+def _engine(settings: Settings):
+    from server import db
+
+    engine = db.make_engine(settings.effective_database_url)
+    db.bind(engine)
+    return engine
+
+
+async def migrate() -> bool:
+    """Apply pending migrations (Piccolo reads the database from FIELDPACE_DATABASE_URL)."""
+    os.environ.setdefault("PICCOLO_CONF", "server.piccolo_conf")
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from server import db
+
+    settings = Settings.from_env()
+    engine = _engine(settings)
+    if db.is_sqlite(engine):
+        await engine._run_in_new_connection("PRAGMA journal_mode=WAL")
+    result = await run_forwards(app_name="fieldpace")
+    return result.success
+
+
+async def _demo(args, settings: Settings) -> int:
+    from server import clock, demo
+
+    clock.configure(settings.timezone)
+    _engine(settings)
+    if not await demo.is_empty():
+        if args.if_empty:
+            print("The database already has data: demo data not loaded.")
+            return 0
+        print("The database is not empty; demo data goes into an empty database only.", file=sys.stderr)
+        return 1
+    await demo.generate(reps=args.reps, days=args.days, customers_per_rep=args.customers, seed=args.seed)
+    print(f"Demo logins (password: {demo.DEMO_PASSWORD}): admin, manager1, manager2, rep1 … rep{args.reps}")
+    return 0
+
+
+async def _create_user(args, settings: Settings) -> int:
+    from server.accounts import services
+    from server.accounts.tables import Team
+    from server.web import FieldErrors
+
+    _engine(settings)
+    password = args.password or getpass.getpass("Password: ")
+    team_id = ""
+    if args.team:
+        row = await Team.select(Team.id).where(Team.name == args.team).first()
+        if not row:
+            print(f"No team named {args.team!r}.", file=sys.stderr)
+            return 1
+        team_id = str(row["id"])
+    try:
+        await services.create_user(None, {
+            "username": args.username, "display_name": args.name or args.username, "password": password,
+            "role": args.role, "team": team_id,
+        })
+    except FieldErrors as e:
+        for field, message in e.errors.items():
+            print(f"{field}: {message}", file=sys.stderr)
+        return 1
+    print(f"Created {args.role} {args.username}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fieldpace", description="Fieldpace sales performance app")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the app (uvicorn)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=1)
+    sub.add_parser("migrate", help="apply database migrations")
+    demo = sub.add_parser("demo-data", help="load demo data into an empty database")
+    demo.add_argument("--reps", type=int, default=8)
+    demo.add_argument("--days", type=int, default=60)
+    demo.add_argument("--customers", type=int, default=40, help="customers per rep")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--if-empty", action="store_true", help="do nothing (and succeed) when data exists")
+    cu = sub.add_parser("create-user", help="create a user")
+    cu.add_argument("username")
+    cu.add_argument("--name", default="")
+    cu.add_argument("--role", choices=["rep", "manager", "admin"], default="rep")
+    cu.add_argument("--team", default="", help="team name (for reps)")
+    cu.add_argument("--password", default="", help="prompted for when omitted")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+
+    if args.command == "migrate":
+        return 0 if asyncio.run(migrate()) else 1
+    if args.command == "demo-data":
+        return asyncio.run(_demo(args, settings))
+    if args.command == "create-user":
+        return asyncio.run(_create_user(args, settings))
+    if args.command == "serve":
+        import uvicorn
+
+        host, port = args.host or settings.host, args.port or settings.port
+        print(f"Fieldpace is running at http://{host}:{port}  (Ctrl+C to stop)", flush=True)
+        uvicorn.run("server.asgi:app", host=host, port=port, workers=args.workers, log_level="warning",
+                    proxy_headers=True)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""Customers a rep visits. The id is made by the client, so a phone can create one offline."""
+
+from piccolo.columns import UUID, ForeignKey, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from server.accounts.tables import User
+
+
+class Customer(Table, tablename="customer"):
+    id = UUID(primary_key=True)
+    name = Varchar(length=200)
+    contact_name = Varchar(length=100, default="")
+    phone = Varchar(length=40, default="")
+    address = Text(default="")
+    # The rep who owns the account; reps see their own customers.
+    owner = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict, index=True)
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()

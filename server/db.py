@@ -1,0 +1,56 @@
+"""Database engines: a SQLite file by default, PostgreSQL through one URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+
+def make_engine(url: str) -> Engine:
+    """Return the Piccolo engine for a database URL (`sqlite:///path` or `postgresql://...`)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else parsed.path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # `timeout` is SQLite's busy timeout: writers wait for the lock instead of failing at once.
+        return SQLiteEngine(path=path, timeout=15)
+    if parsed.scheme in {"postgres", "postgresql"}:
+        return PostgresEngine(config={"dsn": url})
+    raise ValueError(f"Unsupported database URL scheme: {parsed.scheme!r}")
+
+
+def all_tables():
+    """Every table of every domain, in dependency order (parents first)."""
+    from server.accounts.tables import Team, TeamManager, User
+    from server.customers.tables import Customer
+    from server.reports.tables import Report, ReportEvent
+    from server.visits.tables import Visit
+
+    return [Team, User, TeamManager, Customer, Visit, Report, ReportEvent]
+
+
+def bind(engine: Engine) -> None:
+    """Point every table at `engine` (one process serves one database)."""
+    for table in all_tables():
+        table._meta._db = engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return isinstance(engine, SQLiteEngine)
+
+
+async def prepare(engine: Engine) -> None:
+    """Per-process start-up work: WAL for SQLite, a connection pool for PostgreSQL."""
+    if isinstance(engine, SQLiteEngine):
+        await engine._run_in_new_connection("PRAGMA journal_mode=WAL")
+    elif isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=10)
+
+
+async def close(engine: Engine) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()

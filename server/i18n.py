@@ -1,0 +1,147 @@
+"""The translation layer: Babel catalogs for Simplified Chinese and English, chosen per request.
+
+The active locale lives in a context variable that the locale middleware sets for each request, so
+`_()` works the same in handlers, services and templates.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale, negotiate_locale
+from babel.dates import format_date, format_datetime, format_time
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
+
+LOCALES = ("zh_CN", "en")
+LOCALE_NAMES = {"zh_CN": "简体中文", "en": "English"}
+CATALOG_DIR = Path(__file__).resolve().parent / "locales"
+
+_locale: contextvars.ContextVar[str] = contextvars.ContextVar("fieldpace_locale", default="en")
+_timezone: contextvars.ContextVar[str] = contextvars.ContextVar("fieldpace_tz", default="Asia/Shanghai")
+
+
+@lru_cache(maxsize=None)
+def catalog(locale: str) -> dict[str, str]:
+    """msgid -> msgstr for one locale, read from its .po file once per process."""
+    path = CATALOG_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as fh:
+        cat = read_po(fh, locale=locale)
+    out: dict[str, str] = {}
+    for message in cat:
+        if message.id and message.string and not message.fuzzy:
+            key = message.id if isinstance(message.id, str) else message.id[0]
+            out[key] = message.string if isinstance(message.string, str) else message.string[0]
+    return out
+
+
+def set_locale(locale: str) -> contextvars.Token:
+    return _locale.set(locale if locale in LOCALES else "en")
+
+
+def set_timezone(tz: str) -> None:
+    _timezone.set(tz)
+
+
+def current_locale() -> str:
+    return _locale.get()
+
+
+def gettext(msgid: str, **params) -> str:
+    """Translate `msgid` into the request's language; `%(name)s` placeholders take keyword values."""
+    text = catalog(_locale.get()).get(msgid) or msgid
+    return text % params if params else text
+
+
+_ = gettext
+
+
+def N_(msgid: str) -> str:
+    """Mark a string for extraction without translating it now (labels kept in constants)."""
+    return msgid
+
+
+def ngettext(singular: str, plural: str, n: int, **params) -> str:
+    # Chinese has one plural form; English two. Both catalogs store the singular and plural ids.
+    cat = catalog(_locale.get())
+    msgid = singular if n == 1 else plural
+    text = cat.get(msgid) or msgid
+    params.setdefault("num", n)
+    return text % params
+
+
+def pick_locale(user_setting: str | None, accept_language: str | None, default: str) -> str:
+    """The user's own setting wins, else the best match of Accept-Language, else the default."""
+    if user_setting in LOCALES:
+        return user_setting
+    if accept_language:
+        wanted = []
+        for part in accept_language.split(","):
+            tag, _sep, q = part.strip().partition(";q=")
+            try:
+                weight = float(q) if q else 1.0
+            except ValueError:
+                weight = 0.0
+            if tag:
+                wanted.append((weight, tag.strip().replace("-", "_")))
+        wanted.sort(key=lambda pair: -pair[0])
+        tags = [tag for _w, tag in wanted]
+        # zh, zh_Hans, zh_CN, zh_SG all read Simplified Chinese.
+        tags = ["zh_CN" if t.lower().startswith("zh") and "hant" not in t.lower() else t for t in tags]
+        found = negotiate_locale(tags, list(LOCALES), sep="_")
+        if found:
+            return found
+    return default if default in LOCALES else "en"
+
+
+def _babel_locale() -> Locale:
+    return Locale.parse(_locale.get())
+
+
+def _local(value: datetime) -> datetime:
+    tz = ZoneInfo(_timezone.get())
+    return value.astimezone(tz) if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def fmt_date(value: date | datetime | None, format: str = "medium") -> str:  # noqa: A002
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = _local(value).date()
+    return format_date(value, format=format, locale=_babel_locale())
+
+
+def fmt_datetime(value: datetime | None, format: str = "short") -> str:  # noqa: A002
+    if value is None:
+        return ""
+    return format_datetime(_local(value), format=format, locale=_babel_locale())
+
+
+def fmt_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return format_time(_local(value), format="short", locale=_babel_locale())
+
+
+def fmt_number(value: float | int | Decimal | None, digits: int | None = None) -> str:
+    if value is None:
+        return ""
+    fmt = None if digits is None else "#,##0." + "0" * digits if digits else "#,##0"
+    return format_decimal(value, format=fmt, locale=_babel_locale())
+
+
+def fmt_money(value: float | int | Decimal | None, currency: str = "CNY") -> str:
+    if value is None:
+        return ""
+    return format_currency(value, currency, locale=_babel_locale())
+
+
+def fmt_weekday(value: date) -> str:
+    return format_date(value, format="EEEE", locale=_babel_locale())

@@ -1,0 +1,42 @@
+"""Daily and weekly reports, and the history of their transitions."""
+
+from piccolo.columns import UUID, Date, ForeignKey, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from server.accounts.tables import User
+
+KINDS = ("daily", "weekly")
+STATUSES = ("draft", "submitted", "returned", "approved")
+
+
+class Report(Table, tablename="report"):
+    id = UUID(primary_key=True)
+    rep = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict)
+    kind = Varchar(length=8)
+    # The day of a daily report; the Monday of a weekly one. Unique per (rep, kind).
+    period_start = Date()
+    summary = Text(default="")
+    results = Text(default="")
+    problems = Text(default="")
+    plan = Text(default="")
+    status = Varchar(length=12, default="draft")
+    submitted_at = Timestamptz(null=True, default=None)
+    decided_at = Timestamptz(null=True, default=None)
+    decided_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    manager_comment = Text(default="")
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class ReportEvent(Table, tablename="report_event"):
+    """One transition of a report: created, saved, submitted, returned, approved."""
+
+    id = UUID(primary_key=True)
+    report = ForeignKey(references=Report, null=False, on_delete=OnDelete.cascade, index=True)
+    actor = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict)
+    action = Varchar(length=16)
+    from_status = Varchar(length=12, default="")
+    to_status = Varchar(length=12, default="")
+    comment = Text(default="")
+    at = Timestamptz()

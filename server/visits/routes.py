@@ -1,0 +1,116 @@
+"""Visit pages (log a visit, the rep's list, the team feed) and the JSON API."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID, uuid4
+
+from litestar import Request, Router, get, post
+from litestar.exceptions import NotFoundException
+
+from server import clock
+from server.accounts.permissions import Actor, require_role
+from server.customers import services as customers
+from server.i18n import _
+from server.visits import services
+from server.visits.tables import PURPOSES
+from server.web import FieldErrors, flash, form_data, page, redirect
+
+
+def _form(actor: Actor, values: dict, errors: dict, customer: dict | None, status_code: int = 200):
+    return page(
+        "visits/form.html", status_code=status_code, actor=actor, values=values, errors=errors,
+        customer=customer, purposes=PURPOSES, purpose_labels=services.PURPOSE_LABELS,
+    )
+
+
+@get("/visits")
+async def visit_list(actor: Actor) -> object:
+    if not actor.is_rep:
+        return redirect("/team/visits")
+    return page(
+        "visits/list.html", actor=actor, visits=await services.recent_for_rep(actor, limit=100),
+        purpose_labels=services.PURPOSE_LABELS,
+    )
+
+
+@get("/visits/new")
+async def visit_new(actor: Actor, customer: str = "") -> object:
+    require_role(actor, "rep")
+    picked = None
+    if customer:
+        try:
+            picked = await customers.get(actor, UUID(customer))
+        except ValueError:
+            picked = None
+    values = {"id": str(uuid4()), "checkin_at": clock.to_local_input(clock.now()), "purpose": "follow_up"}
+    if picked:
+        values["customer"] = str(picked["id"])
+    return _form(actor, values, {}, picked)
+
+
+@post("/visits")
+async def visit_create(request: Request, actor: Actor) -> object:
+    require_role(actor, "rep")
+    data = await form_data(request)
+    try:
+        await services.create(actor, data)
+    except FieldErrors as e:
+        picked = None
+        try:
+            picked = await customers.get(actor, UUID(data.get("customer", "")))
+        except ValueError:
+            pass
+        return _form(actor, data, e.errors, picked, status_code=422)
+    flash(request, _("Visit saved."))
+    return redirect("/home", request)
+
+
+@get("/visits/{visit_id:uuid}")
+async def visit_detail(actor: Actor, visit_id: UUID) -> object:
+    row = await services.get(actor, visit_id)
+    if not row:
+        raise NotFoundException()
+    return page("visits/detail.html", actor=actor, visit=row, purpose_labels=services.PURPOSE_LABELS)
+
+
+@get("/team/visits")
+async def team_feed(actor: Actor) -> object:
+    require_role(actor, "manager", "admin")
+    return page(
+        "visits/feed.html", actor=actor, visits=await services.team_feed(actor, limit=100),
+        purpose_labels=services.PURPOSE_LABELS,
+    )
+
+
+@get("/api/v1/visits")
+async def api_visits(actor: Actor, day: date | None = None) -> dict:
+    if day is not None and actor.is_rep:
+        rows = await services.for_rep_day(actor.id, day)
+    elif actor.is_rep:
+        rows = await services.recent_for_rep(actor, limit=200)
+    else:
+        rows = await services.team_feed(actor, limit=200)
+    return {"visits": rows}
+
+
+@post("/api/v1/visits", status_code=200)
+async def api_visit_create(actor: Actor, data: dict) -> dict:
+    if not actor.is_rep:
+        raise FieldErrors({"": _("Only reps log visits.")})
+    vid, created = await services.create(actor, data)
+    return {"id": str(vid), "result": "applied" if created else "duplicate"}
+
+
+@get("/api/v1/visits/{visit_id:uuid}")
+async def api_visit(actor: Actor, visit_id: UUID) -> dict:
+    row = await services.get(actor, visit_id)
+    if not row:
+        raise NotFoundException()
+    return row
+
+
+router = Router(
+    path="/",
+    route_handlers=[visit_list, visit_new, visit_create, visit_detail, team_feed, api_visits, api_visit_create, api_visit],
+)

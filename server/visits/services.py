@@ -1,0 +1,158 @@
+"""Visits: a rep logs them (append-only); managers read their teams' visits."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from uuid import UUID, uuid4
+
+from server import clock, validation
+from server.accounts.permissions import Actor, can_see_rep, visible_rep_ids
+from server.customers.tables import Customer
+from server.i18n import N_, _
+from server.visits.tables import PURPOSES, Visit
+from server.web import FieldErrors
+
+# A phone's clock may run a little ahead of the server's.
+_FUTURE_TOLERANCE = timedelta(minutes=10)
+
+PURPOSE_LABELS = {
+    "first_visit": N_("First visit"),
+    "follow_up": N_("Follow-up"),
+    "demo": N_("Demo"),
+    "negotiation": N_("Negotiation"),
+    "collection": N_("Collection"),
+    "after_sales": N_("After-sales"),
+}
+
+LIST_COLUMNS = (
+    Visit.id, Visit.rep, Visit.customer, Visit.purpose, Visit.checkin_at, Visit.checkout_at, Visit.visit_date,
+    Visit.latitude, Visit.longitude, Visit.accuracy_m, Visit.outcome, Visit.next_step, Visit.next_step_date,
+    Visit.satisfaction,
+)
+
+
+def validate(data: dict) -> dict:
+    """Check a visit as typed on the phone; every problem is reported at once, per field."""
+    errors: dict[str, str] = {}
+    clean = {
+        "id": validation.uuid(data, "id", errors, required=False),
+        "customer": validation.uuid(data, "customer", errors, required=True),
+        "purpose": validation.choice(data, "purpose", PURPOSES, errors),
+        "checkin_at": validation.moment(data, "checkin_at", errors) or clock.now(),
+        "checkout_at": validation.moment(data, "checkout_at", errors),
+        "latitude": validation.number(data, "latitude", errors, low=-90, high=90),
+        "longitude": validation.number(data, "longitude", errors, low=-180, high=180),
+        "accuracy_m": validation.number(data, "accuracy_m", errors, low=0, high=1_000_000),
+        "outcome": validation.text(data, "outcome", errors, max_len=5000),
+        "next_step": validation.text(data, "next_step", errors, max_len=1000),
+        "next_step_date": validation.day(data, "next_step_date", errors),
+        "satisfaction": validation.integer(data, "satisfaction", errors, low=1, high=5),
+    }
+    if "customer" in errors and data.get("customer") in (None, ""):
+        errors["customer"] = _("Choose the customer you visited.")
+    if (clean["latitude"] is None) != (clean["longitude"] is None):
+        errors["latitude"] = _("Location needs both latitude and longitude.")
+    if clean["checkout_at"] and clean["checkout_at"] < clean["checkin_at"]:
+        errors["checkout_at"] = _("Check-out cannot be before check-in.")
+    if clean["next_step_date"] and clean["next_step_date"] < clock.local_date(clean["checkin_at"]):
+        errors["next_step_date"] = _("The next step cannot be before the visit.")
+    if clean["checkin_at"] > clock.now().replace(microsecond=0) + _FUTURE_TOLERANCE:
+        errors["checkin_at"] = _("Check-in cannot be in the future.")
+    if errors:
+        raise FieldErrors(errors)
+    if clean["latitude"] is None:
+        clean["accuracy_m"] = None
+    return clean
+
+
+async def create(actor: Actor, data: dict) -> tuple[UUID, bool]:
+    """Log a visit with the client's id. A repeat of the same id is acknowledged and changes nothing.
+
+    Returns (id, created).
+    """
+    if not actor.is_rep:
+        raise FieldErrors({"": _("Only reps log visits.")})
+    clean = validate(data)
+    vid = clean.pop("id") or uuid4()
+    existing = await Visit.select(Visit.rep).where(Visit.id == vid).first()
+    if existing:
+        if existing["rep"] != actor.id:
+            raise FieldErrors({"id": _("This identifier belongs to another record.")})
+        return vid, False
+    customer = await Customer.select(Customer.owner).where(Customer.id == clean["customer"]).first()
+    if not customer or customer["owner"] != actor.id:
+        raise FieldErrors({"customer": _("Choose one of your customers.")})
+    await Visit.insert(
+        Visit(
+            id=vid, rep=actor.id, visit_date=clock.local_date(clean["checkin_at"]), created_at=clock.now(), **clean
+        )
+    )
+    return vid, True
+
+
+async def for_rep_day(rep_id: UUID, day: date) -> list[dict]:
+    """One rep's visits of one company day, by check-in time (callers check access)."""
+    return await Visit.select(*LIST_COLUMNS, Visit.customer.name.as_alias("customer_name")).where(
+        (Visit.rep == rep_id) & (Visit.visit_date == day)
+    ).order_by(Visit.checkin_at)
+
+
+async def for_rep_range(rep_id: UUID, first: date, last: date) -> list[dict]:
+    return await Visit.select(*LIST_COLUMNS, Visit.customer.name.as_alias("customer_name")).where(
+        (Visit.rep == rep_id) & (Visit.visit_date >= first) & (Visit.visit_date <= last)
+    ).order_by(Visit.checkin_at)
+
+
+async def recent_for_rep(actor: Actor, limit: int = 50) -> list[dict]:
+    return await Visit.select(*LIST_COLUMNS, Visit.customer.name.as_alias("customer_name")).where(
+        Visit.rep == actor.id
+    ).order_by(Visit.checkin_at, ascending=False).limit(limit)
+
+
+async def team_feed(actor: Actor, limit: int = 50) -> list[dict]:
+    """Recent visits of the reps `actor` may see, newest first, with rep and customer names."""
+    rep_ids = await visible_rep_ids(actor)
+    if rep_ids == []:
+        return []
+    query = Visit.select(
+        *LIST_COLUMNS, Visit.customer.name.as_alias("customer_name"), Visit.rep.display_name.as_alias("rep_name")
+    )
+    if rep_ids is not None:
+        # Bound by date first so the (rep, visit_date) index does the work on large histories.
+        since = clock.today() - timedelta(days=14)
+        query = query.where(Visit.rep.is_in(rep_ids) & (Visit.visit_date >= since))
+    return await query.order_by(Visit.checkin_at, ascending=False).limit(limit)
+
+
+async def get(actor: Actor, visit_id: UUID) -> dict | None:
+    row = await Visit.select(
+        *LIST_COLUMNS, Visit.customer.name.as_alias("customer_name"), Visit.rep.display_name.as_alias("rep_name")
+    ).where(Visit.id == visit_id).first()
+    if row and await can_see_rep(actor, row["rep"]):
+        return row
+    return None
+
+
+def summary_lines(visits: list[dict]) -> str:
+    """The prefilled work summary of a report: one line per visit, in the reader's language."""
+    lines = []
+    for v in visits:
+        label = _(PURPOSE_LABELS.get(v["purpose"], v["purpose"]))
+        line = f"- {v['customer_name']} ({label})"
+        if v["outcome"]:
+            line += f": {v['outcome']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+async def for_customer(actor: Actor, customer_id: UUID, limit: int = 20) -> list[dict]:
+    """Recent visits to one customer that the actor may see (callers checked the customer)."""
+    rep_ids = await visible_rep_ids(actor)
+    if rep_ids == []:
+        return []
+    query = Visit.select(
+        *LIST_COLUMNS, Visit.customer.name.as_alias("customer_name"), Visit.rep.display_name.as_alias("rep_name")
+    ).where(Visit.customer == customer_id)
+    if rep_ids is not None:
+        query = query.where(Visit.rep.is_in(rep_ids))
+    return await query.order_by(Visit.checkin_at, ascending=False).limit(limit)

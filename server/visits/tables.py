@@ -1,0 +1,29 @@
+"""Customer visits. Append-only records made on the phone, with a client-made id."""
+
+from piccolo.columns import UUID, Date, DoublePrecision, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from server.accounts.tables import User
+from server.customers.tables import Customer
+
+PURPOSES = ("first_visit", "follow_up", "demo", "negotiation", "collection", "after_sales")
+
+
+class Visit(Table, tablename="visit"):
+    id = UUID(primary_key=True)
+    rep = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict)
+    customer = ForeignKey(references=Customer, null=False, on_delete=OnDelete.restrict, index=True)
+    purpose = Varchar(length=20)
+    checkin_at = Timestamptz()
+    checkout_at = Timestamptz(null=True, default=None)
+    # The company-time-zone date of check-in: what "today's visits" and daily reports key on.
+    visit_date = Date()
+    latitude = DoublePrecision(null=True, default=None)
+    longitude = DoublePrecision(null=True, default=None)
+    accuracy_m = DoublePrecision(null=True, default=None)
+    outcome = Text(default="")
+    next_step = Text(default="")
+    next_step_date = Date(null=True, default=None)
+    satisfaction = Integer(null=True, default=None)
+    created_at = Timestamptz()

@@ -1,0 +1,96 @@
+"""Shared pieces of the HTML and JSON layers: page rendering, errors, flash messages, form parsing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.response import Redirect, Template
+
+from server.i18n import _
+
+
+class FieldErrors(Exception):
+    """Bad input: a translated message per field (the key "" is for the whole form)."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class Conflict(Exception):
+    """The record changed state so this write no longer applies (a report approved meanwhile)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def page(template: str, status_code: int = 200, **context: Any) -> Template:
+    """Render a template; handlers pass the fragment template for htmx requests themselves."""
+    return Template(template_name=template, context=context, status_code=status_code)
+
+
+def flash(request: Request, message: str, kind: str = "success") -> None:
+    """Queue a message for the next page (kept in the signed session cookie)."""
+    messages = list(request.session.get("flash", [])) if request.session else []
+    messages.append({"kind": kind, "text": message})
+    request.set_session({**(request.session or {}), "flash": messages[-3:]})
+
+
+def pop_flash(request: Request) -> list[dict[str, str]]:
+    session = request.scope.get("session") or {}
+    messages = session.get("flash") or []
+    if messages:
+        request.set_session({k: v for k, v in session.items() if k != "flash"})
+    return messages
+
+
+def redirect(url: str, request: Request | None = None) -> Response:
+    """303 after a successful POST; htmx requests get HX-Redirect so the whole page changes."""
+    if request is not None and is_htmx(request):
+        return Response(content="", status_code=200, headers={"HX-Redirect": url})
+    return Redirect(path=url, status_code=303)
+
+
+async def form_data(request: Request) -> dict[str, str]:
+    """The submitted form as plain strings (last value wins), without the CSRF token."""
+    form = await request.form()
+    return {k: (v if isinstance(v, str) else "") for k, v in form.items() if k != "_csrf_token"}
+
+
+def problem(status: int, title: str, detail: str = "", errors: dict[str, str] | None = None) -> Response:
+    """An RFC 9457 problem description for the JSON API."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    return Response(content=body, status_code=status, media_type="application/problem+json")
+
+
+def http_error_message(exc: HTTPException) -> str:
+    """A translated, user-facing sentence for an HTTP error status."""
+    status = exc.status_code
+    if status == 403 and "CSRF" in str(exc.detail):
+        return _("This form has expired. Reload the page and try again; what you typed is kept in your browser.")
+    messages = {
+        400: _("The request could not be understood. Check what you entered and try again."),
+        401: _("Please sign in to continue."),
+        403: _("You do not have access to this page."),
+        404: _("This page or record does not exist, or you do not have access to it."),
+        405: _("This action is not allowed here."),
+        413: _("What you sent is too large."),
+        415: _("This kind of content is not accepted here."),
+        429: _("Too many attempts. Please wait a few minutes and try again."),
+    }
+    return messages.get(status, _("Something went wrong. Please try again."))
