@@ -35,7 +35,7 @@ test-unit: install
 	$(BIN)/python -m pytest -q tests/unit
 
 bench: install
-	@set -e; for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done
+	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 messages: install
 	$(BIN)/python tools/messages.py

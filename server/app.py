@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     secrets = settings.secrets()
     clock.configure(settings.timezone)
+    i18n.configure(settings.currency)
     engine = db.make_engine(settings.effective_database_url)
     db.bind(engine)
 

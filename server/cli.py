@@ -41,7 +41,9 @@ async def _demo(args, settings: Settings) -> int:
     _engine(settings)
     if not await demo.is_empty():
         if args.if_empty:
-            print("The database already has data: demo data not loaded.")
+            print("The database already has data: demo data not loaded again.")
+            print(f"Demo logins, if it holds the demo company (password: {demo.DEMO_PASSWORD}): "
+                  "admin, manager1, manager2, rep1 …")
             return 0
         print("The database is not empty; demo data goes into an empty database only.", file=sys.stderr)
         return 1

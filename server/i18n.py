@@ -24,6 +24,13 @@ CATALOG_DIR = Path(__file__).resolve().parent / "locales"
 
 _locale: contextvars.ContextVar[str] = contextvars.ContextVar("fieldpace_locale", default="en")
 _timezone: contextvars.ContextVar[str] = contextvars.ContextVar("fieldpace_tz", default="Asia/Shanghai")
+_currency = "CNY"
+
+
+def configure(currency: str) -> None:
+    """Process-wide formatting settings (one company per process)."""
+    global _currency
+    _currency = currency
 
 
 @lru_cache(maxsize=None)
@@ -36,9 +43,23 @@ def catalog(locale: str) -> dict[str, str]:
         cat = read_po(fh, locale=locale)
     out: dict[str, str] = {}
     for message in cat:
-        if message.id and message.string and not message.fuzzy:
-            key = message.id if isinstance(message.id, str) else message.id[0]
-            out[key] = message.string if isinstance(message.string, str) else message.string[0]
+        if not message.id or message.fuzzy:
+            continue
+        if isinstance(message.id, str):
+            if message.string:
+                out[message.id] = message.string
+            continue
+        # A plural entry (msgid + msgid_plural, one msgstr[i] per plural form of the locale). ngettext()
+        # looks up the singular id for n == 1 and the plural id otherwise, so both ids get a key:
+        # zh_CN has one form (nplurals=1), which serves both ids; en has two, [0] for one and [1] for
+        # the rest. (Enough for the two-form-or-fewer languages in LOCALES.)
+        forms = (message.string,) if isinstance(message.string, str) else tuple(message.string)
+        singular, plural = message.id[0], message.id[1]
+        if forms and forms[0]:
+            out[singular] = forms[0]
+        other = forms[1] if len(forms) > 1 else forms[0] if forms else ""
+        if other:
+            out[plural] = other
     return out
 
 
@@ -69,7 +90,8 @@ def N_(msgid: str) -> str:
 
 
 def ngettext(singular: str, plural: str, n: int, **params) -> str:
-    # Chinese has one plural form; English two. Both catalogs store the singular and plural ids.
+    # catalog() keys a plural entry under both its singular and its plural id: in zh_CN both map to the
+    # single Chinese form, in en to msgstr[0] and msgstr[1]. Untranslated ids fall back to the English.
     cat = catalog(_locale.get())
     msgid = singular if n == 1 else plural
     text = cat.get(msgid) or msgid
@@ -137,10 +159,10 @@ def fmt_number(value: float | int | Decimal | None, digits: int | None = None) -
     return format_decimal(value, format=fmt, locale=_babel_locale())
 
 
-def fmt_money(value: float | int | Decimal | None, currency: str = "CNY") -> str:
+def fmt_money(value: float | int | Decimal | None, currency: str | None = None) -> str:
     if value is None:
         return ""
-    return format_currency(value, currency, locale=_babel_locale())
+    return format_currency(value, currency or _currency, locale=_babel_locale())
 
 
 def fmt_weekday(value: date) -> str:

@@ -31,7 +31,7 @@ def setting(env: str, help: str, default):  # noqa: A002 - "help" reads best her
 class Settings:
     data_dir: Path = setting(
         "FIELDPACE_DATA_DIR",
-        "Directory for the SQLite database and generated secrets (session key, VAPID keys).",
+        "Directory for the SQLite database and the secrets generated on first run (session key, CSRF secret).",
         ROOT / "data",
     )
     database_url: str = setting(
