@@ -27,13 +27,14 @@ from server.home import routes as home_routes
 from server.middleware import locale_and_headers
 from server.reports import routes as reports_routes
 from server.settings import ROOT, Settings
+from server.syncing import routes as syncing_routes
 from server.system import routes as system_routes
 from server.visits import routes as visits_routes
 from server.web import Conflict, FieldErrors, http_error_message, is_api, is_htmx, page, pop_flash, problem
 
 log = logging.getLogger("fieldpace")
 
-DOMAINS = ("accounts", "customers", "visits", "reports", "home", "system")
+DOMAINS = ("accounts", "customers", "visits", "reports", "home", "syncing", "system")
 TEMPLATE_DIRS = [ROOT / "web" / "templates", *(ROOT / "server" / d / "templates" for d in DOMAINS)]
 
 
@@ -141,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             system_routes.router, accounts_routes.router, home_routes.router, customers_routes.router,
-            visits_routes.router, reports_routes.router, static, icons,
+            visits_routes.router, reports_routes.router, syncing_routes.router, static, icons,
         ],
         dependencies={"actor": Provide(provide_actor)},
         middleware=[session_config.middleware, locale_and_headers(settings.default_locale, settings.timezone, settings.secure_cookies)],

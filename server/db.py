@@ -28,9 +28,10 @@ def all_tables():
     from server.accounts.tables import Team, TeamManager, User
     from server.customers.tables import Customer
     from server.reports.tables import Report, ReportEvent
+    from server.syncing.tables import Device, SyncCounter, Tombstone
     from server.visits.tables import Visit
 
-    return [Team, User, TeamManager, Customer, Visit, Report, ReportEvent]
+    return [Team, User, TeamManager, Customer, Visit, Report, ReportEvent, Device, SyncCounter, Tombstone]
 
 
 def bind(engine: Engine) -> None:
@@ -54,3 +55,23 @@ async def prepare(engine: Engine) -> None:
 async def close(engine: Engine) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
+
+
+def write_transaction():
+    """A transaction for writes. On SQLite it takes the write lock at BEGIN (IMMEDIATE), so two writers
+    never deadlock upgrading a read lock; nested calls join the outer transaction."""
+    from piccolo.engine.sqlite import TransactionType
+
+    engine = all_tables()[0]._meta.db
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+async def read_snapshot():
+    """Make the current transaction read one consistent snapshot (PostgreSQL's default re-reads per
+    statement; SQLite's read transaction is a snapshot already)."""
+    from server.accounts.tables import User
+
+    if not is_sqlite(User._meta.db):
+        await User.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")

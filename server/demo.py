@@ -17,6 +17,7 @@ from server.accounts.services import hash_password
 from server.accounts.tables import Team, TeamManager, User
 from server.customers.tables import Customer
 from server.reports.tables import Report, ReportEvent
+from server.syncing.tables import SyncCounter
 from server.visits.tables import PURPOSES, Visit
 
 DEMO_PASSWORD = "fieldpace-demo"
@@ -54,9 +55,13 @@ class Batches:
         self.pending: dict[type, list] = {}
         self.written = 0
         self.reported = 0
+        self.last_seq = 0  # synced records take server sequence numbers in the order they are written
         self.started = time.monotonic()
 
     async def add(self, row) -> None:
+        if isinstance(row, (Customer, Visit, Report)):
+            self.last_seq += 1
+            row.server_seq = self.last_seq
         rows = self.pending.setdefault(type(row), [])
         rows.append(row)
         if len(rows) >= self.size:
@@ -147,6 +152,7 @@ async def generate(reps: int = 8, days: int = 60, customers_per_rep: int = 40, s
             day += timedelta(days=1)
         await batch.flush()
     await batch.flush()
+    await SyncCounter.update({SyncCounter.value: batch.last_seq}).where(SyncCounter.id == 1)
     if out:
         print(f"Done: {counts['users']} users, {counts['customers']:,} customers, {counts['visits']:,} visits, "
               f"{counts['reports']:,} daily reports.", file=out, flush=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
@@ -17,6 +20,25 @@ class FieldErrors(Exception):
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """How a record reached the server. From a device's outbox: the device's own time for it, when the
+    server received it and how far the device's clock was off. From a form: nothing to record."""
+
+    device_time: datetime | None = None
+    received_at: datetime | None = None
+    clock_skew_s: int | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one write: applied, duplicate (already there: no change), rejected or conflict."""
+
+    status: str
+    record_id: UUID | None = None
+    errors: dict[str, str] | None = None
 
 
 class Conflict(Exception):

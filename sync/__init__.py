@@ -1,7 +1,18 @@
-"""The sync protocol as a pure library: message types, versions, idempotency and conflict rules.
+"""The sync protocol as a pure library: message types, versions, idempotency and ordering rules.
 
 It imports no web framework, ORM or template engine (a test enforces it), so the rules can be tested
-and reasoned about on their own. The reconciler that applies them lives in the server.
+and reasoned about on their own. The server's reconciler (`server/syncing/`) applies them to the
+database; `sync.model` applies them to an in-memory store for the property tests.
 """
 
-PROTOCOL_VERSION = 1
+from sync.protocol import (  # noqa: F401
+    MAX_BATCH,
+    MUTATION_KINDS,
+    PROTOCOL_VERSION,
+    SCHEMA_VERSION,
+    Mutation,
+    ProtocolError,
+    PushRequest,
+    decode_push,
+)
+from sync.rules import Outcome, plan_batch  # noqa: F401

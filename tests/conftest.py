@@ -23,7 +23,7 @@ from tests import factories
 
 PG_URL = os.environ.get("FIELDPACE_TEST_POSTGRES_URL", "")
 ENGINES = ["sqlite", "postgres"]
-TABLES_CHILD_FIRST = ["report_event", "report", "visit", "customer", "team_manager", "app_user", "team"]
+TABLES_CHILD_FIRST = ["sync_tombstone", "device", "report_event", "report", "visit", "customer", "team_manager", "app_user", "team"]
 
 
 def migrate(url: str) -> None:

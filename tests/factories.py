@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from uuid import UUID, uuid4
 
-from server import clock
+from server import changes, clock
 from server.accounts.services import hash_password
 from server.accounts.tables import Team, TeamManager, User
 from server.customers.tables import Customer
@@ -46,7 +46,7 @@ async def customer(owner: UUID, name: str | None = None) -> UUID:
     cid = uuid4()
     now = clock.now()
     await Customer.insert(Customer(id=cid, name=name or f"Customer {next(_seq)}", owner=owner, created_by=owner,
-                                   created_at=now, updated_at=now))
+                                   created_at=now, updated_at=now, server_seq=await changes.allocate()))
     return cid
 
 
@@ -54,7 +54,8 @@ async def visit(rep: UUID, customer: UUID, when: datetime | None = None, outcome
     vid = uuid4()
     when = when or clock.now()
     await Visit.insert(Visit(id=vid, rep=rep, customer=customer, purpose="follow_up", checkin_at=when,
-                             visit_date=clock.local_date(when), outcome=outcome, created_at=clock.now()))
+                             visit_date=clock.local_date(when), outcome=outcome, created_at=clock.now(),
+                             server_seq=await changes.allocate()))
     return vid
 
 
@@ -64,7 +65,7 @@ async def report(rep: UUID, day: date | None = None, status: str = "submitted", 
     now = clock.now()
     await Report.insert(Report(id=rid, rep=rep, kind=kind, period_start=day or clock.today(), summary=summary,
                                status=status, submitted_at=now if status != "draft" else None,
-                               created_at=now, updated_at=now))
+                               created_at=now, updated_at=now, server_seq=await changes.allocate()))
     return rid
 
 

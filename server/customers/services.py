@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from server import clock, validation
+from server import changes, clock, db, validation
 from server.db import is_sqlite
 from server.accounts.permissions import Actor, can_see_rep, visible_rep_ids
 from server.customers.tables import Customer
 from server.i18n import _
-from server.web import FieldErrors
+from server.web import Arrival, FieldErrors, Result
 
 COLUMNS = (Customer.id, Customer.name, Customer.contact_name, Customer.phone, Customer.address, Customer.owner)
 
@@ -62,28 +62,54 @@ def validate(data: dict) -> dict:
     return clean
 
 
-async def create(actor: Actor, data: dict) -> tuple[UUID, bool]:
-    """Create a customer with the client's id; repeating the same create changes nothing.
+async def create_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival]]) -> list[Result]:
+    """Create customers with the clients' ids, set-based. A repeat of an id the actor owns is a duplicate.
 
-    Returns (id, created). A rep owns what they create; a manager or admin names a rep as owner.
+    A rep owns what they create; a manager or admin names a rep they may see as owner.
     """
-    clean = validate(data)
-    owner = actor.id if actor.is_rep else clean["owner"]
-    if owner is None:
-        raise FieldErrors({"owner": _("Choose the rep who owns this customer.")})
-    if not actor.is_rep and not await can_see_rep(actor, owner):
-        raise FieldErrors({"owner": _("Choose the rep who owns this customer.")})
-    cid = clean["id"] or uuid4()
-    existing = await Customer.select(Customer.owner).where(Customer.id == cid).first()
-    if existing:
-        if existing["owner"] != owner:
-            raise FieldErrors({"id": _("This identifier belongs to another record.")})
-        return cid, False
-    now = clock.now()
-    await Customer.insert(
-        Customer(
-            id=cid, name=clean["name"], contact_name=clean["contact_name"], phone=clean["phone"],
-            address=clean["address"], owner=owner, created_by=actor.id, created_at=now, updated_at=now,
-        )
-    )
-    return cid, True
+    results: list[Result | None] = [None] * len(items)
+    cleaned = []
+    for index, (rid, data, _arrival) in enumerate(items):
+        try:
+            clean = validate({**data, "id": str(rid)} if rid else data)
+        except FieldErrors as e:
+            results[index] = Result("rejected", rid, e.errors)
+            continue
+        owner = actor.id if actor.is_rep else clean["owner"]
+        if owner is None or (not actor.is_rep and not await can_see_rep(actor, owner)):
+            results[index] = Result("rejected", rid, {"owner": _("Choose the rep who owns this customer.")})
+            continue
+        clean["owner"] = owner
+        clean["id"] = clean["id"] or uuid4()
+        cleaned.append((index, clean))
+    if cleaned:
+        async with db.write_transaction():
+            ids = [c["id"] for _i, c in cleaned]
+            existing = {r["id"]: r["owner"] for r in await Customer.select(Customer.id, Customer.owner).where(Customer.id.is_in(ids))}
+            new_rows = []
+            for index, clean in cleaned:
+                if clean["id"] in existing:
+                    same = existing[clean["id"]] == clean["owner"]
+                    results[index] = Result("duplicate", clean["id"]) if same else Result(
+                        "rejected", clean["id"], {"id": _("This identifier belongs to another record.")})
+                else:
+                    existing[clean["id"]] = clean["owner"]
+                    new_rows.append((index, clean))
+            if new_rows:
+                first = await changes.allocate(len(new_rows))
+                now = clock.now()
+                await Customer.insert(*(
+                    Customer(created_by=actor.id, created_at=now, updated_at=now, server_seq=first + k, **clean)
+                    for k, (_i, clean) in enumerate(new_rows)
+                ))
+                for index, clean in new_rows:
+                    results[index] = Result("applied", clean["id"])
+    return results  # type: ignore[return-value]
+
+
+async def create(actor: Actor, data: dict) -> tuple[UUID, bool]:
+    """Create one customer from a form or the API. Returns (id, created); raises FieldErrors when refused."""
+    result = (await create_many(actor, [(None, data, Arrival())]))[0]
+    if result.status == "rejected":
+        raise FieldErrors(result.errors or {})
+    return result.record_id, result.status == "applied"

@@ -1,6 +1,6 @@
 """Customers a rep visits. The id is made by the client, so a phone can create one offline."""
 
-from piccolo.columns import UUID, ForeignKey, Text, Timestamptz, Varchar
+from piccolo.columns import UUID, BigInt, ForeignKey, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -18,3 +18,5 @@ class Customer(Table, tablename="customer"):
     created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    # Position in the server's change order: devices pull what changed after their cursor.
+    server_seq = BigInt(default=0)

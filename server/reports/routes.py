@@ -122,6 +122,15 @@ async def report_return(request: Request, actor: Actor, report_id: UUID) -> obje
     return await _decide(request, actor, report_id, approve=False)
 
 
+@post("/reports/{report_id:uuid}/delete")
+async def report_delete(request: Request, actor: Actor, report_id: UUID) -> object:
+    require_role(actor, "rep")
+    if not await services.delete_draft(actor, report_id):
+        raise NotFoundException()
+    flash(request, _("Draft deleted."))
+    return redirect("/reports", request)
+
+
 @get("/manager/queue")
 async def manager_queue(actor: Actor) -> object:
     require_role(actor, "manager", "admin")
@@ -177,7 +186,7 @@ async def api_report_decide(actor: Actor, report_id: UUID, data: dict) -> dict:
 router = Router(
     path="/",
     route_handlers=[
-        report_list, report_edit, report_save, report_detail, report_approve, report_return, manager_queue,
+        report_list, report_edit, report_save, report_detail, report_approve, report_return, report_delete, manager_queue,
         api_reports, api_report_save, api_report, api_report_decide,
     ],
 )

@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from uuid import UUID, uuid4
 
-from server import clock, validation
+from server import changes, clock, db, validation
 from server.accounts.permissions import Actor, can_manage_rep, can_see_rep, visible_rep_ids
 from server.accounts.tables import User
 from server.i18n import N_, _
 from server.reports.tables import KINDS, Report, ReportEvent
 from server.visits import services as visits
-from server.web import Conflict, FieldErrors
+from server.web import Arrival, Conflict, FieldErrors
 
 EDITABLE = ("draft", "returned")
 TEXT_FIELDS = ("summary", "results", "problems", "plan")
@@ -96,7 +96,7 @@ async def draft_for(actor: Actor, kind: str, day: date) -> dict:
     }
 
 
-async def save(actor: Actor, data: dict, submit: bool) -> tuple[UUID, str]:
+async def save(actor: Actor, data: dict, submit: bool, arrival: Arrival | None = None) -> tuple[UUID, str]:
     """Save the rep's report (and submit it when asked). Idempotent: the same save twice is one report.
 
     A report is identified by (rep, kind, period); a second id for the same period updates the first.
@@ -107,8 +107,15 @@ async def save(actor: Actor, data: dict, submit: bool) -> tuple[UUID, str]:
     if not actor.is_rep:
         raise FieldErrors({"": _("Only reps write reports.")})
     clean = validate(data)
+    async with db.write_transaction():
+        return await _save(actor, clean, submit, arrival or Arrival())
+
+
+async def _save(actor: Actor, clean: dict, submit: bool, arrival: Arrival) -> tuple[UUID, str]:
     now = clock.now()
     fields = {name: clean[name] for name in TEXT_FIELDS}
+    sync_fields = {"device_time": arrival.device_time, "received_at": arrival.received_at,
+                   "clock_skew_s": arrival.clock_skew_s}
     existing = await find(actor.id, clean["kind"], clean["period_start"])
     if existing is None and clean["id"] is not None:
         other = await Report.select(Report.rep).where(Report.id == clean["id"]).first()
@@ -123,7 +130,8 @@ async def save(actor: Actor, data: dict, submit: bool) -> tuple[UUID, str]:
         await Report.insert(
             Report(
                 id=rid, rep=actor.id, kind=clean["kind"], period_start=clean["period_start"], status=status,
-                submitted_at=now if submit else None, created_at=now, updated_at=now, **fields,
+                submitted_at=now if submit else None, created_at=now, updated_at=now,
+                server_seq=await changes.allocate(1), **fields, **sync_fields,
             )
         )
         await _event(rid, actor, "submitted" if submit else "created", "", status)
@@ -143,8 +151,8 @@ async def save(actor: Actor, data: dict, submit: bool) -> tuple[UUID, str]:
         after, action = before, "saved"
         if unchanged:
             return rid, "unchanged"
-    values = {getattr(Report, k): v for k, v in fields.items()}
-    values.update({Report.status: after, Report.updated_at: now})
+    values = {getattr(Report, k): v for k, v in {**fields, **sync_fields}.items()}
+    values.update({Report.status: after, Report.updated_at: now, Report.server_seq: await changes.allocate(1)})
     if submit:
         values[Report.submitted_at] = now
     # The status guard makes a concurrent approval win: zero rows updated means it changed under us.
@@ -171,16 +179,35 @@ async def decide(actor: Actor, report_id: UUID, approve: bool, comment: str) -> 
         raise Conflict(_("This report is no longer waiting for review."))
     after = "approved" if approve else "returned"
     now = clock.now()
-    updated = await Report.update(
-        {
-            Report.status: after, Report.decided_at: now, Report.decided_by: actor.id,
-            Report.manager_comment: comment, Report.updated_at: now,
-        }
-    ).where((Report.id == report_id) & (Report.status == "submitted")).returning(Report.id)
-    if not updated:
-        raise Conflict(_("This report is no longer waiting for review."))
-    await _event(report_id, actor, after, "submitted", after, comment)
+    async with db.write_transaction():
+        updated = await Report.update(
+            {
+                Report.status: after, Report.decided_at: now, Report.decided_by: actor.id,
+                Report.manager_comment: comment, Report.updated_at: now, Report.server_seq: await changes.allocate(1),
+            }
+        ).where((Report.id == report_id) & (Report.status == "submitted")).returning(Report.id)
+        if not updated:
+            raise Conflict(_("This report is no longer waiting for review."))
+        await _event(report_id, actor, after, "submitted", after, comment)
     return after
+
+
+async def delete_draft(actor: Actor, report_id: UUID) -> bool:
+    """Delete the rep's own draft; devices holding a copy get a deletion marker. False if not a draft."""
+    async with db.write_transaction():
+        owned = await Report.exists().where(
+            (Report.id == report_id) & (Report.rep == actor.id) & (Report.status == "draft")
+        )
+        if not owned:
+            return False
+        await ReportEvent.delete().where(ReportEvent.report == report_id)
+        deleted = await Report.delete().where(
+            (Report.id == report_id) & (Report.rep == actor.id) & (Report.status == "draft")
+        ).returning(Report.id)
+        if not deleted:
+            return False
+        await changes.record_deletion("report", report_id, actor.id)
+    return True
 
 
 async def get(actor: Actor, report_id: UUID) -> dict | None:
@@ -233,9 +260,10 @@ async def missing_daily(actor: Actor, day: date) -> list[dict]:
     rows = await reps.order_by(User.display_name)
     if not rows:
         return []
-    done = await Report.select(Report.rep).where(
-        (Report.kind == "daily") & (Report.period_start == day) & Report.status.is_in(["submitted", "approved"])
-        & Report.rep.is_in([r["id"] for r in rows])
+    # The status is checked here, not in SQL: with `status IN (...)` in the WHERE, SQLite (no ANALYZE) walks
+    # the (status, submitted_at) index over every approved report instead of the (rep, kind, period) one.
+    done = await Report.select(Report.rep, Report.status).where(
+        (Report.kind == "daily") & (Report.period_start == day) & Report.rep.is_in([r["id"] for r in rows])
     )
-    done_ids = {d["rep"] for d in done}
+    done_ids = {d["rep"] for d in done if d["status"] in ("submitted", "approved")}
     return [r for r in rows if r["id"] not in done_ids]

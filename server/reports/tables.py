@@ -1,6 +1,6 @@
 """Daily and weekly reports, and the history of their transitions."""
 
-from piccolo.columns import UUID, Date, ForeignKey, Text, Timestamptz, Varchar
+from piccolo.columns import UUID, BigInt, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -27,6 +27,10 @@ class Report(Table, tablename="report"):
     manager_comment = Text(default="")
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    server_seq = BigInt(default=0)
+    device_time = Timestamptz(null=True, default=None)
+    received_at = Timestamptz(null=True, default=None)
+    clock_skew_s = Integer(null=True, default=None)
 
 
 class ReportEvent(Table, tablename="report_event"):

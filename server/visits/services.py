@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from uuid import UUID, uuid4
 
-from server import clock, validation
+from server import changes, clock, db, validation
 from server.accounts.permissions import Actor, can_see_rep, visible_rep_ids
 from server.customers.tables import Customer
 from server.i18n import N_, _
 from server.visits.tables import PURPOSES, Visit
-from server.web import FieldErrors
+from server.web import Arrival, FieldErrors, Result
 
 # A phone's clock may run a little ahead of the server's.
 _FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -65,29 +65,69 @@ def validate(data: dict) -> dict:
     return clean
 
 
-async def create(actor: Actor, data: dict) -> tuple[UUID, bool]:
-    """Log a visit with the client's id. A repeat of the same id is acknowledged and changes nothing.
+async def create_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival]]) -> list[Result]:
+    """Log visits, set-based: one query per kind of check and one insert for the batch.
 
-    Returns (id, created).
+    Each item is (client id or None to take the payload's `id`, payload, arrival). Results come back in
+    the same order: applied, duplicate (the id exists already and is this rep's: nothing changes) or
+    rejected with a translated message per field. Run inside the caller's transaction when there is one.
     """
     if not actor.is_rep:
-        raise FieldErrors({"": _("Only reps log visits.")})
-    clean = validate(data)
-    vid = clean.pop("id") or uuid4()
-    existing = await Visit.select(Visit.rep).where(Visit.id == vid).first()
-    if existing:
-        if existing["rep"] != actor.id:
-            raise FieldErrors({"id": _("This identifier belongs to another record.")})
-        return vid, False
-    customer = await Customer.select(Customer.owner).where(Customer.id == clean["customer"]).first()
-    if not customer or customer["owner"] != actor.id:
-        raise FieldErrors({"customer": _("Choose one of your customers.")})
-    await Visit.insert(
-        Visit(
-            id=vid, rep=actor.id, visit_date=clock.local_date(clean["checkin_at"]), created_at=clock.now(), **clean
-        )
-    )
-    return vid, True
+        return [Result("rejected", rid, {"": _("Only reps log visits.")}) for rid, _d, _a in items]
+    results: list[Result | None] = [None] * len(items)
+    cleaned = []
+    for index, (rid, data, arrival) in enumerate(items):
+        try:
+            clean = validate({**data, "id": str(rid)} if rid else data)
+        except FieldErrors as e:
+            results[index] = Result("rejected", rid, e.errors)
+            continue
+        clean["id"] = clean["id"] or uuid4()
+        cleaned.append((index, clean, arrival))
+    if cleaned:
+        async with db.write_transaction():
+            ids = [c["id"] for _i, c, _a in cleaned]
+            existing = {r["id"]: r["rep"] for r in await Visit.select(Visit.id, Visit.rep).where(Visit.id.is_in(ids))}
+            customer_ids = list({c["customer"] for _i, c, _a in cleaned})
+            owners = {
+                r["id"]: r["owner"]
+                for r in await Customer.select(Customer.id, Customer.owner).where(Customer.id.is_in(customer_ids))
+            }
+            new_rows = []
+            for index, clean, arrival in cleaned:
+                vid = clean["id"]
+                if vid in existing:
+                    if existing[vid] == actor.id:
+                        results[index] = Result("duplicate", vid)
+                    else:
+                        results[index] = Result("rejected", vid, {"id": _("This identifier belongs to another record.")})
+                elif owners.get(clean["customer"]) != actor.id:
+                    results[index] = Result("rejected", vid, {"customer": _("Choose one of your customers.")})
+                else:
+                    existing[vid] = actor.id  # a second copy later in the same batch is a duplicate
+                    new_rows.append((index, clean, arrival))
+            if new_rows:
+                first = await changes.allocate(len(new_rows))
+                now = clock.now()
+                await Visit.insert(*(
+                    Visit(
+                        rep=actor.id, visit_date=clock.local_date(clean["checkin_at"]), created_at=now,
+                        server_seq=first + k, device_time=arrival.device_time, received_at=arrival.received_at,
+                        clock_skew_s=arrival.clock_skew_s, **clean,
+                    )
+                    for k, (_i, clean, arrival) in enumerate(new_rows)
+                ))
+                for index, clean, _a in new_rows:
+                    results[index] = Result("applied", clean["id"])
+    return results  # type: ignore[return-value]
+
+
+async def create(actor: Actor, data: dict) -> tuple[UUID, bool]:
+    """Log one visit from a form or the API. Returns (id, created); raises FieldErrors when refused."""
+    result = (await create_many(actor, [(None, data, Arrival())]))[0]
+    if result.status == "rejected":
+        raise FieldErrors(result.errors or {})
+    return result.record_id, result.status == "applied"
 
 
 async def for_rep_day(rep_id: UUID, day: date) -> list[dict]:

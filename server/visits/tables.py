@@ -1,6 +1,6 @@
 """Customer visits. Append-only records made on the phone, with a client-made id."""
 
-from piccolo.columns import UUID, Date, DoublePrecision, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import UUID, BigInt, Date, DoublePrecision, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -27,3 +27,9 @@ class Visit(Table, tablename="visit"):
     next_step_date = Date(null=True, default=None)
     satisfaction = Integer(null=True, default=None)
     created_at = Timestamptz()
+    server_seq = BigInt(default=0)
+    # Sync bookkeeping: when the device says it made the record, when the server got it, and how far the
+    # device's clock was off at the time (flagged to the manager beyond a few minutes).
+    device_time = Timestamptz(null=True, default=None)
+    received_at = Timestamptz(null=True, default=None)
+    clock_skew_s = Integer(null=True, default=None)

@@ -1,0 +1,42 @@
+"""The sync API (push the outbox, pull offline data) and the page listing what has not synced yet."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, Router, get, post
+
+from server.accounts.permissions import Actor
+from server.i18n import _
+from server.syncing import services
+from server.web import page, problem
+from sync.protocol import MAX_BODY_BYTES, PROTOCOL_VERSION, SCHEMA_VERSION, ProtocolError, decode_push
+
+
+@post("/api/v1/sync/push", status_code=200, request_max_body_size=MAX_BODY_BYTES + 1)
+async def sync_push(request: Request, actor: Actor) -> Response:
+    try:
+        push = decode_push(await request.body())
+    except ProtocolError as e:
+        if e.code == "update_required":
+            # Not an error for the queue: the client keeps every mutation and updates first.
+            return Response({"protocol": PROTOCOL_VERSION, "schema": SCHEMA_VERSION, "status": "update_required",
+                             "detail": _("A newer version of the app is needed. It is updating; nothing you logged is lost.")},
+                            status_code=200)
+        status = 413 if e.code == "too_large" else 400
+        return problem(status, _("The sync request could not be read."), detail=e.detail)
+    body = await services.push(actor, push, request.headers.get("user-agent", ""))
+    return Response(body, status_code=200)
+
+
+@get("/api/v1/sync/pull")
+async def sync_pull(actor: Actor, cursor: int = 0, limit: int = 500) -> Response:
+    body = await services.pull(actor, max(0, cursor), limit)
+    return Response(body, status_code=200)
+
+
+@get("/sync")
+async def outbox_page(actor: Actor) -> object:
+    """The list of items waiting on this device; filled in from the device's outbox by outbox.js."""
+    return page("syncing/outbox.html", actor=actor)
+
+
+router = Router(path="/", route_handlers=[sync_push, sync_pull, outbox_page])
