@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 from pathlib import Path
 
 from jinja2 import pass_context
@@ -44,7 +45,7 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         N_=i18n.N_, current_locale=i18n.current_locale, LOCALE_NAMES=i18n.LOCALE_NAMES,
-        current_actor=_template_actor, flash_messages=_template_flash, today=clock.today,
+        current_actor=_template_actor, flash_messages=_template_flash, company_today=clock.today,
         to_local_input=clock.to_local_input,
     )
     env.filters.update(
@@ -71,7 +72,7 @@ def _error_response(request: Request, status: int, message: str, errors: dict | 
         return problem(status, message, errors=errors)
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        login = f"/login?next={target}" if request.method == "GET" else "/login"
+        login = f"/login?next={quote(target, safe='/')}" if request.method == "GET" else "/login"
         if is_htmx(request):
             return Response("", status_code=401, headers={"HX-Redirect": login})
         return Response("", status_code=303, headers={"Location": login})

@@ -79,6 +79,21 @@ async def _create_user(args, settings: Settings) -> int:
     return 0
 
 
+async def _closing(work):
+    """Run a command, then close every engine's kept connections so the process can exit."""
+    from server import db
+
+    try:
+        return await work
+    finally:
+        engines = {id(t._meta.db): t._meta.db for t in db.all_tables() if t._meta._db is not None}
+        if "server.piccolo_conf" in sys.modules:
+            conf = sys.modules["server.piccolo_conf"].DB
+            engines[id(conf)] = conf
+        for engine in engines.values():
+            await db.close(engine)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fieldpace", description="Fieldpace sales performance app")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,11 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
 
     if args.command == "migrate":
-        return 0 if asyncio.run(migrate()) else 1
+        return 0 if asyncio.run(_closing(migrate())) else 1
     if args.command == "demo-data":
-        return asyncio.run(_demo(args, settings))
+        return asyncio.run(_closing(_demo(args, settings)))
     if args.command == "create-user":
-        return asyncio.run(_create_user(args, settings))
+        return asyncio.run(_closing(_create_user(args, settings)))
     if args.command == "serve":
         import uvicorn
 

@@ -65,7 +65,7 @@ class Batches:
         rows = self.pending.setdefault(type(row), [])
         rows.append(row)
         if len(rows) >= self.size:
-            await self.flush(type(row))
+            await self.flush()  # every table, parents first (dict order is first-seen order)
 
     async def flush(self, table=None) -> None:
         for t in [table] if table else list(self.pending):

@@ -123,8 +123,13 @@ def pick_locale(user_setting: str | None, accept_language: str | None, default: 
     return default if default in LOCALES else "en"
 
 
+@lru_cache(maxsize=8)
+def _parsed_locale(code: str) -> Locale:
+    return Locale.parse(code)
+
+
 def _babel_locale() -> Locale:
-    return Locale.parse(_locale.get())
+    return _parsed_locale(_locale.get())
 
 
 def _local(value: datetime) -> datetime:

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response
+from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 
@@ -59,18 +60,25 @@ def is_api(request: Request) -> bool:
 
 def page(template: str, status_code: int = 200, **context: Any) -> Template:
     """Render a template; handlers pass the fragment template for htmx requests themselves."""
-    return Template(template_name=template, context=context, status_code=status_code)
+    return Template(template_name=template, context=context, status_code=status_code, media_type=MediaType.HTML)
 
 
 def flash(request: Request, message: str, kind: str = "success") -> None:
     """Queue a message for the next page (kept in the signed session cookie)."""
-    messages = list(request.session.get("flash", [])) if request.session else []
+    session = session_of(request)
+    messages = list(session.get("flash", []))
     messages.append({"kind": kind, "text": message})
-    request.set_session({**(request.session or {}), "flash": messages[-3:]})
+    request.set_session({**session, "flash": messages[-3:]})
+
+
+def session_of(request: Request) -> dict:
+    """The session as a dict (Litestar marks a cleared session with a sentinel, not a dict)."""
+    session = request.scope.get("session")
+    return session if isinstance(session, dict) else {}
 
 
 def pop_flash(request: Request) -> list[dict[str, str]]:
-    session = request.scope.get("session") or {}
+    session = session_of(request)
     messages = session.get("flash") or []
     if messages:
         request.set_session({k: v for k, v in session.items() if k != "flash"})

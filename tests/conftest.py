@@ -30,7 +30,7 @@ def migrate(url: str) -> None:
     """Apply the real migrations through the real command line, as `make demo` does."""
     env = {**os.environ, "FIELDPACE_DATABASE_URL": url}
     done = subprocess.run([sys.executable, "-m", "server.cli", "migrate"], env=env, cwd=ROOT,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -1,5 +1,8 @@
 const VERSION = "__FIELDPACE_VERSION__";
 
+// The outbox code runs here too, for Background Sync where the browser has it (never relied on).
+importScripts("/static/outbox.js");
+
 /*
  * Fieldpace service worker. Served at /sw.js with root scope.
  *
@@ -23,6 +26,7 @@ const SHELL_URLS = [
   "/static/app.css",
   "/static/app.js",
   "/static/pwa.js",
+  "/static/outbox.js",
   "/static/vendor/htmx.min.js",
   OFFLINE_URL,
   ICON_URL,
@@ -71,7 +75,39 @@ self.addEventListener("message", (event) => {
   } else if (data.type === "CLEAR_PAGES") {
     // Sign-out: the next person on this device must not read cached pages.
     event.waitUntil(caches.delete(PAGES_CACHE));
+  } else if (data.type === "CACHE_PAGES" && Array.isArray(data.urls)) {
+    // The pages a rep needs with no network, fetched while online (see outbox.js).
+    event.waitUntil(cachePages(data.urls));
   }
+});
+
+async function cachePages(urls) {
+  const cache = await caches.open(PAGES_CACHE);
+  await Promise.all(
+    urls.map(async (path) => {
+      const url = new URL(path, self.location.origin);
+      if (url.origin !== self.location.origin || UNCACHEABLE_PAGES.has(url.pathname)) return;
+      try {
+        const response = await fetch(url.href, { credentials: "same-origin", cache: "no-store" });
+        // A redirect (to the sign-in page) or an error is not the page: keep what we had.
+        if (response.status === 200 && !response.redirected && response.headers.get("X-Fieldpace-Cache") !== "no-store") {
+          await cache.put(pageKey(url), response);
+        }
+      } catch (error) {
+        // offline meanwhile: try again on the next page load
+      }
+    }),
+  );
+}
+
+self.addEventListener("sync", (event) => {
+  if (event.tag !== "fieldpace-outbox" || !self.fieldpaceOutbox) return;
+  event.waitUntil(
+    Promise.resolve(self.fieldpaceOutbox.syncNow()).then(async () => {
+      const windows = await self.clients.matchAll({ type: "window" });
+      windows.forEach((client) => client.postMessage({ type: "OUTBOX_CHANGED" }));
+    }),
+  );
 });
 
 function isStaticAsset(path) {

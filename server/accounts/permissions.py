@@ -9,6 +9,7 @@ from litestar import Request
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from server.accounts.tables import TeamManager, User
+from server.web import session_of
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ async def provide_actor(request: Request) -> Actor:
     """Dependency for every signed-in route: refuses anonymous and deactivated users."""
     actor = request.scope.get("state", {}).get("actor")
     if actor is None:
-        session = request.scope.get("session") or {}
+        session = session_of(request)
         actor = await load_actor(session.get("uid"))
         if actor is None:
             raise NotAuthorizedException()

@@ -9,10 +9,10 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 
 from server.accounts import services
-from server.accounts.permissions import Actor, require_role
+from server.accounts.permissions import Actor, load_actor, require_role
 from server.accounts.tables import ROLES
 from server.i18n import LOCALE_NAMES, LOCALES, _
-from server.web import FieldErrors, flash, form_data, page, redirect
+from server.web import FieldErrors, flash, form_data, page, redirect, session_of
 
 
 def _safe_next(target: str | None) -> str:
@@ -24,8 +24,10 @@ def _safe_next(target: str | None) -> str:
 
 @get("/login", name="login")
 async def login_page(request: Request, next: str | None = None) -> object:  # noqa: A002
-    if (request.scope.get("session") or {}).get("uid"):
+    if await load_actor(session_of(request).get("uid")):
         return redirect(_safe_next(next))
+    if session_of(request).get("uid"):
+        request.clear_session()  # a deactivated or deleted user's leftover session
     return page("accounts/login.html", next=_safe_next(next), values={}, errors={})
 
 
@@ -71,7 +73,7 @@ async def settings_language(request: Request, actor: Actor) -> object:
     data = await form_data(request)
     locale = data.get("locale", "")
     await services.set_locale(actor, locale)
-    session = dict(request.scope.get("session") or {})
+    session = dict(session_of(request))
     session["locale"] = locale if locale in LOCALES else ""
     request.set_session(session)
     return redirect("/settings", request)

@@ -62,6 +62,14 @@ def validate(data: dict) -> dict:
     return clean
 
 
+async def _is_managed_rep(actor: Actor, rep_id: UUID) -> bool:
+    """A customer's owner named by a manager or admin must be an active rep they may see."""
+    from server.accounts.tables import User
+
+    is_rep = await User.exists().where((User.id == rep_id) & (User.role == "rep") & (User.active == True))  # noqa: E712
+    return is_rep and await can_see_rep(actor, rep_id)
+
+
 async def create_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival]]) -> list[Result]:
     """Create customers with the clients' ids, set-based. A repeat of an id the actor owns is a duplicate.
 
@@ -76,7 +84,7 @@ async def create_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival
             results[index] = Result("rejected", rid, e.errors)
             continue
         owner = actor.id if actor.is_rep else clean["owner"]
-        if owner is None or (not actor.is_rep and not await can_see_rep(actor, owner)):
+        if owner is None or (not actor.is_rep and not await _is_managed_rep(actor, owner)):
             results[index] = Result("rejected", rid, {"owner": _("Choose the rep who owns this customer.")})
             continue
         clean["owner"] = owner

@@ -1,0 +1,560 @@
+"""The authorization matrix: every route of the app x six personas, allowed or refused; CSRF; sessions.
+
+Personas (see `tests/conftest.py::World`): `anonymous`; `owner` is rep_a1, who owns the records used in
+the paths; `other_rep` is rep_a2, a rep of the same team (the case a team-based slip would leak to);
+`manager` is mgr_a, who leads team A; `other_manager` is mgr_b, who leads team B; `admin` is boss.
+
+Outcomes (one per cell of `MATRIX`):
+    OK       2xx, or a redirect that does not lead to the sign-in page
+    SCOPED   OK, and the body names none of the owner's records (ids, customer name, texts)
+    SEES     OK, and the body names at least one of the owner's records
+    LOGIN    anonymous: HTML answers 303 to /login?next=<the page> (POST: /login), /api/ answers 401 JSON
+    LOGGED_OUT  303 to exactly /login (sign-out)
+    FORBIDDEN   403: a page or action for another role
+    HIDDEN      404: someone else's record, so its existence does not leak
+    INVALID     422: refused by the service as input the persona may not send (nothing written)
+    SYNC_APPLIED / SYNC_REJECTED   a sync push answers 200 and reports each mutation applied / rejected
+
+The route list comes from the app itself: a route without an entry here fails
+`test_every_route_has_an_authorization_expectation`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID, uuid4
+
+import pytest
+from argon2 import PasswordHasher
+
+from server import clock
+from server.accounts import services as accounts
+from server.accounts.tables import User
+from server.customers.tables import Customer
+from server.db import is_sqlite
+from server.reports.tables import Report
+from server.syncing.tables import Device
+from server.visits.tables import Visit
+from sync.protocol import PROTOCOL_VERSION, SCHEMA_VERSION
+from tests import factories
+
+PERSONAS = ("anonymous", "owner", "other_rep", "manager", "other_manager", "admin")
+USERNAMES = {"owner": "rep_a1", "other_rep": "rep_a2", "manager": "mgr_a", "other_manager": "mgr_b", "admin": "boss"}
+
+OK, SCOPED, SEES, LOGIN, LOGGED_OUT = "ok", "ok-scoped", "ok-sees", "login", "logged-out"
+FORBIDDEN, HIDDEN, INVALID = "403", "404", "422"
+SYNC_APPLIED, SYNC_REJECTED = "sync-applied", "sync-rejected"
+
+# Static file routers serve public files through Litestar's own handlers: nothing of ours to authorize.
+EXCLUDED_PREFIXES = ("/static/", "/icons/")
+
+VISIT_OUTCOME = "Owner-visit-outcome-7d1f"
+REPORT_SUMMARY = "Owner-report-summary-3c9a"
+CUSTOMER_NAME = "Acme Shanghai"  # World's customer of rep_a1
+
+# Sign-ins use a cheap Argon2 profile (same code path) so the matrix's few hundred sign-ins stay fast.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+# --- The records every path points at ----------------------------------------------------------
+
+
+@dataclass
+class Records:
+    """The World plus a visit and a report of the owner (rep_a1); fresh records on demand."""
+
+    client: object
+    world: object
+    visit: UUID
+    report: UUID
+    _days: itertools.count = field(default_factory=lambda: itertools.count(30))
+    owner_device: UUID | None = None  # set by the sync-device attack
+
+    @property
+    def customer(self) -> UUID:
+        return self.world.customer
+
+    def markers(self) -> list[str]:
+        """What must not appear in a page or JSON answer for someone who may not see the owner's records."""
+        return [str(self.customer), str(self.visit), str(self.report), CUSTOMER_NAME, VISIT_OUTCOME, REPORT_SUMMARY]
+
+    def fresh_submitted_report(self) -> UUID:
+        """A new submitted report of the owner (a decision consumes one), each on its own past day."""
+        day = clock.today() - timedelta(days=next(self._days))
+        return self.client.run(factories.report(self.world.rep, day, status="submitted", summary="Fresh"))
+
+    def fresh_draft(self) -> UUID:
+        day = clock.today() - timedelta(days=next(self._days))
+        return self.client.run(factories.report(self.world.rep, day, status="draft", summary="Fresh draft"))
+
+
+@pytest.fixture
+def records(client, world, monkeypatch) -> Records:
+    monkeypatch.setattr(accounts, "hasher", CHEAP_HASHER)
+    client.run(User.update({User.password_hash: CHEAP_HASHER.hash(factories.PASSWORD)}, force=True))
+    visit = client.run(factories.visit(world.rep, world.customer, outcome=VISIT_OUTCOME))
+    report = client.run(factories.report(world.rep, clock.today(), status="submitted", summary=REPORT_SUMMARY))
+    return Records(client=client, world=world, visit=visit, report=report)
+
+
+def sign_in(client, persona: str) -> dict[str, str]:
+    """Sign `persona` in (or out) and return the browser's cookies: session and CSRF token."""
+    client.cookies.clear()
+    if persona != "anonymous":
+        client.login(USERNAMES[persona])
+    client.csrf()
+    return dict(client.cookies)
+
+
+def use_browser(client, cookies: dict[str, str]) -> None:
+    """Continue as the browser holding `cookies` (sessions are client-side: the same cookie, the same session)."""
+    client.cookies.clear()
+    client.cookies.update(cookies)
+
+
+# --- The matrix ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    url: str | Callable[[Records], str]  # a str is formatted with the Records' attributes
+    expect: dict[str, str]
+    body: Callable[[Records], dict] | None = None  # for POST: a valid request, so only permission decides
+
+    def make_url(self, r: Records) -> str:
+        if callable(self.url):
+            return self.url(r)
+        return self.url.format(customer=r.customer, visit=r.visit, report=r.report, today=clock.today().isoformat(),
+                               user=r.world.rep_b)
+
+
+def row(anonymous, owner, other_rep, manager, other_manager, admin) -> dict[str, str]:
+    return dict(zip(PERSONAS, (anonymous, owner, other_rep, manager, other_manager, admin)))
+
+
+def _yesterday() -> str:
+    return (clock.today() - timedelta(days=1)).isoformat()
+
+
+def _customer_body(r: Records) -> dict:
+    # A rep always owns what they create (owner is ignored); a manager or admin names the owner.
+    return {"id": str(uuid4()), "name": f"New customer {uuid4().hex[:6]}", "owner": str(r.world.rep)}
+
+
+def _visit_body(r: Records) -> dict:
+    return {"id": str(uuid4()), "customer": str(r.customer), "purpose": "follow_up", "outcome": "Talked"}
+
+
+def _report_form(r: Records) -> dict:
+    return {"id": str(uuid4()), "kind": "daily", "period_start": _yesterday(), "summary": "Saved", "action": "save"}
+
+
+def _report_json(r: Records) -> dict:
+    return {"id": str(uuid4()), "kind": "daily", "period_start": _yesterday(), "summary": "Saved"}
+
+
+def _push_body(r: Records) -> dict:
+    """One visit to the owner's customer, queued on a new device: only the owner's push may apply it."""
+    now = datetime.now(timezone.utc).isoformat()
+    return {"protocol": PROTOCOL_VERSION, "schema": SCHEMA_VERSION, "device_id": str(uuid4()), "sent_at": now,
+            "mutations": [{"seq": 1, "kind": "visit.create", "record_id": str(uuid4()), "client_time": now,
+                           "payload": {"customer": str(r.customer), "purpose": "follow_up", "outcome": "Synced"}}]}
+
+
+def _user_body(r: Records) -> dict:
+    return {"username": f"new_{uuid4().hex[:8]}", "display_name": "New Rep", "password": factories.PASSWORD,
+            "role": "rep", "team": str(r.world.team_a), "locale": ""}
+
+
+_EVERYONE = row(OK, OK, OK, OK, OK, OK)
+_SIGNED_IN = row(LOGIN, OK, OK, OK, OK, OK)
+_ADMIN_ONLY = row(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)
+_REPS_ONLY = row(LOGIN, OK, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN)
+_MANAGERS_AND_ADMIN = row(LOGIN, FORBIDDEN, FORBIDDEN, SEES, SCOPED, SEES)
+# A list of records: each sees their own / their teams' / all, never the owner's records otherwise.
+_SCOPED_LIST = row(LOGIN, SEES, SCOPED, SEES, SCOPED, SEES)
+# One of the owner's records: the owner, their manager and admin; everyone else 404.
+_OWNER_RECORD = row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK)
+# Approve / return a submitted report of the owner: their manager or admin; reps are refused by role.
+_DECISION = row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK)
+
+# (method, path as the app declares it) -> the request to send and row(anonymous, owner, other_rep, manager,
+# other_manager, admin). Cells hold the correct rule; a rule the code breaks today is a strict xfail below.
+MATRIX: dict[tuple[str, str], Case] = {
+    # System: public, no data.
+    ("GET", "/healthz"): Case("/healthz", _EVERYONE),
+    ("GET", "/manifest.webmanifest"): Case("/manifest.webmanifest", _EVERYONE),
+    ("GET", "/sw.js"): Case("/sw.js", _EVERYONE),
+    ("GET", "/offline"): Case("/offline", _EVERYONE),
+    ("GET", "/favicon.ico"): Case("/favicon.ico", _EVERYONE),
+    # Sign-in, sign-out, personal settings.
+    ("GET", "/login"): Case("/login", _EVERYONE),
+    ("POST", "/login"): Case("/login", _EVERYONE,
+                             body=lambda r: {"username": "rep_a1", "password": factories.PASSWORD}),
+    ("POST", "/logout"): Case("/logout", row(LOGGED_OUT, LOGGED_OUT, LOGGED_OUT, LOGGED_OUT, LOGGED_OUT, LOGGED_OUT),
+                              body=lambda r: {}),
+    ("GET", "/settings"): Case("/settings", _SIGNED_IN),
+    ("POST", "/settings/language"): Case("/settings/language", _SIGNED_IN, body=lambda r: {"locale": "en"}),
+    ("POST", "/settings/password"): Case("/settings/password", _SIGNED_IN, body=lambda r: {
+        "current_password": factories.PASSWORD, "password": factories.PASSWORD, "password_again": factories.PASSWORD}),
+    # Admin area: users and teams. The target user is rep_b1, who is none of the personas.
+    ("GET", "/admin/users"): Case("/admin/users", _ADMIN_ONLY),
+    ("POST", "/admin/users"): Case("/admin/users", _ADMIN_ONLY, body=_user_body),
+    ("GET", "/admin/users/{user_id:str}"): Case("/admin/users/{user}", _ADMIN_ONLY),
+    ("POST", "/admin/users/{user_id:str}"): Case("/admin/users/{user}", _ADMIN_ONLY, body=lambda r: {
+        "display_name": "Rep B1", "role": "rep", "team": str(r.world.team_b), "active": "on", "locale": ""}),
+    ("POST", "/admin/users/{user_id:str}/password"): Case("/admin/users/{user}/password", _ADMIN_ONLY,
+                                                          body=lambda r: {"password": factories.PASSWORD}),
+    ("GET", "/admin/teams"): Case("/admin/teams", _ADMIN_ONLY),
+    ("POST", "/admin/teams"): Case("/admin/teams", _ADMIN_ONLY, body=lambda r: {"name": f"Team {uuid4().hex[:8]}"}),
+    # Landing pages: each role is sent to its own start page.
+    ("GET", "/"): Case("/", _SIGNED_IN),
+    ("GET", "/home"): Case("/home", row(LOGIN, SEES, SCOPED, OK, OK, OK)),
+    # Customers.
+    ("GET", "/customers"): Case("/customers", _SCOPED_LIST),
+    ("GET", "/customers/pick"): Case("/customers/pick", _SCOPED_LIST),
+    ("GET", "/customers/new"): Case("/customers/new", _SIGNED_IN),
+    # A rep creates their own; a manager only for a rep of their teams (the owner is in team A).
+    ("POST", "/customers"): Case("/customers", row(LOGIN, OK, OK, OK, INVALID, OK), body=_customer_body),
+    ("GET", "/customers/{customer_id:uuid}"): Case("/customers/{customer}", _OWNER_RECORD),
+    ("GET", "/api/v1/customers"): Case("/api/v1/customers", _SCOPED_LIST),
+    ("POST", "/api/v1/customers"): Case("/api/v1/customers", row(LOGIN, OK, OK, OK, INVALID, OK), body=_customer_body),
+    ("GET", "/api/v1/customers/{customer_id:uuid}"): Case("/api/v1/customers/{customer}", _OWNER_RECORD),
+    # Visits: only the owner may log one for their customer; managers and admin only read.
+    ("GET", "/visits"): Case("/visits", row(LOGIN, SEES, SCOPED, OK, OK, OK)),
+    ("GET", "/visits/new"): Case("/visits/new?customer={customer}", row(LOGIN, SEES, SCOPED, FORBIDDEN, FORBIDDEN, FORBIDDEN)),
+    ("POST", "/visits"): Case("/visits", row(LOGIN, OK, INVALID, FORBIDDEN, FORBIDDEN, FORBIDDEN), body=_visit_body),
+    ("GET", "/visits/{visit_id:uuid}"): Case("/visits/{visit}", _OWNER_RECORD),
+    ("GET", "/team/visits"): Case("/team/visits", _MANAGERS_AND_ADMIN),
+    ("GET", "/api/v1/visits"): Case("/api/v1/visits", _SCOPED_LIST),
+    # The API refuses non-reps with a 422 problem ("Only reps log visits."), the form route with 403.
+    ("POST", "/api/v1/visits"): Case("/api/v1/visits", row(LOGIN, OK, INVALID, INVALID, INVALID, INVALID), body=_visit_body),
+    ("GET", "/api/v1/visits/{visit_id:uuid}"): Case("/api/v1/visits/{visit}", _OWNER_RECORD),
+    # Reports: reps write their own; the manager of the team (or admin) decides.
+    ("GET", "/reports"): Case("/reports", row(LOGIN, SEES, SCOPED, OK, OK, OK)),
+    ("GET", "/reports/{kind:str}/{day:date}"): Case("/reports/daily/{today}", _REPS_ONLY | {"other_rep": SCOPED}),
+    ("POST", "/reports"): Case("/reports", _REPS_ONLY, body=_report_form),
+    ("GET", "/reports/{report_id:uuid}"): Case("/reports/{report}", _OWNER_RECORD),
+    ("POST", "/reports/{report_id:uuid}/approve"): Case(
+        lambda r: f"/reports/{r.fresh_submitted_report()}/approve", _DECISION, body=lambda r: {"comment": ""}),
+    ("POST", "/reports/{report_id:uuid}/return"): Case(
+        lambda r: f"/reports/{r.fresh_submitted_report()}/return", _DECISION, body=lambda r: {"comment": "Add amounts"}),
+    # Only the owner deletes their own draft; another rep's draft is 404, other roles 403.
+    ("POST", "/reports/{report_id:uuid}/delete"): Case(
+        lambda r: f"/reports/{r.fresh_draft()}/delete", row(LOGIN, OK, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+        body=lambda r: {}),
+    ("GET", "/manager/queue"): Case("/manager/queue", _MANAGERS_AND_ADMIN),
+    ("GET", "/api/v1/reports"): Case("/api/v1/reports", _SCOPED_LIST),
+    ("POST", "/api/v1/reports"): Case("/api/v1/reports", row(LOGIN, OK, OK, INVALID, INVALID, INVALID), body=_report_json),
+    ("GET", "/api/v1/reports/{report_id:uuid}"): Case("/api/v1/reports/{report}", _OWNER_RECORD),
+    ("POST", "/api/v1/reports/{report_id:uuid}/decision"): Case(
+        lambda r: f"/api/v1/reports/{r.fresh_submitted_report()}/decision", _DECISION,
+        body=lambda r: {"decision": "approve", "comment": ""}),
+    # Offline sync: the outbox page, pulls scoped like the lists, pushes judged mutation by mutation.
+    ("GET", "/sync"): Case("/sync", _SIGNED_IN),
+    ("GET", "/api/v1/sync/pull"): Case("/api/v1/sync/pull", _SCOPED_LIST),
+    ("POST", "/api/v1/sync/push"): Case("/api/v1/sync/push", row(
+        LOGIN, SYNC_APPLIED, SYNC_REJECTED, SYNC_REJECTED, SYNC_REJECTED, SYNC_REJECTED), body=_push_body),
+}
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves, but static files and Litestar's automatic OPTIONS."""
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if route.path.startswith(EXCLUDED_PREFIXES):
+            continue
+        for handler in route.route_handlers:
+            methods = getattr(handler, "http_methods", None) or {type(route).__name__}
+            for method in methods:
+                automatic = method == "OPTIONS" and handler.fn.__module__.startswith("litestar.")
+                if not automatic:
+                    found.add((method, route.path))
+    return found
+
+
+# --- Sending a request and judging the answer -----------------------------------------------------
+
+
+def send(client, method: str, url: str, body: dict | None):
+    if method == "GET":
+        return client.get(url, follow_redirects=False)
+    if url.startswith("/api/"):
+        return client.post_json(url, body or {}, follow_redirects=False)
+    return client.post_form(url, body or {})
+
+
+def judge(expected: str, method: str, url: str, response, records: Records) -> str | None:
+    """None when the response matches the expected outcome, else what went wrong."""
+    status = response.status_code
+    location = response.headers.get("location", "")
+    api = url.startswith("/api/")
+    redirect = status in (301, 302, 303, 307, 308)
+    allowed = 200 <= status < 300 or (redirect and not location.startswith("/login"))
+    got = f"{status}" + (f" -> {location}" if location else "")
+    if expected in (OK, SCOPED, SEES):
+        if not allowed:
+            return f"expected allowed, got {got}"
+        text = response.text
+        shown = [m for m in records.markers() if m in text]
+        if expected == SCOPED and shown:
+            return f"allowed as expected, but the answer shows the owner's records: {shown}"
+        if expected == SEES and not shown:
+            return "allowed, but the answer shows none of the owner's records it should list"
+        return None
+    # A refusal must not carry the owner's data either (a re-rendered form, an error page).
+    leaked = [m for m in (CUSTOMER_NAME, VISIT_OUTCOME, REPORT_SUMMARY) if m in response.text]
+    if leaked:
+        return f"refused, but the answer shows the owner's records: {leaked}"
+    if expected == LOGIN:
+        if api:
+            ok = status == 401 and response.headers.get("content-type", "").startswith("application/problem+json")
+            return None if ok else f"expected 401 problem+json, got {got}"
+        # GET comes back to the page after sign-in; a POST's form data is gone, so no `next` for it.
+        target = urlsplit(location)
+        next_ = parse_qs(target.query).get("next", [""])[0] if target.query else None
+        right = status == 303 and target.path == "/login" and next_ == (url if method == "GET" else None)
+        return None if right else f"expected 303 -> /login" + (f"?next={url}" if method == "GET" else "") + f", got {got}"
+    if expected in (SYNC_APPLIED, SYNC_REJECTED):
+        want = "applied" if expected == SYNC_APPLIED else "rejected"
+        if status != 200:
+            return f"expected 200 with every mutation {want}, got {got}"
+        results = [m.get("status") for m in response.json().get("results", [])]
+        return None if results and all(s == want for s in results) else f"expected every mutation {want}, got {results}"
+    if expected == LOGGED_OUT:
+        return None if status == 303 and location == "/login" else f"expected 303 -> /login, got {got}"
+    if str(status) != expected:
+        return f"expected {expected}, got {got}"
+    return None
+
+
+def run_cell(client, records: Records, route: tuple[str, str], persona: str, cookies: dict[str, str]) -> str | None:
+    """Send the route's request as `persona` (the browser holding `cookies`); None if the outcome is right."""
+    method, path = route
+    case = MATRIX[route]
+    use_browser(client, cookies)
+    url = case.make_url(records)
+    body = case.body(records) if case.body else None
+    response = send(client, method, url, body)
+    problem = judge(case.expect[persona], method, url, response, records)
+    if problem:
+        return f"{method} {path} as {persona} ({USERNAMES.get(persona, 'signed out')}) [{url}]: {problem}"
+    return None
+
+
+# --- The tests ---------------------------------------------------------------------------------
+
+
+def test_every_route_has_an_authorization_expectation(client):
+    served = app_routes(client.app)
+    missing = sorted(served - MATRIX.keys())
+    stale = sorted(MATRIX.keys() - served)
+    assert not missing, "\n".join(f"route {m} {p} has no authorization expectation in MATRIX" for m, p in missing)
+    assert not stale, "\n".join(f"MATRIX entry {m} {p} matches no route of the app" for m, p in stale)
+    for route, case in MATRIX.items():
+        assert set(case.expect) == set(PERSONAS), f"{route}: expectations for {sorted(case.expect)}"
+        assert (route[0] in UNSAFE) == (case.body is not None), f"{route}: unsafe routes need a valid body"
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_authorization_matrix(client, records, persona):
+    """Every route as one persona: one request per route, every wrong cell named in the failure.
+
+    (One test per persona rather than per cell: a cell costs one request, a test a whole new app and World.)
+    """
+    cookies = sign_in(client, persona)
+    failures = []
+    for route in sorted(MATRIX):
+        problem = run_cell(client, records, route, persona, cookies)
+        if problem:
+            failures.append(problem)
+    assert not failures, f"\n{len(failures)} wrong cell(s) for {persona}:\n" + "\n".join(failures)
+
+
+# --- CSRF -----------------------------------------------------------------------------------------
+
+def snapshot(client) -> dict[str, list]:
+    """Every row of every table of the database, to prove a refused request changed nothing."""
+    if is_sqlite(User._meta.db):
+        listing = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    else:
+        listing = "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'"
+    out = {}
+    for t in client.run(User.raw(listing)):
+        rows = client.run(User.raw(f'SELECT * FROM "{t["name"]}"'))
+        out[t["name"]] = sorted(repr(sorted(r.items())) for r in rows)
+    assert "app_user" in out and "report" in out
+    return out
+
+
+def _unsafe_routes() -> list[tuple[str, str]]:
+    return sorted(route for route in MATRIX if route[0] in UNSAFE)
+
+
+@pytest.mark.parametrize("persona", ["admin", "owner", "anonymous"])
+def test_unsafe_routes_refuse_a_missing_or_wrong_csrf_token(client, records, persona):
+    """Without the token, with a made-up one, or with another browser's valid token: 403, nothing written."""
+    assert {r for r in app_routes(client.app) if r[0] in UNSAFE} == set(_unsafe_routes())
+    foreign_token = sign_in(client, "other_rep")["fieldpace_csrf"]  # a valid token, but another browser's
+    cookies = sign_in(client, persona)
+    own_token = cookies["fieldpace_csrf"]
+    assert own_token and foreign_token and own_token != foreign_token
+    # The same valid requests the matrix sends (made first: some paths create a fresh report).
+    requests = [(route, MATRIX[route].make_url(records), MATRIX[route].body(records)) for route in _unsafe_routes()]
+    before = snapshot(client)
+    failures = []
+    for (method, path), url, body in requests:
+        for label, token in (("no token", None), ("a made-up token", "x" * len(own_token)),
+                             ("another browser's token", foreign_token)):
+            use_browser(client, cookies)
+            if url.startswith("/api/"):
+                headers = {"x-csrftoken": token} if token else {}
+                response = client.post(url, json=body, headers=headers, follow_redirects=False)
+            else:
+                form = {**body, **({"_csrf_token": token} if token else {})}
+                response = client.post(url, data=form, follow_redirects=False)
+            where = f"{method} {path} as {persona} with {label}"
+            if response.status_code != 403:
+                failures.append(f"{where}: expected 403, got {response.status_code}")
+            elif url.startswith("/api/"):
+                if not response.headers.get("content-type", "").startswith("application/problem+json"):
+                    failures.append(f"{where}: the 403 is not application/problem+json")
+            elif "This form has expired" not in response.text:
+                failures.append(f"{where}: the 403 page does not explain the expired form")
+    assert not failures, "\n" + "\n".join(failures)
+    assert snapshot(client) == before, "a request without a valid CSRF token changed the database"
+
+
+# --- Sessions of deactivated users ----------------------------------------------------------------
+
+
+def _deactivate_via_admin(client, records, user_id: UUID) -> None:
+    sign_in(client, "admin")
+    r = client.post_form(f"/admin/users/{user_id}", {
+        "display_name": "Rep A1", "role": "rep", "team": str(records.world.team_a), "locale": ""})  # no "active"
+    assert r.status_code == 303, r.text[:300]
+    assert client.run(User.select(User.active).where(User.id == user_id).first())["active"] is False
+
+
+def test_deactivated_users_session_stops_at_the_next_request(client, records):
+    rep_browser = sign_in(client, "owner")
+    assert client.get("/home").status_code == 200
+    _deactivate_via_admin(client, records, records.world.rep)  # the admin, in another browser
+
+    use_browser(client, rep_browser)  # the rep's browser, still holding its session cookie
+    r = client.get("/home", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/home"
+    r = client.get(f"/api/v1/reports/{records.report}")
+    assert r.status_code == 401
+    before = snapshot(client)
+    r = client.post_form("/visits", _visit_body(records))
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    r = client.post_json("/api/v1/visits", _visit_body(records))
+    assert r.status_code == 401
+    assert snapshot(client) == before
+
+
+def test_deactivated_in_the_database_also_ends_the_session(client, records):
+    sign_in(client, "manager")
+    assert client.get("/manager/queue").status_code == 200
+    client.run(User.update({User.active: False}).where(User.id == records.world.manager))
+    r = client.get("/manager/queue", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/manager/queue"
+
+
+def test_deactivated_users_stale_session_can_reach_the_sign_in_page(client, records):
+    rep_browser = sign_in(client, "owner")
+    _deactivate_via_admin(client, records, records.world.rep)
+    use_browser(client, rep_browser)
+    r = client.get("/login?next=/home", follow_redirects=False)
+    assert r.status_code == 200, f"/login answers {r.status_code} -> {r.headers.get('location')}"
+
+
+# --- Writes through someone else's ids --------------------------------------------------------
+
+
+def _attacks(r: Records) -> dict[str, tuple[str, dict]]:
+    w = r.world
+    day = clock.today().isoformat()
+    return {
+        "visit for another rep's customer": ("/api/v1/visits", {
+            "id": str(uuid4()), "customer": str(w.customer), "purpose": "demo", "outcome": "Hijack"}),
+        "visit reusing another rep's visit id": ("/api/v1/visits", {
+            "id": str(r.visit), "customer": "{own_customer}", "purpose": "demo", "outcome": "Hijack"}),
+        "report reusing another rep's report id": ("/api/v1/reports", {
+            "id": str(r.report), "kind": "daily", "period_start": day, "summary": "Hijack", "submit": True}),
+        "report id of another rep for another day": ("/api/v1/reports", {
+            "id": str(r.report), "kind": "daily", "period_start": _yesterday(), "summary": "Hijack"}),
+        "customer reusing another rep's customer id": ("/api/v1/customers", {
+            "id": str(w.customer), "name": "Hijack", "owner": "{self}"}),
+        "decision on another rep's report": (f"/api/v1/reports/{r.report}/decision", {
+            "decision": "return", "comment": "Hijack"}),
+        "sync push through another rep's device": ("/api/v1/sync/push", {
+            **_push_body(r), "device_id": str(r.owner_device),
+            "mutations": [{"seq": 1, "kind": "customer.create", "record_id": str(uuid4()),
+                           "payload": {"name": "Hijack"}}]}),  # owner: the attacker, filled in below
+    }
+
+
+ATTACKERS = {  # username -> the World attributes of their own id and of one of their customers
+    "rep_a2": ("other_rep", "other_customer"),
+    "rep_b1": ("rep_b", "customer_b"),
+    "mgr_b": ("other_manager", "customer_b"),
+}
+
+
+@pytest.mark.parametrize("attacker", ATTACKERS)
+def test_api_writes_through_another_reps_ids_are_refused_and_change_nothing(client, records, attacker):
+    w = records.world
+    own_id, own_customer = (getattr(w, a) for a in ATTACKERS[attacker])
+    # The owner's phone has synced once: its device row is registered to rep_a1.
+    records.owner_device = uuid4()
+    client.login("rep_a1")
+    first = client.post_json("/api/v1/sync/push", {**_push_body(records), "device_id": str(records.owner_device)})
+    assert first.status_code == 200 and first.json()["results"][0]["status"] == "applied", first.text
+
+    client.login(attacker)
+    failures = []
+    for attack, (url, body) in _attacks(records).items():
+        body = {k: (str(own_customer) if v == "{own_customer}" else str(own_id) if v == "{self}" else v)
+                for k, v in body.items()}
+        if "mutations" in body:
+            body["mutations"] = [{**m, "payload": {**m["payload"], "owner": str(own_id)}} for m in body["mutations"]]
+        before = snapshot(client)
+        response = client.post_json(url, body)
+        if not 400 <= response.status_code < 500:
+            failures.append(f"{attack} as {attacker}: expected 4xx, got {response.status_code} {response.text[:200]}")
+        if any(m in response.text for m in (CUSTOMER_NAME, VISIT_OUTCOME, REPORT_SUMMARY)):
+            failures.append(f"{attack} as {attacker}: the refusal shows the owner's data: {response.text[:200]}")
+        if snapshot(client) != before:
+            failures.append(f"{attack} as {attacker}: the database changed")
+    assert not failures, "\n" + "\n".join(failures)
+    # The owner's records are as they were.
+    assert client.run(Visit.select(Visit.rep, Visit.outcome).where(Visit.id == records.visit).first()) == {
+        "rep": w.rep, "outcome": VISIT_OUTCOME}
+    report = client.run(Report.select(Report.rep, Report.summary, Report.status).where(Report.id == records.report).first())
+    assert report == {"rep": w.rep, "summary": REPORT_SUMMARY, "status": "submitted"}
+    assert client.run(Customer.select(Customer.owner, Customer.name).where(Customer.id == w.customer).first()) == {
+        "owner": w.rep, "name": CUSTOMER_NAME}
+    assert client.run(Device.select(Device.user, Device.last_seq).where(Device.id == records.owner_device).first()) == {
+        "user": w.rep, "last_seq": 1}
+
+
+# --- Who may own a customer ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who, owner", [("mgr_a", "self"), ("boss", "self"), ("boss", "unknown")])
+def test_a_customers_owner_must_be_a_rep_the_actor_manages(client, records, who, owner):
+    w = records.world
+    owner_id = {"self": {"mgr_a": w.manager, "boss": w.admin}[who], "unknown": uuid4()}[owner]
+    client.login(who)
+    before = snapshot(client)
+    r = client.post_json("/api/v1/customers", {"id": str(uuid4()), "name": "Owned by a non-rep", "owner": str(owner_id)})
+    assert r.status_code == 422 and "owner" in r.json().get("errors", {}), f"{r.status_code} {r.text[:200]}"
+    assert snapshot(client) == before

@@ -1,0 +1,596 @@
+// Fieldpace outbox: what a rep logs is kept on the phone (IndexedDB) until the server acknowledges it.
+//
+// Invariants (docs/sync-protocol.md):
+// - The outbox is the source of truth until the server answers a mutation: only "applied" and
+//   "duplicate" remove an item. Rejected and conflicting items stay, visible, until the rep fixes or
+//   discards them. Network errors, 5xx and 401 keep everything.
+// - Each device numbers its mutations 1, 2, 3... per user, in the same IndexedDB transaction that stores
+//   the mutation, and always sends them oldest first, so the server can apply them exactly once, in order.
+// - One sync at a time per device: a Web Lock spans tabs (and the service worker, which loads this file).
+// Runs in pages and in the service worker; everything that touches the DOM checks for `document`.
+(function (global) {
+  "use strict";
+
+  var PROTOCOL = 1;
+  var SCHEMA = 1;
+  var BATCH = 50;
+  var DB_NAME = "fieldpace";
+  var hasDOM = typeof document !== "undefined";
+
+  // --- IndexedDB -----------------------------------------------------------------------------------
+  var dbPromise = null;
+  function openDB() {
+    if (dbPromise) return dbPromise;
+    dbPromise = new Promise(function (resolve, reject) {
+      var req = indexedDB.open(DB_NAME, 1);
+      req.onupgradeneeded = function () {
+        var db = req.result;
+        db.createObjectStore("meta", { keyPath: "key" });
+        var outbox = db.createObjectStore("outbox", { keyPath: "key" });
+        outbox.createIndex("user", "user");
+        var records = db.createObjectStore("records", { keyPath: "key" });
+        records.createIndex("user_type", ["user", "type"]);
+      };
+      req.onsuccess = function () { resolve(req.result); };
+      req.onerror = function () { dbPromise = null; reject(req.error); };
+    });
+    return dbPromise;
+  }
+  function tx(stores, mode, work) {
+    return openDB().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var t = db.transaction(stores, mode);
+        var result;
+        t.oncomplete = function () { resolve(result); };
+        t.onerror = function () { reject(t.error); };
+        t.onabort = function () { reject(t.error || new Error("aborted")); };
+        result = work(t);
+        if (result && typeof result.then === "function") {
+          result.then(function (v) { result = v; }, function (e) { try { t.abort(); } catch (x) { /* already done */ } reject(e); });
+        }
+      });
+    });
+  }
+  function req(r) {
+    return new Promise(function (resolve, reject) {
+      r.onsuccess = function () { resolve(r.result); };
+      r.onerror = function () { reject(r.error); };
+    });
+  }
+  function getMeta(key) {
+    return tx(["meta"], "readonly", function (t) { return req(t.objectStore("meta").get(key)); })
+      .then(function (row) { return row ? row.value : undefined; });
+  }
+  function setMeta(key, value) {
+    return tx(["meta"], "readwrite", function (t) { t.objectStore("meta").put({ key: key, value: value }); });
+  }
+  function itemsFor(user) {
+    return tx(["outbox"], "readonly", function (t) { return req(t.objectStore("outbox").index("user").getAll(user)); })
+      .then(function (rows) { return (rows || []).sort(function (a, b) { return a.seq - b.seq; }); });
+  }
+
+  function uuid() {
+    if (global.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // --- Who and which device --------------------------------------------------------------------------
+  function pageUser() { return hasDOM && document.body ? document.body.dataset.user || "" : ""; }
+  function currentUser() {
+    var u = pageUser();
+    return u ? Promise.resolve(u) : getMeta("lastUser").then(function (v) { return v || ""; });
+  }
+  function cookie(name) {
+    if (!hasDOM) return "";
+    var m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  function csrfToken() {
+    var c = cookie("fieldpace_csrf");
+    return c ? Promise.resolve(c) : getMeta("csrf").then(function (v) { return v || ""; });
+  }
+
+  // --- Enqueue -----------------------------------------------------------------------------------------
+  // One transaction numbers the mutation and stores it: a crash between the two cannot reuse a seq.
+  function enqueue(kind, recordId, payload, title) {
+    return currentUser().then(function (user) {
+      if (!user) throw new Error("not signed in");
+      return tx(["meta", "outbox"], "readwrite", function (t) {
+        var meta = t.objectStore("meta");
+        return Promise.all([req(meta.get("seq:" + user)), req(meta.get("device:" + user))]).then(function (got) {
+          var seq = (got[0] ? got[0].value : 0) + 1;
+          var device = got[1] ? got[1].value : uuid();
+          meta.put({ key: "seq:" + user, value: seq });
+          meta.put({ key: "device:" + user, value: device });
+          var item = {
+            key: user + ":" + String(seq).padStart(12, "0"), user: user, device: device, seq: seq, kind: kind,
+            record_id: recordId, payload: payload, title: title || "", client_time: new Date().toISOString(),
+            status: "pending", errors: null,
+          };
+          t.objectStore("outbox").put(item);
+          return item;
+        });
+      });
+    }).then(function (item) {
+      if (global.navigator && navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () {});
+      if (hasDOM && global.navigator && navigator.serviceWorker && navigator.serviceWorker.ready) {
+        navigator.serviceWorker.ready.then(function (reg) {
+          if (reg.sync && reg.sync.register) return reg.sync.register("fieldpace-outbox");
+        }).catch(function () { /* Background Sync is a bonus, not relied on */ });
+      }
+      refreshUI();
+      return item;
+    });
+  }
+
+  function pendingCount() {
+    return currentUser().then(function (user) {
+      return user ? itemsFor(user).then(function (rows) { return rows.length; }) : 0;
+    });
+  }
+
+  // --- Sync ----------------------------------------------------------------------------------------
+  var attempt = 0;
+  var retryTimer = null;
+  var state = { signin: false, update: false, offline: false, error: false };
+
+  function scheduleRetry() {
+    attempt = Math.min(attempt + 1, 9);
+    var base = Math.min(300000, 1000 * Math.pow(2, attempt));
+    var delay = base / 2 + Math.random() * base / 2; // exponential backoff with jitter
+    if (retryTimer) clearTimeout(retryTimer);
+    retryTimer = setTimeout(syncNow, delay);
+  }
+
+  function syncNow() {
+    if (global.navigator && navigator.locks && navigator.locks.request) {
+      return navigator.locks.request("fieldpace-sync", { ifAvailable: true }, function (lock) {
+        return lock ? runSync() : null;
+      });
+    }
+    return runSync();
+  }
+
+  function runSync() {
+    return currentUser().then(function (user) {
+      if (!user) return;
+      return pushAll(user).then(function (ok) {
+        if (ok) return pull(user);
+      });
+    }).catch(function () { scheduleRetry(); }).then(refreshUI);
+  }
+
+  function pushAll(user) {
+    return itemsFor(user).then(function (rows) {
+      var pending = rows.filter(function (r) { return r.status === "pending"; });
+      if (!pending.length) { state.error = false; state.offline = false; return true; }
+      var batch = pending.slice(0, BATCH);
+      return csrfToken().then(function (token) {
+        var body = {
+          protocol: PROTOCOL, schema: SCHEMA, device_id: batch[0].device, sent_at: new Date().toISOString(),
+          mutations: batch.map(function (r) {
+            return { seq: r.seq, kind: r.kind, record_id: r.record_id, payload: r.payload, client_time: r.client_time };
+          }),
+        };
+        return fetch("/api/v1/sync/push", {
+          method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+          headers: { "Content-Type": "application/json", "X-CSRFToken": token, "Accept-Language": acceptLanguage() },
+        });
+      }).then(function (response) {
+        state.offline = false;
+        if (response.status === 401 || response.status === 403) {
+          state.signin = true;  // keep the queue; signing in again renews the session and the CSRF token
+          return false;
+        }
+        if (response.status >= 500) { state.error = true; scheduleRetry(); return false; }
+        return response.json().then(function (reply) {
+          if (response.status >= 400) {
+            // The server cannot read this push at all: mark the batch for attention rather than jam.
+            return markAll(batch, "rejected", { "": reply.title || String(response.status) }).then(function () { return true; });
+          }
+          if (reply.status === "update_required") {
+            state.update = true;
+            if (global.navigator && navigator.serviceWorker) navigator.serviceWorker.getRegistration().then(function (r) { if (r) r.update(); });
+            return false;
+          }
+          state.signin = false; state.error = false; attempt = 0;
+          return applyResults(batch, reply.results).then(function () {
+            return pending.length > batch.length ? pushAll(user) : true;
+          });
+        });
+      }, function () {
+        state.offline = true;  // network error: retry later, keep everything
+        scheduleRetry();
+        return false;
+      });
+    });
+  }
+
+  function markAll(batch, status, errors) {
+    return tx(["outbox"], "readwrite", function (t) {
+      batch.forEach(function (r) { r.status = status; r.errors = errors; t.objectStore("outbox").put(r); });
+    });
+  }
+
+  function applyResults(batch, results) {
+    var bySeq = {};
+    batch.forEach(function (r) { bySeq[r.seq] = r; });
+    return tx(["outbox"], "readwrite", function (t) {
+      var store = t.objectStore("outbox");
+      (results || []).forEach(function (res) {
+        var item = bySeq[res.seq];
+        if (!item) return;
+        if (res.status === "applied" || res.status === "duplicate") store.delete(item.key);
+        else if (res.status === "rejected" || res.status === "conflict") {
+          item.status = res.status; item.errors = res.errors || {}; store.put(item);
+        } // "retry": an earlier mutation is missing on the server; keep it pending
+      });
+    });
+  }
+
+  function pull(user) {
+    return getMeta("cursor:" + user).then(function (cursor) {
+      cursor = cursor || 0;
+      return fetch("/api/v1/sync/pull?cursor=" + cursor + "&limit=500", { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) return null;
+        return r.json();
+      }).then(function (body) {
+        if (!body) return;
+        return tx(["records", "meta"], "readwrite", function (t) {
+          var store = t.objectStore("records");
+          body.changes.forEach(function (c) {
+            var key = user + "|" + c.type + "|" + c.id;
+            if (c.op === "delete") store.delete(key);
+            else store.put({ key: key, user: user, type: c.type, id: c.id, data: c.data });
+          });
+          t.objectStore("meta").put({ key: "cursor:" + user, value: body.cursor });
+        }).then(function () { if (body.more) return pull(user); });
+      });
+    }).catch(function () { /* offline data stays as it was */ });
+  }
+
+  function localRecords(user, type) {
+    return tx(["records"], "readonly", function (t) {
+      return req(t.objectStore("records").index("user_type").getAll([user, type]));
+    }).then(function (rows) { return (rows || []).map(function (r) { return r.data; }); });
+  }
+
+  function acceptLanguage() {
+    return hasDOM ? (document.documentElement.lang || "en") : "en";
+  }
+
+  // --- Page behaviour (only with a DOM) ---------------------------------------------------------------
+  function labels() {
+    var el = hasDOM && document.getElementById("outbox-labels");
+    return el ? el.dataset : {};
+  }
+
+  function refreshUI() {
+    if (!hasDOM) return;
+    currentUser().then(function (user) {
+      if (!user) return [];
+      return itemsFor(user);
+    }).then(function (rows) {
+      var badge = document.getElementById("sync-badge");
+      if (badge) {
+        badge.hidden = rows.length === 0;
+        var count = badge.querySelector("[data-count]");
+        if (count) count.textContent = String(rows.length);
+        badge.classList.toggle("needs-attention", rows.some(function (r) { return r.status !== "pending"; }));
+      }
+      var signin = document.getElementById("signin-banner");
+      if (signin) signin.hidden = !state.signin;
+      var status = document.querySelector("[data-sync-status]");
+      if (status) {
+        var l = labels();
+        status.textContent = state.signin ? l.signin : state.update ? l.update : state.offline ? l.offline
+          : state.error ? l.error : rows.length ? "" : l.synced;
+      }
+      renderOutboxPage(rows);
+      renderPendingLists(rows);
+    }).catch(function () {});
+  }
+
+  function textOf(payload) {
+    return ["outcome", "next_step", "summary", "results", "problems", "plan", "name", "contact_name", "phone"]
+      .filter(function (k) { return payload[k]; })
+      .map(function (k) { return payload[k]; }).join("\n");
+  }
+
+  function renderOutboxPage(rows) {
+    var pendingList = document.getElementById("outbox-pending");
+    var attentionList = document.getElementById("outbox-attention");
+    var template = document.getElementById("outbox-item");
+    if (!pendingList || !attentionList || !template) return;
+    var l = labels();
+    [pendingList, attentionList].forEach(function (list) { list.textContent = ""; });
+    rows.forEach(function (r) {
+      var node = template.content.firstElementChild.cloneNode(true);
+      var kindLabel = r.kind === "visit.create" ? l.kindVisit : r.kind === "customer.create" ? l.kindCustomer : l.kindReport;
+      node.querySelector("[data-field=title]").textContent = kindLabel + (r.title ? " · " + r.title : "");
+      node.querySelector("[data-field=state]").textContent =
+        r.status === "pending" ? l.statePending : r.status === "conflict" ? l.stateConflict : l.stateRejected;
+      node.querySelector("[data-field=when]").textContent = new Date(r.client_time).toLocaleString(document.documentElement.lang);
+      var reasons = r.errors ? Object.keys(r.errors).map(function (k) { return r.errors[k]; }).join(" ") : "";
+      node.querySelector("[data-field=reason]").textContent = reasons;
+      node.querySelector("[data-field=text]").textContent = textOf(r.payload || {});
+      node.dataset.key = r.key;
+      if (r.status !== "pending") {
+        var actions = node.querySelector("[data-field=actions]");
+        actions.hidden = false;
+        actions.querySelector("[data-action=fix]").href = fixUrl(r);
+      }
+      (r.status === "pending" ? pendingList : attentionList).appendChild(node);
+    });
+    [pendingList, attentionList].forEach(function (list) {
+      if (!list.children.length) {
+        var li = document.createElement("li"); li.className = "empty"; li.textContent = list.dataset.empty; list.appendChild(li);
+      }
+    });
+  }
+
+  // "Fix" opens the form again with the rep's text in it (a draft), as a new record.
+  function fixUrl(item) {
+    var p = item.payload || {};
+    var key = item.kind === "visit.create" ? "visit-new" : item.kind === "customer.create" ? "customer-new"
+      : "report-" + p.kind + "-" + p.period_start;
+    var draft = {};
+    Object.keys(p).forEach(function (k) { if (typeof p[k] === "string") draft[k] = p[k]; });
+    try { localStorage.setItem("fieldpace.draft." + key, JSON.stringify(draft)); } catch (e) { /* storage full */ }
+    var url = item.kind === "visit.create" ? "/visits/new" : item.kind === "customer.create" ? "/customers/new"
+      : "/reports/" + p.kind + "/" + p.period_start;
+    if (item.kind === "visit.create" && p.customer) url += "?customer=" + encodeURIComponent(p.customer);
+    return url + (url.indexOf("?") < 0 ? "?" : "&") + "fix=" + encodeURIComponent(item.key);
+  }
+
+  function discard(key) {
+    return tx(["outbox"], "readwrite", function (t) { t.objectStore("outbox").delete(key); }).then(refreshUI);
+  }
+
+  // Items still waiting show up in the lists where the rep expects them, marked as waiting.
+  function renderPendingLists(rows) {
+    var l = labels();
+    var waiting = (document.body && document.body.dataset.waitingLabel) || l.statePending || "";
+    document.querySelectorAll("[data-pending-list]").forEach(function (list) {
+      var kind = list.dataset.pendingList;
+      list.querySelectorAll("li.pending-item").forEach(function (n) { n.remove(); });
+      rows.filter(function (r) { return r.kind === kind && r.status === "pending"; }).forEach(function (r) {
+        if (list.dataset.pendingDay && r.kind === "visit.create") {
+          var day = (r.payload.checkin_at || r.client_time || "").slice(0, 10);
+          if (day && day !== list.dataset.pendingDay) return;
+        }
+        var li = document.createElement("li");
+        li.className = "pending-item";
+        var a = document.createElement("a");
+        a.href = "/sync";
+        var strong = document.createElement("strong");
+        strong.textContent = r.title || r.payload.name || "";
+        var pill = document.createElement("span");
+        pill.className = "pill pill-warn";
+        pill.textContent = waiting;
+        a.appendChild(strong); a.appendChild(document.createTextNode(" ")); a.appendChild(pill);
+        li.appendChild(a);
+        var empty = list.querySelector("li.empty");
+        if (empty) empty.hidden = true;
+        list.insertBefore(li, list.firstChild);
+      });
+    });
+  }
+
+  // A form with data-offline-kind posts normally when the network works; when it does not (offline,
+  // a network error, a 5xx, or an expired sign-in) the same record, with the same id, goes to the outbox.
+  function payloadOf(form) {
+    var data = {};
+    new FormData(form).forEach(function (value, name) {
+      if (name === "_csrf_token" || name === "q" || name === "next" || typeof value !== "string") return;
+      data[name] = value;
+    });
+    return data;
+  }
+
+  function titleOf(form, kind, data) {
+    if (kind === "visit.create") {
+      var checked = form.querySelector("input[name=customer]:checked");
+      var label = checked && form.querySelector("label[for='" + checked.id + "']");
+      return label ? label.textContent.trim() : "";
+    }
+    if (kind === "customer.create") return data.name || "";
+    var heading = document.querySelector("main h1");
+    return (heading ? heading.textContent.trim() + " · " : "") + (data.period_start || "");
+  }
+
+  function showStorageFull() {
+    var el = document.getElementById("storage-full");
+    if (el) { el.hidden = false; el.scrollIntoView(); }
+  }
+
+  function queueForm(form, kind, data, submitter) {
+    var recordId = data.id || uuid();
+    data.id = recordId;
+    if (kind === "report.save") data.submit = !!(submitter && submitter.value === "submit");
+    return enqueue(kind, recordId, data, titleOf(form, kind, data)).then(function () {
+      try { localStorage.removeItem("fieldpace.draft." + form.dataset.draftKey); } catch (e) { /* ignore */ }
+      var next = form.dataset.offlineNext || "/sync";
+      if (kind === "customer.create" && form.querySelector("input[name=next]") && form.querySelector("input[name=next]").value === "visit") {
+        next = "/visits/new?customer=" + encodeURIComponent(recordId);
+      }
+      location.assign(next + (next.indexOf("?") < 0 ? "?" : "&") + "queued=1");
+    }, function (error) {
+      if (error && (error.name === "QuotaExceededError" || /quota/i.test(String(error.message)))) showStorageFull();
+      else throw error;
+    });
+  }
+
+  function onSubmit(event) {
+    var form = event.target;
+    var kind = form && form.dataset && form.dataset.offlineKind;
+    if (!kind || form.dataset.nativeSubmit === "1" || !global.indexedDB) return;
+    event.preventDefault();
+    var submitter = event.submitter;
+    var data = payloadOf(form);
+    if (submitter && submitter.name) data[submitter.name] = submitter.value;
+    var fixing = new URLSearchParams(location.search).get("fix");
+    if (!navigator.onLine) { queueForm(form, kind, data, submitter).then(function () { if (fixing) discard(fixing); }); return; }
+    var body = new URLSearchParams(new FormData(form));
+    if (submitter && submitter.name) body.set(submitter.name, submitter.value);
+    fetch(form.action, {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "HX-Request": "true", "X-CSRFToken": cookie("fieldpace_csrf") },
+    }).then(function (response) {
+      var target = response.headers.get("HX-Redirect");
+      if (response.status === 401) {
+        state.signin = true;
+        return queueForm(form, kind, data, submitter);
+      }
+      if (response.status >= 500) return queueForm(form, kind, data, submitter);
+      if (fixing && response.ok) discard(fixing);
+      if (response.ok && target) { location.assign(target); return; }
+      // Anything else (a form with errors, a conflict): let the browser post it and show the answer.
+      form.dataset.nativeSubmit = "1";
+      if (submitter && submitter.name) {
+        var hidden = document.createElement("input");
+        hidden.type = "hidden"; hidden.name = submitter.name; hidden.value = submitter.value;
+        form.appendChild(hidden);
+      }
+      form.submit();
+    }, function () {
+      return queueForm(form, kind, data, submitter).then(function () { if (fixing) discard(fixing); });
+    });
+  }
+
+  // Offline search over the customers kept on the phone (pulled ones and ones waiting to sync).
+  function localCustomers(query) {
+    return currentUser().then(function (user) {
+      return Promise.all([localRecords(user, "customer"), itemsFor(user)]).then(function (got) {
+        var list = got[0].slice();
+        got[1].forEach(function (r) {
+          if (r.kind === "customer.create") list.push({ id: r.record_id, name: r.payload.name || "", contact_name: r.payload.contact_name || "", phone: r.payload.phone || "", pending: true });
+        });
+        var q = (query || "").trim().toLowerCase();
+        return list.filter(function (c) {
+          return !q || [c.name, c.contact_name, c.phone].some(function (v) { return (v || "").toLowerCase().indexOf(q) >= 0; });
+        }).sort(function (a, b) { return a.name.localeCompare(b.name); }).slice(0, 50);
+      });
+    });
+  }
+
+  function renderPick(container, customers, selected) {
+    container.textContent = "";
+    var group = document.createElement("div");
+    group.className = "pick-list";
+    customers.forEach(function (c) {
+      var row = document.createElement("div"); row.className = "pick";
+      var input = document.createElement("input");
+      input.type = "radio"; input.name = "customer"; input.value = c.id; input.id = "c-" + c.id;
+      if (selected && selected === c.id) input.checked = true;
+      var label = document.createElement("label"); label.htmlFor = input.id; label.textContent = c.name;
+      row.appendChild(input); row.appendChild(label); group.appendChild(row);
+    });
+    container.appendChild(group);
+  }
+
+  function renderCustomerList(container, customers) {
+    var list = document.createElement("ul"); list.className = "list";
+    customers.forEach(function (c) {
+      var li = document.createElement("li"); var a = document.createElement("a");
+      a.href = c.pending ? "/sync" : "/customers/" + c.id;
+      var strong = document.createElement("strong"); strong.textContent = c.name; a.appendChild(strong);
+      var muted = document.createElement("span"); muted.className = "muted";
+      muted.textContent = [c.contact_name, c.phone].filter(Boolean).join(" · "); a.appendChild(muted);
+      li.appendChild(a); list.appendChild(li);
+    });
+    container.textContent = ""; container.appendChild(list);
+  }
+
+  function initOfflineSearch() {
+    // The visit form's customer picker.
+    var search = document.getElementById("f-customer-search");
+    var pick = document.getElementById("customer-pick");
+    if (search && pick) {
+      var wanted = new URLSearchParams(location.search).get("customer");
+      if (wanted && !pick.querySelector("input[name=customer]")) {
+        localCustomers("").then(function (all) {
+          var found = all.filter(function (c) { return c.id === wanted; });
+          if (found.length) renderPick(pick, found, wanted);
+        });
+      }
+      search.addEventListener("input", function () {
+        if (navigator.onLine) return;  // htmx asks the server
+        localCustomers(search.value).then(function (found) { renderPick(pick, found, ""); });
+      });
+    }
+    // The customer list.
+    var q = document.getElementById("f-q");
+    var results = document.getElementById("customer-results");
+    if (q && results) {
+      var run = function () { localCustomers(q.value).then(function (found) { renderCustomerList(results, found); }); };
+      q.addEventListener("input", function () { if (!navigator.onLine) run(); });
+      if (!navigator.onLine) run();
+    }
+  }
+
+  // Forms served from the cache hold the id they were rendered with; every fresh form gets its own.
+  function freshIds() {
+    document.querySelectorAll("form[data-fresh-id]").forEach(function (form) {
+      var input = form.querySelector("input[name=id]");
+      var hasErrors = form.querySelector(".field-error") || document.querySelector(".alert-error");
+      if (input && !hasErrors) input.value = uuid();
+    });
+  }
+
+  // Pages a rep needs with no network are fetched into the service worker's page cache while online.
+  function warmOfflinePages() {
+    var body = document.body;
+    if (!body || body.dataset.role !== "rep" || !navigator.onLine || !navigator.serviceWorker) return;
+    var today = body.dataset.today;
+    var urls = ["/home", "/customers", "/visits/new", "/customers/new", "/reports", "/sync"];
+    if (today) urls.push("/reports/daily/" + today, "/reports/weekly/" + today);
+    navigator.serviceWorker.ready.then(function (reg) {
+      if (reg.active) reg.active.postMessage({ type: "CACHE_PAGES", urls: urls });
+    }).catch(function () {});
+  }
+
+  function initPage() {
+    var user = pageUser();
+    if (user) {
+      setMeta("lastUser", user).catch(function () {});
+      var token = cookie("fieldpace_csrf");
+      if (token) setMeta("csrf", token).catch(function () {});
+    }
+    freshIds();
+    initOfflineSearch();
+    document.addEventListener("submit", onSubmit);
+    document.addEventListener("click", function (e) {
+      var t = e.target;
+      if (t && t.matches && t.matches("[data-sync-now]")) { attempt = 0; syncNow(); }
+      if (t && t.matches && t.matches("[data-action=discard]")) {
+        var item = t.closest("[data-key]");
+        if (item && confirm(t.dataset.confirm)) discard(item.dataset.key);
+      }
+    });
+    window.addEventListener("online", function () { attempt = 0; syncNow(); });
+    window.addEventListener("offline", function () { state.offline = true; refreshUI(); });
+    document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") syncNow(); });
+    if (navigator.serviceWorker) {
+      navigator.serviceWorker.addEventListener("message", function (e) {
+        if (e.data && e.data.type === "OUTBOX_CHANGED") refreshUI();
+      });
+    }
+    setInterval(function () { pendingCount().then(function (n) { if (n && navigator.onLine) syncNow(); }); }, 30000);
+    refreshUI();
+    if (user) syncNow();
+    warmOfflinePages();
+  }
+
+  global.fieldpaceOutbox = {
+    enqueue: enqueue, pendingCount: pendingCount, syncNow: syncNow, localCustomers: localCustomers,
+    items: function () { return currentUser().then(itemsFor); }, discard: discard,
+  };
+  if (hasDOM) {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initPage);
+    else initPage();
+  }
+})(typeof self !== "undefined" ? self : this);
