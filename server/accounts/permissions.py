@@ -37,8 +37,9 @@ class Actor:
         return self.role == "rep"
 
 
-async def load_actor(user_id: str | None) -> Actor | None:
-    """The active user behind a session, or None (unknown, deactivated, or a malformed id)."""
+async def load_actor(user_id: str | None, epoch: int | None = None) -> Actor | None:
+    """The active user behind a session, or None (unknown, deactivated, a malformed id, or a session
+    from before their last password change)."""
     if not user_id:
         return None
     try:
@@ -46,9 +47,10 @@ async def load_actor(user_id: str | None) -> Actor | None:
     except ValueError:
         return None
     row = await User.select(
-        User.id, User.username, User.display_name, User.role, User.team, User.active, User.locale
+        User.id, User.username, User.display_name, User.role, User.team, User.active, User.locale,
+        User.session_epoch,
     ).where(User.id == uid).first()
-    if not row or not row["active"]:
+    if not row or not row["active"] or (epoch or 0) != row["session_epoch"]:
         return None
     led: tuple[UUID, ...] = ()
     if row["role"] == "manager":
@@ -70,7 +72,7 @@ async def provide_actor(request: Request) -> Actor:
     actor = request.scope.get("state", {}).get("actor")
     if actor is None:
         session = session_of(request)
-        actor = await load_actor(session.get("uid"))
+        actor = await load_actor(session.get("uid"), session.get("ep"))
         if actor is None:
             raise NotAuthorizedException()
         request.scope.setdefault("state", {})["actor"] = actor

@@ -24,7 +24,7 @@ def _safe_next(target: str | None) -> str:
 
 @get("/login", name="login")
 async def login_page(request: Request, next: str | None = None) -> object:  # noqa: A002
-    if await load_actor(session_of(request).get("uid")):
+    if await load_actor(session_of(request).get("uid"), session_of(request).get("ep")):
         return redirect(_safe_next(next))
     if session_of(request).get("uid"):
         request.clear_session()  # a deactivated or deleted user's leftover session
@@ -53,7 +53,7 @@ async def login_submit(request: Request, state: State) -> object:
         )
     throttle.succeeded(username)
     # A new session replaces whatever the cookie held before (no fixation).
-    request.set_session({"uid": str(row["id"]), "locale": row["locale"] or ""})
+    request.set_session({"uid": str(row["id"]), "ep": row["session_epoch"], "locale": row["locale"] or ""})
     return redirect(target)
 
 
@@ -91,7 +91,11 @@ async def settings_password(request: Request, actor: Actor) -> object:
         await services.set_password(actor, actor.id, data.get("password", ""))
     except FieldErrors as e:
         return page("accounts/settings.html", status_code=422, actor=actor, locales=LOCALE_NAMES, errors=e.errors)
-    flash(request, _("Password changed."))
+    # Other sessions of this user end; this one carries on with the new epoch.
+    session = dict(session_of(request))
+    session["ep"] = int(session.get("ep") or 0) + 1
+    request.set_session(session)
+    flash(request, _("Password changed. You were signed out on your other devices."))
     return redirect("/settings")
 
 

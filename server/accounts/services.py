@@ -72,7 +72,7 @@ class LoginThrottle:
 
 async def authenticate(username: str, password: str) -> dict | None:
     """The active user with this username and password, or None."""
-    row = await User.select(User.id, User.password_hash, User.active, User.locale).where(
+    row = await User.select(User.id, User.password_hash, User.active, User.locale, User.session_epoch).where(
         User.username == username.strip()
     ).first()
     if not row:
@@ -174,7 +174,9 @@ async def set_password(actor: Actor, user_id: UUID, password: str) -> None:
         require_role(actor, "admin")
     if len(password) < MIN_PASSWORD:
         raise FieldErrors({"password": _("The password needs at least %(n)s characters.", n=MIN_PASSWORD)})
-    await User.update({User.password_hash: hash_password(password)}).where(User.id == user_id)
+    await User.update(
+        {User.password_hash: hash_password(password), User.session_epoch: User.session_epoch + 1}
+    ).where(User.id == user_id)
 
 
 async def set_locale(actor: Actor, locale: str) -> None:

@@ -1,6 +1,6 @@
 """Users, teams and who leads which team."""
 
-from piccolo.columns import UUID, Boolean, ForeignKey, Timestamptz, Varchar
+from piccolo.columns import UUID, Boolean, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -25,6 +25,9 @@ class User(Table, tablename="app_user"):
     # Empty means: follow the browser's Accept-Language.
     locale = Varchar(length=8, default="")
     created_at = Timestamptz()
+    # Sessions are signed cookies; each carries the epoch it was made in. Bumping it (a password change
+    # or reset) ends every session of the user at their next request, wherever the cookie is.
+    session_epoch = Integer(default=0)
 
 
 class TeamManager(Table, tablename="team_manager"):

@@ -106,10 +106,10 @@ async def create_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival
             if new_rows:
                 first = await changes.allocate(len(new_rows))
                 now = clock.now()
-                await Customer.insert(*(
-                    Customer(created_by=actor.id, created_at=now, updated_at=now, server_seq=first + k, **clean)
+                await db.insert_rows(Customer, [
+                    {**clean, "created_by": actor.id, "created_at": now, "updated_at": now, "server_seq": first + k}
                     for k, (_i, clean) in enumerate(new_rows)
-                ))
+                ])
                 for index, clean in new_rows:
                     results[index] = Result("applied", clean["id"])
     return results  # type: ignore[return-value]

@@ -43,7 +43,9 @@ async def visit_new(actor: Actor, customer: str = "") -> object:
             picked = await customers.get(actor, UUID(customer))
         except ValueError:
             picked = None
-    values = {"id": str(uuid4()), "checkin_at": clock.to_local_input(clock.now()), "purpose": "follow_up"}
+    now = clock.now()
+    values = {"id": str(uuid4()), "checkin_at": clock.to_local_input(now), "purpose": "follow_up",
+              "rendered_ms": str(int(now.timestamp() * 1000))}
     if picked:
         values["customer"] = str(picked["id"])
     return _form(actor, values, {}, picked)

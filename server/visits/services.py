@@ -27,7 +27,7 @@ PURPOSE_LABELS = {
 LIST_COLUMNS = (
     Visit.id, Visit.rep, Visit.customer, Visit.purpose, Visit.checkin_at, Visit.checkout_at, Visit.visit_date,
     Visit.latitude, Visit.longitude, Visit.accuracy_m, Visit.outcome, Visit.next_step, Visit.next_step_date,
-    Visit.satisfaction,
+    Visit.satisfaction, Visit.device_time, Visit.received_at, Visit.clock_skew_s,
 )
 
 
@@ -109,14 +109,15 @@ async def create_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival
             if new_rows:
                 first = await changes.allocate(len(new_rows))
                 now = clock.now()
-                await Visit.insert(*(
-                    Visit(
-                        rep=actor.id, visit_date=clock.local_date(clean["checkin_at"]), created_at=now,
-                        server_seq=first + k, device_time=arrival.device_time, received_at=arrival.received_at,
-                        clock_skew_s=arrival.clock_skew_s, **clean,
-                    )
+                # One driver-level INSERT for the batch (Piccolo objects cost more than the database work).
+                await db.insert_rows(Visit, [
+                    {
+                        **clean, "rep": actor.id, "visit_date": clock.local_date(clean["checkin_at"]),
+                        "created_at": now, "server_seq": first + k, "device_time": arrival.device_time,
+                        "received_at": arrival.received_at, "clock_skew_s": arrival.clock_skew_s,
+                    }
                     for k, (_i, clean, arrival) in enumerate(new_rows)
-                ))
+                ])
                 for index, clean, _a in new_rows:
                     results[index] = Result("applied", clean["id"])
     return results  # type: ignore[return-value]

@@ -131,8 +131,9 @@ def _wait_healthy(base_url: str, proc: subprocess.Popen, log: Path, timeout: flo
 
 
 @pytest.fixture(scope="session")
-def live_server(chromium_path, tmp_path_factory):
-    """The real app under uvicorn on a free port, migrated and seeded; yields its base URL."""
+def live_env(chromium_path, tmp_path_factory) -> dict:
+    """The server's environment: tests may run more seeding (`_run(["-c", ...], live_env)`) or read the
+    SQLite file (`live_env["FIELDPACE_DATA_DIR"]/e2e.sqlite3`) against the same database."""
     data = tmp_path_factory.mktemp("e2e-data")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDPACE_")}
     env.update({
@@ -142,6 +143,14 @@ def live_server(chromium_path, tmp_path_factory):
         "FIELDPACE_TIMEZONE": "Asia/Shanghai",
         "PYTHONPATH": str(ROOT),
     })
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_server(live_env):
+    """The real app under uvicorn on a free port, migrated and seeded; yields its base URL."""
+    env = live_env
+    data = Path(env["FIELDPACE_DATA_DIR"])
     _run(["-m", "server.cli", "migrate"], env)
     _run(["-c", SEED], env)
 

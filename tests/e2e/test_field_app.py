@@ -202,6 +202,7 @@ def test_installable_and_offline(new_context, live_server):
     # Once the worker controls the page, a visit through it stores the page for offline use.
     page.wait_for_function("navigator.serviceWorker.controller !== null")
     page.reload()
+
     cached = page.evaluate("""async (url) => {
         for (let i = 0; i < 100; i++) {
             const cache = await caches.open("fieldpace-pages");
@@ -226,6 +227,25 @@ def test_installable_and_offline(new_context, live_server):
     expect(page.get_by_role("heading", name="You are offline")).to_be_visible()
     expect(page.locator("header .brand")).to_have_text("Fieldpace")
     context.set_offline(False)
+
+
+def test_chromium_finds_the_app_installable(new_context):
+    """Chromium's own installability check (what Lighthouse reports). A DevTools session of its own: it
+    would undo Playwright's offline emulation in a shared page."""
+    context = new_context(**PHONE)
+    page = context.new_page()
+    sign_in(page, REP["username"])
+    page.evaluate("""async () => {
+        await navigator.serviceWorker.ready;
+        for (let i = 0; i < 200 && !navigator.serviceWorker.controller; i++) {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+    }""")
+    cdp = context.new_cdp_session(page)
+    errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    # Only the test browser's incognito-like profile is left, a property of the test, not of the app.
+    assert [e["errorId"] for e in errors if e["errorId"] != "in-incognito"] == [], errors
+    assert cdp.send("Page.getAppManifest").get("errors") == []
 
 
 def test_chinese_browser_gets_the_chinese_sign_in_page(new_context):

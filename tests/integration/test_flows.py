@@ -213,3 +213,24 @@ def test_csrf_is_required(client, world):
     assert r.status_code == 403
     r = client.post("/api/v1/visits", json={"customer": str(world.customer)})
     assert r.status_code == 403
+
+
+def test_a_password_reset_ends_the_users_sessions(client, world):
+    client.login("rep_a1")
+    stolen = dict(client.cookies)  # the same cookie in another browser is the same session
+    assert client.get("/home").status_code == 200
+    client.login("boss")
+    r = client.post_form(f"/admin/users/{world.rep}/password", {"password": "a-new-password-1"})
+    assert r.status_code == 303
+    client.cookies.clear()
+    client.cookies.update(stolen)
+    r = client.get("/home", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_changing_ones_own_password_keeps_this_session(client, world):
+    client.login("rep_a1")
+    r = client.post_form("/settings/password", {"current_password": factories.PASSWORD,
+                                                "password": "another-pass-9", "password_again": "another-pass-9"})
+    assert r.status_code == 303
+    assert client.get("/home", follow_redirects=False).status_code == 200

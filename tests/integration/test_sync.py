@@ -215,3 +215,13 @@ def test_pull_pages_by_cursor_and_sees_only_own_data(client, world):
 def test_anonymous_push_is_401_and_asks_to_sign_in(client, world):
     r = client.post("/api/v1/sync/push", json=envelope(uuid4(), []), headers={"x-csrftoken": client.csrf()})
     assert r.status_code == 401
+
+
+def test_manager_sees_the_clock_skew_flag(client, world):
+    client.login("rep_a1")
+    behind = (datetime.now(timezone.utc) - timedelta(minutes=20)).isoformat()
+    vid = uuid4()
+    push(client, uuid4(), [visit_mutation(1, world.customer, record_id=vid)], sent_at=behind)
+    client.login("mgr_a")
+    assert "Phone clock off by 20 min" in client.get(f"/visits/{vid}").text
+    assert "Phone clock off by" in client.get("/team/visits").text

@@ -500,6 +500,13 @@
       var strong = document.createElement("strong"); strong.textContent = c.name; a.appendChild(strong);
       var muted = document.createElement("span"); muted.className = "muted";
       muted.textContent = [c.contact_name, c.phone].filter(Boolean).join(" · "); a.appendChild(muted);
+      if (c.pending) {
+        // Not on the server yet: marked like the waiting items in the server-rendered lists.
+        li.className = "pending-item";
+        var pill = document.createElement("span"); pill.className = "pill pill-warn";
+        pill.textContent = (document.body && document.body.dataset.waitingLabel) || labels().statePending || "";
+        a.appendChild(document.createTextNode(" ")); a.appendChild(pill);
+      }
       li.appendChild(a); list.appendChild(li);
     });
     container.textContent = ""; container.appendChild(list);
@@ -538,7 +545,21 @@
       var input = form.querySelector("input[name=id]");
       var hasErrors = form.querySelector(".field-error") || document.querySelector(".alert-error");
       if (input && !hasErrors) input.value = uuid();
+      if (!hasErrors && !navigator.onLine) moveCheckinToNow(form);
     });
+  }
+
+  // Offline, the visit form comes from the page cache with the check-in time of when it was stored:
+  // move it forward by the time since (the form says when the server rendered it). Computed on the
+  // wall-clock value itself, so the company time zone and the phone's need not agree.
+  function moveCheckinToNow(form) {
+    var rendered = Number(form.dataset.renderedAt || 0);
+    var field = form.querySelector("input[name=checkin_at]");
+    var m = field && /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(field.value);
+    var elapsed = Date.now() - rendered;
+    if (!rendered || !m || elapsed < 60000) return;
+    var moved = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]) + elapsed);
+    field.value = moved.toISOString().slice(0, 16);
   }
 
   // Pages a rep needs with no network are fetched into the service worker's page cache while online.
@@ -571,6 +592,8 @@
         if (item && confirm(t.dataset.confirm)) discard(item.dataset.key);
       }
     });
+    // An htmx swap (the customer search online) replaces a list: mark its waiting items again.
+    document.addEventListener("htmx:afterSettle", refreshUI);
     window.addEventListener("online", function () { attempt = 0; syncNow(); });
     window.addEventListener("offline", function () { state.offline = true; refreshUI(); });
     document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") syncNow(); });
