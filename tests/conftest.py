@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -39,14 +40,20 @@ def _with_db(url: str, name: str) -> str:
     return urlunparse(parts._replace(path=f"/{name}"))
 
 
-async def _pg_admin(url: str, sql: str) -> None:
+def _pg_admin(url: str, sql: str) -> None:
+    """Run one administrative statement. In a thread of its own: the browser tests' Playwright keeps an
+    event loop running in the main thread, where asyncio.run() is not allowed."""
     import asyncpg
 
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+    async def run() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 @pytest.fixture(scope="session")
@@ -59,12 +66,12 @@ def database_urls(tmp_path_factory):
     pg_name = None
     if PG_URL:
         pg_name = f"fieldpace_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_pg_admin(PG_URL, f'CREATE DATABASE "{pg_name}"'))
+        _pg_admin(PG_URL, f'CREATE DATABASE "{pg_name}"')
         urls["postgres"] = _with_db(PG_URL, pg_name)
         migrate(urls["postgres"])
     yield urls
     if pg_name:
-        asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+        _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=ENGINES)

@@ -54,13 +54,13 @@ def database_url(request, tmp_path):
     if not PG_URL:
         pytest.skip("PostgreSQL not configured: set FIELDPACE_TEST_POSTGRES_URL")
     name = f"fieldpace_fault_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_pg_admin(PG_URL, f'CREATE DATABASE "{name}"'))
+    _pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
     try:
         url = _with_db(PG_URL, name)
         migrate(url)
         yield url
     finally:
-        asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def query(url: str, sql: str) -> list[tuple]:
