@@ -62,9 +62,9 @@ class PooledSQLiteEngine(SQLiteEngine):
 
     async def _run_in_existing_connection(self, connection, query, args=None, query_type="generic", table=None):
         """A query inside a transaction. Piccolo re-sends `PRAGMA foreign_keys = 1` before each one (a
-        round trip to the connection's thread); our connections have it set once, when opened."""
-        async with connection.execute(query, args or []) as cursor:
-            return await cursor.fetchall()
+        round trip to the connection's thread); our connections have it set once, when opened. Execute,
+        fetch and close the cursor in one trip."""
+        return await connection.execute_fetchall(query, args or [])
 
     def transaction(self, transaction_type: TransactionType = TransactionType.deferred, allow_nested: bool = True):
         return PooledSQLiteTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)

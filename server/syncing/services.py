@@ -71,10 +71,10 @@ async def _apply_run(actor: Actor, kind: str, run: list[Mutation], push: PushReq
     if kind == "customer.create":
         return await customers.create_many(actor, items)
     results = []
-    for m in run:  # report.save: a few per day, one at a time
+    for m, (_rid, _payload, arrival) in zip(run, items):  # report.save: a few per day, one at a time
         payload = {**m.payload, "id": str(m.record_id)}
         try:
-            rid, outcome = await reports.save(actor, payload, bool(m.payload.get("submit")), items[0][2])
+            rid, outcome = await reports.save(actor, payload, bool(m.payload.get("submit")), arrival)
             results.append(Result("duplicate" if outcome == "unchanged" else "applied", rid))
         except FieldErrors as e:
             results.append(Result("rejected", m.record_id, e.errors))
