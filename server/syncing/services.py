@@ -142,7 +142,9 @@ async def pull(actor: Actor, cursor: int, limit: int) -> dict[str, Any]:
     limit = max(1, min(limit, MAX_PULL))
     rep_ids = await visible_rep_ids(actor)
     horizon = clock.today() - timedelta(days=PULL_WINDOW_DAYS)
-    async with db.write_transaction() if db.is_sqlite(Customer._meta.db) else Customer._meta.db.transaction():
+    # A read transaction: one snapshot for every query of the page (SQLite's BEGIN gives one; PostgreSQL
+    # needs REPEATABLE READ, set by read_snapshot). It takes no write lock.
+    async with Customer._meta.db.transaction():
         await db.read_snapshot()
 
         def scoped(query, column):
