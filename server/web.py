@@ -42,6 +42,13 @@ class Result:
     errors: dict[str, str] | None = None
 
 
+def single(result: Result) -> tuple[UUID, bool]:
+    """The answer of a one-record write through a batch service: (id, created), or FieldErrors."""
+    if result.status == "rejected":
+        raise FieldErrors(result.errors or {})
+    return result.record_id, result.status == "applied"
+
+
 class Conflict(Exception):
     """The record changed state so this write no longer applies (a report approved meanwhile)."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from litestar import Request, Router, get, post
 from litestar.exceptions import NotFoundException
@@ -44,8 +44,6 @@ async def customer_pick(actor: Actor, q: str = "", selected: str = "") -> object
 
 @get("/customers/new")
 async def customer_new(actor: Actor, next: str = "") -> object:  # noqa: A002
-    from uuid import uuid4
-
     return page(
         "customers/form.html", actor=actor, values={"id": str(uuid4())}, errors={}, next=next,
         owners=await _owner_choices(actor),

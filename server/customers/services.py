@@ -9,7 +9,7 @@ from server.db import is_sqlite
 from server.accounts.permissions import Actor, can_see_rep, visible_rep_ids
 from server.customers.tables import Customer
 from server.i18n import _
-from server.web import Arrival, FieldErrors, Result
+from server.web import Arrival, FieldErrors, Result, single
 
 COLUMNS = (Customer.id, Customer.name, Customer.contact_name, Customer.phone, Customer.address, Customer.owner)
 
@@ -117,7 +117,4 @@ async def create_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival
 
 async def create(actor: Actor, data: dict) -> tuple[UUID, bool]:
     """Create one customer from a form or the API. Returns (id, created); raises FieldErrors when refused."""
-    result = (await create_many(actor, [(None, data, Arrival())]))[0]
-    if result.status == "rejected":
-        raise FieldErrors(result.errors or {})
-    return result.record_id, result.status == "applied"
+    return single((await create_many(actor, [(None, data, Arrival())]))[0])

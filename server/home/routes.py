@@ -13,11 +13,7 @@ from server.web import page, redirect
 
 @get("/")
 async def start(actor: Actor) -> object:
-    if actor.is_rep:
-        return redirect("/home")
-    if actor.is_manager:
-        return redirect("/manager/queue")
-    return redirect("/manager/queue")
+    return redirect("/home" if actor.is_rep else "/manager/queue")
 
 
 @get("/home")

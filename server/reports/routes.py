@@ -25,7 +25,7 @@ LABELS = {
 
 
 def _form(actor: Actor, report: dict, errors: dict, status_code: int = 200, conflict: str = ""):
-    start, end = services.period_of(report["kind"], report["period_start"])
+    _start, end = services.period_of(report["kind"], report["period_start"])
     return page(
         "reports/form.html", status_code=status_code, actor=actor, report=report, errors=errors,
         conflict=conflict, period_end=end, **LABELS,

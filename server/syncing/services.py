@@ -60,12 +60,8 @@ async def _lock_device(actor: Actor, device_id: UUID, user_agent: str) -> tuple[
     return rows[0]["last_seq"], last_seen if isinstance(last_seen, datetime) else None
 
 
-def _arrival(push: PushRequest, mutation: Mutation, received_at, skew: int | None) -> Arrival:
-    return Arrival(device_time=mutation.client_time, received_at=received_at, clock_skew_s=skew)
-
-
-async def _apply_run(actor: Actor, kind: str, run: list[Mutation], push: PushRequest, received_at, skew) -> list[Result]:
-    items = [(m.record_id, m.payload, _arrival(push, m, received_at, skew)) for m in run]
+async def _apply_run(actor: Actor, kind: str, run: list[Mutation], received_at, skew: int | None) -> list[Result]:
+    items = [(m.record_id, m.payload, Arrival(m.client_time, received_at, skew)) for m in run]
     if kind == "visit.create":
         return await visits.create_many(actor, items)
     if kind == "customer.create":
@@ -99,7 +95,7 @@ async def push(actor: Actor, request: PushRequest, user_agent: str = "") -> dict
         runnable = [m for m in to_process if not m.malformed]
         for kind, group in groupby(runnable, key=lambda m: m.kind):
             run = list(group)
-            for m, result in zip(run, await _apply_run(actor, kind, run, request, received_at, skew)):
+            for m, result in zip(run, await _apply_run(actor, kind, run, received_at, skew)):
                 outcome[m.seq] = result
         for seq, o in plan:
             if o is Outcome.DUPLICATE:

@@ -10,7 +10,7 @@ from server.accounts.permissions import Actor, can_see_rep, visible_rep_ids
 from server.customers.tables import Customer
 from server.i18n import N_, _
 from server.visits.tables import PURPOSES, Visit
-from server.web import Arrival, FieldErrors, Result
+from server.web import Arrival, FieldErrors, Result, single
 
 # A phone's clock may run a little ahead of the server's.
 _FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -125,10 +125,7 @@ async def create_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival
 
 async def create(actor: Actor, data: dict) -> tuple[UUID, bool]:
     """Log one visit from a form or the API. Returns (id, created); raises FieldErrors when refused."""
-    result = (await create_many(actor, [(None, data, Arrival())]))[0]
-    if result.status == "rejected":
-        raise FieldErrors(result.errors or {})
-    return result.record_id, result.status == "applied"
+    return single((await create_many(actor, [(None, data, Arrival())]))[0])
 
 
 async def for_rep_day(rep_id: UUID, day: date) -> list[dict]:
