@@ -7,7 +7,6 @@ from uuid import UUID, uuid4
 
 from server import changes, clock, db, validation
 from server.accounts.permissions import Actor, can_see_rep, visible_rep_ids
-from server.customers.tables import Customer
 from server.i18n import N_, _
 from server.visits.tables import PURPOSES, Visit
 from server.web import Arrival, FieldErrors, Result, single
@@ -65,62 +64,103 @@ def validate(data: dict) -> dict:
     return clean
 
 
+# The columns of an inserted visit, in the order of the values `prepare_many` makes (then `server_seq`).
+INSERT_COLUMNS = ("id", "customer", "purpose", "checkin_at", "checkout_at", "latitude", "longitude", "accuracy_m",
+                  "outcome", "next_step", "next_step_date", "satisfaction", "rep", "visit_date", "created_at",
+                  "device_time", "received_at", "clock_skew_s")
+_CLEAN_COLUMNS = INSERT_COLUMNS[:12]
+
+
+def prepare_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival]],
+                 sqlite: bool) -> list[Result | tuple[dict, list]]:
+    """The part of `create_many` that needs no database: each item validated, in order, as a rejected
+    Result or (clean values, the row to insert if it turns out new: INSERT_COLUMNS' values as the
+    driver takes them). Pure Python, so callers run it before taking the write lock."""
+    if not actor.is_rep:
+        return [Result("rejected", rid, {"": _("Only reps log visits.")}) for rid, _d, _a in items]
+    prepared: list[Result | tuple[dict, list]] = []
+    now = clock.now()
+    for rid, data, arrival in items:
+        try:
+            clean = validate({**data, "id": str(rid)} if rid else data)
+        except FieldErrors as e:
+            prepared.append(Result("rejected", rid, e.errors))
+            continue
+        clean["id"] = clean["id"] or uuid4()
+        row = [*(clean[c] for c in _CLEAN_COLUMNS), actor.id, clock.local_date(clean["checkin_at"]), now,
+               arrival.device_time, arrival.received_at, arrival.clock_skew_s]
+        prepared.append((clean, db.driver_values(row, sqlite)))
+    return prepared
+
+
+def apply_script(actor: Actor, prepared: list[Result | tuple[dict, list]], sqlite: bool) -> db.Script:
+    """The part of `create_many` inside the write transaction, as a transaction script (`db.Sql`): one
+    query for the ids that exist and the customers that are the actor's, then one insert that takes its
+    server sequence numbers (`changes.insert_numbered`). Returns one Result per prepared item, in order."""
+    results: list[Result | None] = [p if isinstance(p, Result) else None for p in prepared]
+    cleaned = [(index, p[0], p[1]) for index, p in enumerate(prepared) if not isinstance(p, Result)]
+    if not cleaned:
+        return results
+    ids = [c["id"] for _i, c, _r in cleaned]
+    customer_ids = list({c["customer"] for _i, c, _r in cleaned})
+    existing: dict[UUID, UUID] = {}
+    if sqlite:
+        # One row back (each row fetched is a trip through the GIL for the database thread): the ids that
+        # exist with their rep, and which of the customers are the actor's.
+        row = (yield db.Sql(
+            f"SELECT (SELECT group_concat(id || ' ' || rep) FROM visit WHERE id IN ({', '.join('{}' for _v in ids)})) "
+            f"AS existing, (SELECT group_concat(id) FROM customer WHERE owner = {{}} "
+            f"AND id IN ({', '.join('{}' for _c in customer_ids)})) AS mine",
+            [str(v) for v in (*ids, actor.id, *customer_ids)],
+        ))[0]
+        for pair in (row["existing"] or "").split(","):
+            if pair:
+                vid, rep = pair.split(" ")
+                existing[UUID(vid)] = UUID(rep)
+        mine = {UUID(c) for c in (row["mine"] or "").split(",") if c}
+    else:  # arrays keep the statement's text the same whatever the batch, so asyncpg's cache serves it
+        rows = yield db.Sql(
+            "SELECT 'visit' AS source, id, rep AS owner FROM visit WHERE id = ANY({}::uuid[]) "
+            "UNION ALL SELECT 'customer', id, owner FROM customer WHERE id = ANY({}::uuid[]) AND owner = {}",
+            [ids, customer_ids, actor.id],
+        )
+        for row in rows:
+            if row["source"] == "visit":
+                existing[row["id"]] = row["owner"]
+        mine = {row["id"] for row in rows if row["source"] == "customer"}
+    new_rows = []
+    for index, clean, row in cleaned:
+        vid = clean["id"]
+        if vid in existing:
+            if existing[vid] == actor.id:
+                results[index] = Result("duplicate", vid)
+            else:
+                results[index] = Result("rejected", vid, {"id": _("This identifier belongs to another record.")})
+        elif clean["customer"] not in mine:
+            results[index] = Result("rejected", vid, {"customer": _("Choose one of your customers.")})
+        else:
+            existing[vid] = actor.id  # a second copy later in the same batch is a duplicate
+            new_rows.append((index, clean, row))
+    if new_rows:
+        # One driver-level INSERT for the batch (Piccolo objects cost more than the database work).
+        yield from changes.insert_numbered("visit", INSERT_COLUMNS, [row for _i, _c, row in new_rows], sqlite)
+        for index, clean, _r in new_rows:
+            results[index] = Result("applied", clean["id"])
+    return results
+
+
 async def create_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival]]) -> list[Result]:
-    """Log visits, set-based: one query per kind of check and one insert for the batch.
+    """Log visits, set-based: one query for the checks and one insert for the batch.
 
     Each item is (client id or None to take the payload's `id`, payload, arrival). Results come back in
     the same order: applied, duplicate (the id exists already and is this rep's: nothing changes) or
     rejected with a translated message per field. Run inside the caller's transaction when there is one.
     """
-    if not actor.is_rep:
-        return [Result("rejected", rid, {"": _("Only reps log visits.")}) for rid, _d, _a in items]
-    results: list[Result | None] = [None] * len(items)
-    cleaned = []
-    for index, (rid, data, arrival) in enumerate(items):
-        try:
-            clean = validate({**data, "id": str(rid)} if rid else data)
-        except FieldErrors as e:
-            results[index] = Result("rejected", rid, e.errors)
-            continue
-        clean["id"] = clean["id"] or uuid4()
-        cleaned.append((index, clean, arrival))
-    if cleaned:
-        async with db.write_transaction():
-            ids = [c["id"] for _i, c, _a in cleaned]
-            existing = {r["id"]: r["rep"] for r in await Visit.select(Visit.id, Visit.rep).where(Visit.id.is_in(ids))}
-            customer_ids = list({c["customer"] for _i, c, _a in cleaned})
-            owners = {
-                r["id"]: r["owner"]
-                for r in await Customer.select(Customer.id, Customer.owner).where(Customer.id.is_in(customer_ids))
-            }
-            new_rows = []
-            for index, clean, arrival in cleaned:
-                vid = clean["id"]
-                if vid in existing:
-                    if existing[vid] == actor.id:
-                        results[index] = Result("duplicate", vid)
-                    else:
-                        results[index] = Result("rejected", vid, {"id": _("This identifier belongs to another record.")})
-                elif owners.get(clean["customer"]) != actor.id:
-                    results[index] = Result("rejected", vid, {"customer": _("Choose one of your customers.")})
-                else:
-                    existing[vid] = actor.id  # a second copy later in the same batch is a duplicate
-                    new_rows.append((index, clean, arrival))
-            if new_rows:
-                first = await changes.allocate(len(new_rows))
-                now = clock.now()
-                # One driver-level INSERT for the batch (Piccolo objects cost more than the database work).
-                await db.insert_rows(Visit, [
-                    {
-                        **clean, "rep": actor.id, "visit_date": clock.local_date(clean["checkin_at"]),
-                        "created_at": now, "server_seq": first + k, "device_time": arrival.device_time,
-                        "received_at": arrival.received_at, "clock_skew_s": arrival.clock_skew_s,
-                    }
-                    for k, (_i, clean, arrival) in enumerate(new_rows)
-                ])
-                for index, clean, _a in new_rows:
-                    results[index] = Result("applied", clean["id"])
-    return results  # type: ignore[return-value]
+    sqlite = db.is_sqlite(Visit._meta.db)
+    prepared = prepare_many(actor, items, sqlite)
+    if all(isinstance(p, Result) for p in prepared):
+        return prepared  # type: ignore[return-value]
+    return await db.run_write(apply_script(actor, prepared, sqlite))
 
 
 async def create(actor: Actor, data: dict) -> tuple[UUID, bool]:
