@@ -9,8 +9,8 @@ Budgets (see docs/benchmarks.md):
   2. rep home and manager queue: p95 under 30 ms on SQLite at 50 reps x 365 days.
 
 The bench makes its own data directory and SQLite database, applies the migrations, loads the demo data at
-the requested scale (cached under bench/out/, keyed by scale, company day and migrations, so reruns are
-quick), serves the app with uvicorn (one worker, as `fieldpace serve` does) and a bare Litestar
+the requested scale (cached under bench/out/, keyed by scale, company day, migrations and server/demo.py,
+so reruns are quick), serves the app with uvicorn (one worker, as `fieldpace serve` does) and a bare Litestar
 hello-world the same way (the floor), signs in as rep1 and manager1 and measures over loopback with a warm
 keep-alive client. Every loop is bounded in count and time; all traffic goes to 127.0.0.1.
 
@@ -23,31 +23,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
-import hashlib
 import json
-import os
-import platform
 import re
-import shutil
-import socket
-import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server.demo import DEMO_PASSWORD  # noqa: E402
+from bench._common import (  # noqa: E402
+    env_for, latency, log, machine, new_client, prepare_database, server_side, server_timings, sign_in, uvicorn,
+)
 
 FIRST_LOAD_BUDGET_KB = 60.0
 P95_BUDGET_MS = 30.0
@@ -55,194 +47,7 @@ TABLES = ("team", "app_user", "team_manager", "customer", "visit", "report", "re
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
-def log(msg: str = "") -> None:
-    print(msg, flush=True)
-
-
-# --------------------------------------------------------------------------------------------- data
-
-
-def company_today() -> str:
-    from server import clock
-    from server.settings import Settings
-
-    clock.configure(Settings.from_env().timezone)
-    return clock.today().isoformat()
-
-
-def schema_key() -> str:
-    h = hashlib.sha256()
-    for p in sorted((ROOT / "migrations").glob("*.py")):
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()[:10]
-
-
-def env_for(data_dir: Path, db_path: Path) -> dict:
-    env = dict(os.environ)
-    env.update({
-        "FIELDPACE_DATA_DIR": str(data_dir),
-        "FIELDPACE_DATABASE_URL": f"sqlite:///{db_path}",
-        "PYTHONUNBUFFERED": "1",
-    })
-    env.pop("FIELDPACE_DEBUG", None)
-    return env
-
-
-def count_rows(db_path: Path) -> dict:
-    con = sqlite3.connect(db_path)
-    try:
-        return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in TABLES}
-    finally:
-        con.close()
-
-
-def checkpoint(db_path: Path) -> None:
-    """Fold the WAL into the main file, so the one file is the whole database."""
-    con = sqlite3.connect(db_path)
-    try:
-        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        con.close()
-
-
-async def generate(args, db_path: Path) -> None:
-    """`fieldpace demo-data` in-process, with the demo's batches flushed parents first.
-
-    server.demo.Batches flushes a table as soon as it holds `size` rows; at about 230+ days a rep's
-    report_event batch fills before the report batch it points at is written, and SQLite refuses it
-    (FOREIGN KEY constraint failed). Until demo.py flushes every pending table (in order) when one fills,
-    the bench makes every flush a full one; the rows written are the same.
-    """
-    from server import clock, db, demo
-    from server.settings import Settings
-
-    original = demo.Batches.flush
-
-    async def flush(self, table=None) -> None:
-        await original(self)  # every pending table, in first-added order: customers, visits, reports, events
-
-    clock.configure(Settings.from_env().timezone)
-    db.bind(db.make_engine(f"sqlite:///{db_path}"))
-    demo.Batches.flush = flush
-    try:
-        await demo.generate(reps=args.reps, days=args.days, customers_per_rep=args.customers, seed=args.seed)
-    finally:
-        demo.Batches.flush = original
-
-
-def prepare_database(args, workdir: Path) -> tuple[Path, dict]:
-    """The database at the requested scale: from the cache, or generated (and cached)."""
-    today = company_today()
-    key = f"fieldpace-{args.reps}x{args.days}-c{args.customers}-s{args.seed}-{today}-{schema_key()}"
-    cached, meta_path = OUT / f"{key}.sqlite3", OUT / f"{key}.json"
-    if cached.exists() and meta_path.exists() and not args.fresh:
-        meta = json.loads(meta_path.read_text())
-        meta["cached"] = True
-        log(f"Data: cached {cached.relative_to(ROOT)}")
-    else:
-        OUT.mkdir(parents=True, exist_ok=True)
-        for old in OUT.glob(f"fieldpace-{args.reps}x{args.days}-c{args.customers}-s{args.seed}-*"):
-            old.unlink()  # an older company day or schema of the same scale
-        gen_dir = workdir / "gen"
-        gen_db = gen_dir / "fieldpace.sqlite3"
-        env = env_for(gen_dir, gen_db)
-        log(f"Data: generating {args.reps} reps x {args.days} days ({args.customers} customers per rep)…")
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "server.cli", "migrate"], cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-        t1 = time.perf_counter()
-        asyncio.run(generate(args, gen_db))
-        t2 = time.perf_counter()
-        checkpoint(gen_db)
-        rows = count_rows(gen_db)
-        total = sum(rows.values())
-        meta = {
-            "key": key, "company_day": today, "migrate_s": round(t1 - t0, 2), "generate_s": round(t2 - t1, 2),
-            "rows": rows, "rows_total": total, "rows_per_s": round(total / max(t2 - t1, 1e-9)),
-            "db_mb": round(gen_db.stat().st_size / 1e6, 1), "cached": False,
-        }
-        tmp = cached.with_suffix(".tmp")
-        shutil.copyfile(gen_db, tmp)
-        tmp.replace(cached)
-        meta_path.write_text(json.dumps(meta, indent=2))
-    log(f"  generation: {meta['generate_s']:.1f} s for {meta['rows_total']:,} rows "
-        f"({meta['rows_per_s']:,} rows/s){' (when cached)' if meta['cached'] else ''}; "
-        f"migrate {meta['migrate_s']:.1f} s; database {meta['db_mb']} MB")
-    log("  rows: " + ", ".join(f"{t} {n:,}" for t, n in meta["rows"].items()))
-    run_dir = workdir / "run"
-    run_dir.mkdir()
-    db = run_dir / "fieldpace.sqlite3"
-    shutil.copyfile(cached, db)
-    return db, meta
-
-
-# ------------------------------------------------------------------------------------------ servers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def uvicorn(factory: str, env: dict, logfile: Path):
-    """Serve an ASGI factory like `fieldpace serve` does: one worker, log level warning."""
-    port = free_port()
-    with open(logfile, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", factory, "--app-dir", str(ROOT), "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "1", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{factory} exited early:\n{logfile.read_text()[-3000:]}")
-            try:
-                httpx.get(base + "/__bench/timings", timeout=1.0)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{factory} did not start within 60 s") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def server_timings(base: str) -> list[list]:
-    return httpx.get(base + "/__bench/timings", timeout=10).json()
-
-
 # ------------------------------------------------------------------------------------------ clients
-
-
-def new_client(base: str) -> httpx.Client:
-    return httpx.Client(base_url=base, headers={"Accept-Encoding": "gzip"}, follow_redirects=False,
-                        timeout=30.0)
-
-
-def sign_in(base: str, username: str) -> httpx.Client:
-    client = new_client(base)
-    r = client.get("/login")
-    r.raise_for_status()
-    m = re.search(r'name="_csrf_token"\s+value="([^"]+)"', r.text) or re.search(
-        r'value="([^"]+)"\s+name="_csrf_token"', r.text)
-    if not m or "fieldpace_csrf" not in client.cookies:
-        raise RuntimeError("login page: no CSRF token or cookie")
-    r = client.post("/login", data={"_csrf_token": m.group(1), "username": username, "password": DEMO_PASSWORD})
-    if r.status_code not in (302, 303) or "fieldpace_session" not in client.cookies:
-        raise RuntimeError(f"sign-in as {username} failed: HTTP {r.status_code}")
-    return client
 
 
 class Assets(HTMLParser):
@@ -299,36 +104,6 @@ def first_load(base: str, rep: httpx.Client) -> dict:
             "decoded_kb": round(sum(i["decoded_bytes"] for i in items) / 1024, 1)}
 
 
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    if not s:
-        return float("nan")
-    k = (len(s) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def latency(client: httpx.Client, url: str, n: int, warmup: int, budget_s: float) -> dict:
-    """Sequential requests on one keep-alive connection: n timed after `warmup` untimed ones."""
-    for _ in range(warmup):
-        r = client.get(url)
-        if r.status_code != 200:
-            raise RuntimeError(f"{url} answered {r.status_code}")
-    times = []
-    deadline = time.monotonic() + budget_s
-    for _ in range(n):
-        t0 = time.perf_counter()
-        r = client.get(url)
-        _ = r.content
-        times.append((time.perf_counter() - t0) * 1000.0)
-        if r.status_code != 200:
-            raise RuntimeError(f"{url} answered {r.status_code}")
-        if time.monotonic() > deadline:
-            break
-    return {"n": len(times), "p50_ms": pct(times, 0.5), "p95_ms": pct(times, 0.95), "max_ms": max(times),
-            "mean_ms": statistics.fmean(times), "bytes": len(r.content)}
-
-
 async def _throughput(base: str, cookies, url: str, concurrency: int, seconds: float, cap: int) -> dict:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, cookies=cookies, headers={"Accept-Encoding": "gzip"},
@@ -357,26 +132,7 @@ def throughput(base, cookies, url, args) -> dict:
     return asyncio.run(_throughput(base, cookies, url, args.concurrency, args.seconds, args.max_requests))
 
 
-def server_side(base: str, path: str, n: int) -> dict:
-    """In-server times of the last `n` requests to `path` (what the app itself spent)."""
-    times = [t for p, t in server_timings(base) if p == path][-n:]
-    if not times:
-        return {}
-    return {"server_p50_ms": pct(times, 0.5), "server_p95_ms": pct(times, 0.95), "server_max_ms": max(times)}
-
-
 # --------------------------------------------------------------------------------------------- main
-
-
-def machine() -> dict:
-    model = ""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), "")
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
-            "platform": platform.platform()}
 
 
 def main() -> int:
@@ -403,7 +159,7 @@ def main() -> int:
                                             "seed": args.seed}}
     with tempfile.TemporaryDirectory(prefix="fieldpace-bench-") as tmp:
         workdir = Path(tmp)
-        db, meta = prepare_database(args, workdir)
+        db, meta = prepare_database(args, workdir, TABLES)
         result["data"] = meta
         env = env_for(workdir / "run", db)
         with uvicorn("bench._timed:fieldpace", env, workdir / "app.log") as app, \

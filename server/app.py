@@ -24,25 +24,32 @@ from server.accounts import routes as accounts_routes
 from server.accounts.permissions import provide_actor
 from server.accounts.services import LoginThrottle
 from server.customers import routes as customers_routes
+from server.dashboards import routes as dashboards_routes
 from server.home import routes as home_routes
+from server.imports import routes as imports_routes
 from server.middleware import locale_and_headers
 from server.reports import routes as reports_routes
+from server.sales import routes as sales_routes
 from server.settings import ROOT, Settings
 from server.syncing import routes as syncing_routes
 from server.system import routes as system_routes
+from server.targets import routes as targets_routes
 from server.visits import routes as visits_routes
 from server.web import Conflict, FieldErrors, http_error_message, is_api, is_htmx, page, pop_flash, problem
 
 log = logging.getLogger("fieldpace")
 
-DOMAINS = ("accounts", "customers", "visits", "reports", "home", "syncing", "system")
+DOMAINS = (
+    "accounts", "customers", "visits", "reports", "home", "syncing", "system", "sales", "imports", "targets",
+    "dashboards",
+)
 TEMPLATE_DIRS = [ROOT / "web" / "templates", *(ROOT / "server" / d / "templates" for d in DOMAINS)]
 
 
 def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(i18n.translate, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         N_=i18n.N_, current_locale=i18n.current_locale, LOCALE_NAMES=i18n.LOCALE_NAMES,
         current_actor=_template_actor, flash_messages=_template_flash, company_today=clock.today,
@@ -143,7 +150,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             system_routes.router, accounts_routes.router, home_routes.router, customers_routes.router,
-            visits_routes.router, reports_routes.router, syncing_routes.router, static, icons,
+            visits_routes.router, reports_routes.router, syncing_routes.router, sales_routes.router,
+            imports_routes.router, targets_routes.router, dashboards_routes.router, static, icons,
         ],
         dependencies={"actor": Provide(provide_actor)},
         middleware=[session_config.middleware, locale_and_headers(settings.default_locale, settings.timezone, settings.secure_cookies)],

@@ -47,8 +47,14 @@ async def _demo(args, settings: Settings) -> int:
             return 0
         print("The database is not empty; demo data goes into an empty database only.", file=sys.stderr)
         return 1
-    await demo.generate(reps=args.reps, days=args.days, customers_per_rep=args.customers, seed=args.seed)
-    print(f"Demo logins (password: {demo.DEMO_PASSWORD}): admin, manager1, manager2, rep1 … rep{args.reps}")
+    if args.reps < 1 or args.days < 1 or args.customers < 1 or (args.team_size is not None and args.team_size < 1):
+        print("--reps, --days, --customers and --team-size must be at least 1.", file=sys.stderr)
+        return 2
+    counts = await demo.generate(reps=args.reps, days=args.days, customers_per_rep=args.customers, seed=args.seed,
+                                 team_size=args.team_size)
+    last_manager = counts.get("teams", 2)
+    print(f"Demo logins (password: {demo.DEMO_PASSWORD}): admin, manager1 … manager{last_manager}, "
+          f"rep1 … rep{args.reps} (rep1 is ahead of plan, rep2 behind, rep3 improving)")
     return 0
 
 
@@ -104,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply database migrations")
     demo = sub.add_parser("demo-data", help="load demo data into an empty database")
     demo.add_argument("--reps", type=int, default=8)
-    demo.add_argument("--days", type=int, default=60)
+    demo.add_argument("--days", type=int, default=365, help="days of history up to today")
     demo.add_argument("--customers", type=int, default=40, help="customers per rep")
+    demo.add_argument("--team-size", type=int, default=None,
+                      help="reps per team (default: all reps in two teams)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--if-empty", action="store_true", help="do nothing (and succeed) when data exists")
     cu = sub.add_parser("create-user", help="create a user")

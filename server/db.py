@@ -188,8 +188,15 @@ def all_tables():
     from server.reports.tables import Report, ReportEvent
     from server.syncing.tables import Device, SyncCounter, Tombstone
     from server.visits.tables import Visit
+    from server.sales.tables import Collection, Opportunity, OpportunityStage, Order, OrderSplit
+    from server.targets.tables import Kpi, PaceSetting, Target, TargetChange, TargetPlan, WorkCalendar
+    from server.imports.tables import ImportBatch
 
-    return [Team, User, TeamManager, Customer, Visit, Report, ReportEvent, Device, SyncCounter, Tombstone]
+    return [
+        Team, User, TeamManager, Customer, Visit, Report, ReportEvent, Device, SyncCounter, Tombstone,
+        Opportunity, OpportunityStage, Order, OrderSplit, Collection,
+        Kpi, TargetPlan, Target, TargetChange, PaceSetting, WorkCalendar, ImportBatch,
+    ]
 
 
 def bind(engine: Engine) -> None:

@@ -1,23 +1,37 @@
-"""Demo data that shows the product off: two teams, managers, reps, customers, visits and reports.
+"""Demo data that shows the product off: teams, managers, reps, customers, visits, reports, opportunities,
+orders (some shared between two reps), collections and an approved target plan for the current year.
 
-The generator takes a scale (reps, days) and writes in batches through Piccolo, so it also makes the
-large data sets the benchmarks need.
+The generator takes a scale (reps, days, team size) and writes set-based, through `server.db.insert_rows`
+in chunks, so it also makes the large data sets the benchmarks need (1,000 reps x 365 days: about a
+million visits and a hundred thousand orders). Everything comes from one seeded RNG, ids included, so the
+same seed and company day give the same data.
+
+The story the dashboards tell (see docs): rep1 is clearly ahead, rep2 clearly behind, rep3 started the
+year behind and improves month over month (their revenue grows every month); the others spread around
+the plan. The plan's company year targets are the last twelve months' actuals x 1.1, spread over the
+months by those months' seasonality, and split to teams and reps by the manager's assessment of each rep.
 """
 
 from __future__ import annotations
 
+import asyncio
+import bisect
+import math
 import random
 import sys
 import time
 from datetime import date, datetime, time as dtime, timedelta, timezone
-from uuid import UUID, uuid4
+from uuid import UUID, SafeUUID
 
-from server import clock
+from server import clock, db
 from server.accounts.services import hash_password
 from server.accounts.tables import Team, TeamManager, User
 from server.customers.tables import Customer
 from server.reports.tables import Report, ReportEvent
+from server.sales.tables import FULL_SHARE, Collection, Opportunity, OpportunityStage, Order, OrderSplit
 from server.syncing.tables import SyncCounter
+from server.targets import formulas
+from server.targets.tables import COMPANY_SCOPE_ID, Kpi, Target, TargetPlan
 from server.visits.tables import PURPOSES, Visit
 
 DEMO_PASSWORD = "fieldpace-demo"
@@ -37,6 +51,22 @@ RESULTS = ["签订订单一笔。", "获得两条新线索。", "客户同意试
 PROBLEMS = ["", "", "竞品降价,需要支持。", "样品库存不足。", "客户要求更长账期。"]
 PLANS = ["继续跟进重点客户,安排两次拜访。", "准备演示材料,拜访新客户。", "催收回款,整理报价。"]
 RETURN_COMMENTS = ["请补充客户的具体需求和预算。", "结果部分写得太笼统,请写清楚金额。", "明天的计划请具体到客户。"]
+PRODUCTS = ["数控机床", "自动化产线", "检测设备", "工业软件", "备件", "维保服务", "传感器", "控制系统"]
+DEALS = ["采购", "升级", "扩产", "替换", "试点"]
+TEAM_NAMES = ["华东销售一部", "华北销售二部"]
+MANAGER_NAMES = ["陈经理", "林经理"]
+
+# Order volume by calendar month (Spring Festival in February, Golden Week in October, a year-end push).
+SEASON = [0.95, 0.62, 1.05, 1.0, 1.02, 1.12, 0.92, 0.9, 1.05, 0.85, 1.12, 1.3]
+GROWTH = 0.12  # the company grows ~12 % across the span
+ORDERS_PER_DAY = 0.29  # repeat business of an average rep per working day (~80 a year) ...
+OPPS_PER_DAY = 0.25  # ... plus ~65 opportunities a year, about a third of the closed ones won (~20 orders)
+SHARED = 0.10  # orders shared between two reps of a team
+# Stage funnel: (stage, probability of moving on, mean days in the stage).
+FUNNEL = [("lead", 0.8, 4.0), ("qualified", 0.75, 8.0), ("proposal", 0.8, 12.0), ("negotiation", 0.7, 10.0)]
+AVERAGE_MONTH = 175_000  # yuan: an average rep's monthly revenue at these rates
+CHUNK_ROWS = 60_000  # pending rows that trigger a flush (one transaction, set-based inserts)
+STAR, LAGGARD, IMPROVER = 0, 1, 2  # rep1 ahead, rep2 behind, rep3 improving
 
 
 def person_name(rng: random.Random) -> str:
@@ -47,120 +77,451 @@ def company_name(rng: random.Random) -> str:
     return f"{rng.choice(CITIES)}{rng.choice(TRADES)}{rng.choice(KINDS)}有限公司"
 
 
-class Batches:
-    """Collects rows per table and inserts them in transactions of `size` rows, reporting progress."""
+class Writer:
+    """Collects rows per table and writes them set-based (`db.insert_rows`), parents first, one
+    transaction per flush, reporting rows/s. Missing columns get the table's defaults."""
 
-    def __init__(self, size: int = 500, out=sys.stdout):
-        self.size, self.out = size, out
-        self.pending: dict[type, list] = {}
+    ORDER = (Team, User, TeamManager, Customer, Visit, Report, ReportEvent, Opportunity, OpportunityStage,
+             Order, OrderSplit, Collection, TargetPlan, Target)
+
+    def __init__(self, out=sys.stdout):
+        self.out = out
+        self.task: asyncio.Task | None = None
+        self.pending: dict[type, list[dict]] = {t: [] for t in self.ORDER}
+        self.fill: dict[type, dict] = {}
+        self.size = 0
         self.written = 0
         self.reported = 0
-        self.last_seq = 0  # synced records take server sequence numbers in the order they are written
-        self.started = time.monotonic()
+        self.last_report = self.started = time.monotonic()
+        self.counts: dict[str, int] = {}
 
-    async def add(self, row) -> None:
-        if isinstance(row, (Customer, Visit, Report)):
-            self.last_seq += 1
-            row.server_seq = self.last_seq
-        rows = self.pending.setdefault(type(row), [])
-        rows.append(row)
-        if len(rows) >= self.size:
-            await self.flush()  # every table, parents first (dict order is first-seen order)
+    def add(self, table, row: dict) -> None:
+        fill = self.fill.get(table)
+        if fill is None:
+            defaults = {c._meta.db_column_name: c.get_default_value() for c in table._meta.columns}
+            fill = self.fill[table] = {k: v for k, v in defaults.items() if k not in row}
+        if fill:
+            row = {**fill, **row}
+        self.pending[table].append(row)
+        self.size += 1
 
-    async def flush(self, table=None) -> None:
-        for t in [table] if table else list(self.pending):
-            rows = self.pending.get(t) or []
-            if rows:
-                await t.insert(*rows)
-                self.written += len(rows)
-                self.pending[t] = []
-        if self.out and self.written - self.reported >= 10_000:
-            self.reported = self.written
-            rate = self.written / max(time.monotonic() - self.started, 1e-6)
-            print(f"  {self.written:,} rows written ({rate:,.0f} rows/s)", file=self.out, flush=True)
+    async def flush_if_full(self) -> None:
+        if self.size >= CHUNK_ROWS:
+            await self.flush(wait=False)
+        else:
+            await asyncio.sleep(0)  # let a batch being written move on
+
+    async def flush(self, wait: bool = True) -> None:
+        """Write what is pending, in the background unless `wait`: the next rows are made while the
+        database (SQLite's thread, PostgreSQL's process) stores these. Batches are written one after
+        another, so parents are always committed before their children."""
+        await self.drain()
+        if self.size:
+            batch, size = self.pending, self.size
+            self.pending, self.size = {t: [] for t in self.ORDER}, 0
+            self.task = asyncio.ensure_future(self._write(batch, size))
+        if wait:
+            await self.drain()
+
+    async def drain(self) -> None:
+        if self.task is not None:
+            task, self.task = self.task, None
+            await task
+
+    async def _write(self, batch: dict, size: int) -> None:
+        async with db.write_transaction() as transaction:
+            if db.is_sqlite(Team._meta.db):
+                # A bigger page cache for this connection: the indexes of a million rows outgrow 2 MB.
+                await transaction.connection.execute("PRAGMA cache_size = -262144")
+            for table in self.ORDER:
+                rows = batch[table]
+                if rows:
+                    await db.insert_rows(table, rows)
+                    name = table._meta.tablename
+                    self.counts[name] = self.counts.get(name, 0) + len(rows)
+        self.written += size
+        moment = time.monotonic()
+        if self.out and self.written - self.reported >= 10_000 and moment - self.last_report >= 1.0:
+            self.reported, self.last_report = self.written, moment
+            print(f"  {self.written:,} rows written ({self.rate():,.0f} rows/s)", file=self.out, flush=True)
+
+    def rate(self) -> float:
+        return self.written / max(time.monotonic() - self.started, 1e-6)
 
 
 async def is_empty() -> bool:
     return not await User.exists()
 
 
-async def generate(reps: int = 8, days: int = 60, customers_per_rep: int = 40, seed: int = 7, out=sys.stdout) -> dict:
-    """Write a demo company: admin, two teams with a manager each, `reps` reps, `days` days of history."""
-    rng = random.Random(seed)
+class FastRandom(random.Random):
+    """random.Random with quicker randint, randrange(n) and choice, made from random(): as deterministic
+    for a seed, a few times faster (the generator draws millions of them)."""
+
+    def randint(self, a: int, b: int) -> int:
+        return a + int(self.random() * (b - a + 1))
+
+    def randrange(self, n: int) -> int:  # type: ignore[override]  (one argument only)
+        return int(self.random() * n)
+
+    def choice(self, seq):
+        return seq[int(self.random() * len(seq))]
+
+
+_VERSION_MASK = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
+_VERSION_BITS = (0x8000 << 48) | (4 << 76)
+
+
+class Ids:
+    """Deterministic version-4 UUIDs from the seeded RNG (uuid4() would differ between runs), built
+    without UUID.__init__'s checks (the bits are set as UUID(int=..., version=4) sets them)."""
+
+    def __init__(self, rng: random.Random):
+        self.bits = rng.getrandbits
+
+    def __call__(self) -> UUID:
+        u = object.__new__(UUID)
+        object.__setattr__(u, "int", (self.bits(128) & _VERSION_MASK) | _VERSION_BITS)
+        object.__setattr__(u, "is_safe", SafeUUID.unknown)
+        return u
+
+
+class Stats:
+    """The last twelve months' actuals, per rep and calendar month, kept while generating: the plan's
+    targets are built from them (the generator knows every row it wrote; no query needed)."""
+
+    SUMS = ("revenue", "gross_margin", "collections", "visits", "new_customers")
+
+    def __init__(self, reps: int, window_start: date, today: date):
+        self.start, self.today = window_start, today
+        self.sums = {k: [[0.0] * 12 for _ in range(reps)] for k in self.SUMS}
+        self.won = self.closed = 0
+        self.sat_sum = self.sat_count = 0
+
+    def inside(self, day: date) -> bool:
+        return self.start <= day <= self.today
+
+    def add(self, kpi: str, rep: int, day: date, value: float) -> None:
+        if self.start <= day <= self.today:
+            self.sums[kpi][rep][day.month - 1] += value
+
+
+async def generate(reps: int = 8, days: int = 365, customers_per_rep: int = 40, seed: int = 7,
+                   team_size: int | None = None, out=sys.stdout) -> dict:
+    """Write a demo company: admin, teams with a manager each (two teams, or teams of `team_size` reps),
+    `reps` reps, `days` days of history up to today, and an approved target plan for the current year."""
+    rng = FastRandom(seed)
+    new_id = Ids(rng)
     now = clock.now()
     today = clock.today()
+    tz = clock.company_tz()
+    days = max(1, days)
     pw = hash_password(DEMO_PASSWORD)  # one hash for everyone: hashing is deliberately slow
-    batch = Batches(out=out)
-    counts = {"users": 0, "customers": 0, "visits": 0, "reports": 0}
-
-    def user(username: str, name: str, role: str, team: UUID | None) -> User:
-        counts["users"] += 1
-        return User(id=uuid4(), username=username, display_name=name, password_hash=pw, role=role, team=team,
-                    active=True, locale="", created_at=now)
-
+    w = Writer(out=out)
     if out:
-        print(f"Generating demo data: {reps} reps, {days} days…", file=out, flush=True)
-    teams = [Team(id=uuid4(), name=n, created_at=now) for n in ("华东销售一部", "华北销售二部")]
-    await Team.insert(*teams)
+        print(f"Generating demo data: {reps} reps, {days} days"
+              f"{f', teams of {team_size}' if team_size else ''}…", file=out, flush=True)
+
+    # --- Organisation ----------------------------------------------------------------------------------
+    team_count = 2 if not team_size else max(1, math.ceil(reps / max(1, team_size)))
+    teams = []
+    for i in range(team_count):
+        name = TEAM_NAMES[i] if i < len(TEAM_NAMES) else f"{CITIES[i % len(CITIES)]}销售{i + 1}部"
+        teams.append(new_id())
+        w.add(Team, {"id": teams[-1], "name": name, "created_at": now})
+
+    def user(username: str, name: str, role: str, team: UUID | None) -> UUID:
+        uid = new_id()
+        w.add(User, {"id": uid, "username": username, "display_name": name, "password_hash": pw, "role": role,
+                     "team": team, "active": True, "locale": "", "created_at": now, "session_epoch": 0})
+        return uid
+
     admin = user("admin", "系统管理员", "admin", None)
-    managers = [user("manager1", "陈经理", "manager", teams[0].id), user("manager2", "林经理", "manager", teams[1].id)]
-    rep_rows = [user(f"rep{i + 1}", person_name(rng), "rep", teams[i % 2].id) for i in range(reps)]
-    await User.insert(admin, *managers, *rep_rows)
-    await TeamManager.insert(*(TeamManager(id=uuid4(), team=t.id, manager=m.id) for t, m in zip(teams, managers)))
+    managers = []
+    for i, team in enumerate(teams):
+        name = MANAGER_NAMES[i] if i < len(MANAGER_NAMES) else rng.choice(SURNAMES) + "经理"
+        managers.append(user(f"manager{i + 1}", name, "manager", team))
+        w.add(TeamManager, {"id": new_id(), "team": team, "manager": managers[-1]})
+    rep_team = [i % team_count for i in range(reps)]
+    rep_ids = [user(f"rep{i + 1}", person_name(rng), "rep", teams[rep_team[i]]) for i in range(reps)]
+    members: list[list[int]] = [[] for _ in teams]
+    for i, t in enumerate(rep_team):
+        members[t].append(i)
 
+    # --- Who each rep is: the dashboards' story ------------------------------------------------------
+    ability, energy, margin, satisfaction = [], [], [], []
+    for i in range(reps):
+        a = {STAR: 1.9, LAGGARD: 0.55, IMPROVER: 1.0}.get(i) or min(1.7, max(0.5, math.exp(rng.gauss(0, 0.28))))
+        ability.append(a)
+        energy.append(min(1.5, max(0.5, 0.5 + 0.5 * a + rng.gauss(0, 0.12))))
+        margin.append(rng.uniform(0.27, 0.38))
+        satisfaction.append([None, 4, 4, 5, 5, 5] if a > 1.2 else
+                            [None, 2, 3, 3, 4, 4, 5] if a < 0.8 else [None, 3, 4, 4, 5, 5])
+
+    # --- The span, day by day ------------------------------------------------------------------------
     first_day = today - timedelta(days=days - 1)
-    for index, rep in enumerate(rep_rows):
-        manager = managers[index % 2]
-        # Reps differ: some are busy and punctual, one is struggling; the dashboards should show it.
-        energy = 0.6 + 0.8 * rng.random()
-        customers = []
-        for _ in range(customers_per_rep):
-            c = Customer(id=uuid4(), name=company_name(rng), contact_name=person_name(rng),
-                         phone=f"1{rng.randint(30, 99)}{rng.randint(10000000, 99999999)}", address="",
-                         owner=rep.id, created_by=rep.id, created_at=now, updated_at=now)
-            customers.append(c)
-            await batch.add(c)
-            counts["customers"] += 1
-        await batch.flush(Customer)
-        day = first_day
-        while day <= today:
-            if day.weekday() < 5:
-                visits_today = max(0, round(rng.gauss(3.5 * energy, 1.2)))
-                if day == today:
-                    visits_today = min(visits_today, 2)
-                lines = []
-                for n in range(visits_today):
-                    c = rng.choice(customers)
-                    start = datetime.combine(day, dtime(9 + 2 * n % 9, rng.randint(0, 59)), clock.company_tz())
-                    located = rng.random() > 0.12
-                    purpose = rng.choice(PURPOSES)
-                    outcome = rng.choice(OUTCOMES)
-                    await batch.add(Visit(
-                        id=uuid4(), rep=rep.id, customer=c.id, purpose=purpose,
-                        checkin_at=start.astimezone(timezone.utc),
-                        checkout_at=(start + timedelta(minutes=rng.randint(20, 90))).astimezone(timezone.utc),
-                        visit_date=day, latitude=31.2 + rng.random() / 5 if located else None,
-                        longitude=121.4 + rng.random() / 5 if located else None,
-                        accuracy_m=float(rng.randint(5, 80)) if located else None, outcome=outcome,
-                        next_step=rng.choice(NEXT_STEPS), next_step_date=day + timedelta(days=rng.randint(1, 10)),
-                        satisfaction=rng.choice([None, 3, 4, 4, 5, 5]), created_at=start.astimezone(timezone.utc),
-                    ))
-                    counts["visits"] += 1
-                    lines.append(f"- {c.name}: {outcome}")
-                await _daily_report(batch, rng, rep, manager, day, today, lines)
-                counts["reports"] += 1
-            day += timedelta(days=1)
-        await batch.flush()
-    await batch.flush()
-    await SyncCounter.update({SyncCounter.value: batch.last_seq}).where(SyncCounter.id == 1)
+    span = []
+    for n in range(days):
+        day = first_day + timedelta(days=n)
+        midnight = datetime.combine(day, dtime(0), tz).astimezone(timezone.utc)
+        t = n / max(1, days - 1)
+        span.append((day, day.weekday() < 5, midnight, t, SEASON[day.month - 1] * (1 + GROWTH * (t - 0.5))))
+    working = [s for s in span if s[1]]
+    stats = Stats(reps, max(first_day, today - timedelta(days=364)), today)
+    seq = {"sync": 0, "order": 0, "receipt": 0, "customer": 0}
+    counts = {"users": 1 + len(managers) + reps, "teams": team_count}
+
+    await w.flush()
+    for index in range(reps):
+        _rep(w, rng, new_id, stats, seq, index, rep_ids, managers[rep_team[index]], members[rep_team[index]],
+             ability, energy[index], margin[index], satisfaction[index], span, working, customers_per_rep,
+             today, now, tz)
+        await w.flush_if_full()
+    await w.flush()
+
+    await _plan(w, new_id, stats, admin, teams, members, rep_ids, ability, energy, today, days)
+    await w.flush()
+    await SyncCounter.update({SyncCounter.value: seq["sync"]}).where(SyncCounter.id == 1)
+    counts.update({k: v for k, v in w.counts.items() if k not in ("team", "app_user", "team_manager")})
+    counts["rows"] = w.written
+    counts["seconds"] = round(time.monotonic() - w.started, 1)
     if out:
-        print(f"Done: {counts['users']} users, {counts['customers']:,} customers, {counts['visits']:,} visits, "
-              f"{counts['reports']:,} daily reports.", file=out, flush=True)
+        print(f"Done: {counts['users']} users in {team_count} teams, {w.counts.get('customer', 0):,} customers, "
+              f"{w.counts.get('visit', 0):,} visits, {w.counts.get('report', 0):,} daily reports, "
+              f"{w.counts.get('opportunity', 0):,} opportunities, {w.counts.get('sales_order', 0):,} orders "
+              f"({w.counts.get('order_split', 0):,} splits), {w.counts.get('collection', 0):,} collections, "
+              f"{w.counts.get('kpi_target', 0):,} target cells: {w.written:,} rows in {counts['seconds']:.1f} s "
+              f"({w.rate():,.0f} rows/s).", file=out, flush=True)
     return counts
 
 
-async def _daily_report(batch: Batches, rng: random.Random, rep: User, manager: User, day: date, today: date,
-                        lines: list[str]) -> None:
+def _rep(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, seq: dict, index: int, rep_ids: list,
+         manager: UUID, team: list[int], ability: list[float], energy: float, margin: float,
+         satisfaction: list, span: list, working: list, customers_per_rep: int, today: date, now: datetime,
+         tz) -> None:
+    """One rep's year: customers, visits and daily reports, opportunities, orders, collections."""
+    rep = rep_ids[index]
+    improver = index == IMPROVER
+    first_day, last = span[0][0], len(span) - 1
+    a0 = ability[index]
+
+    def drive(t: float) -> float:  # the rep's form at fraction t of the span
+        return 0.4 + 1.4 * t if improver else a0
+
+    # Customers: most were won before the span; about a quarter are new during it (new customers KPI).
+    customers = []
+    for _ in range(customers_per_rep):
+        if rng.random() < 0.25 and working:
+            day, _w, midnight, _t, _s = rng.choice(working)
+            created = midnight + timedelta(hours=rng.randint(1, 9), minutes=rng.randint(0, 59))
+        else:
+            day = first_day - timedelta(days=rng.randint(20, 900))
+            created = datetime.combine(day, dtime(10), tz).astimezone(timezone.utc)
+        seq["customer"] += 1
+        customers.append((day, seq["customer"], new_id(), created, company_name(rng)))
+    customers.sort()
+    for day, number, cid, created, name in customers:
+        seq["sync"] += 1
+        w.add(Customer, {"id": cid, "name": name, "contact_name": person_name(rng),
+                         "phone": f"1{rng.randint(30, 99)}{rng.randint(10000000, 99999999)}", "address": "",
+                         "code": f"C{number:07d}", "owner": rep, "created_by": rep, "created_at": created,
+                         "updated_at": created, "server_seq": seq["sync"]})
+        stats.add("new_customers", index, day, 1)
+    since = [c[0] for c in customers]
+
+    def customer_on(day: date):
+        k = bisect.bisect_right(since, day)
+        return customers[rng.randrange(k)] if k else None
+
+    # Visits and daily reports.
+    for day, is_work, midnight, t, _season in span:
+        if not is_work:
+            continue
+        e = energy * (drive(t) / a0 if improver else 1.0)
+        n_visits = max(0, round(rng.gauss(3.5 * e, 1.2)))
+        if day == today:
+            n_visits = min(n_visits, 2)
+        lines = []
+        for n in range(n_visits):
+            c = customer_on(day)
+            if c is None:
+                break
+            start = midnight + timedelta(hours=9 + 2 * n % 9, minutes=rng.randint(0, 59))
+            located = rng.random() > 0.12
+            outcome = rng.choice(OUTCOMES)
+            score = rng.choice(satisfaction)
+            seq["sync"] += 1
+            w.add(Visit, {
+                "id": new_id(), "rep": rep, "customer": c[2], "purpose": rng.choice(PURPOSES), "checkin_at": start,
+                "checkout_at": start + timedelta(minutes=rng.randint(20, 90)), "visit_date": day,
+                "latitude": 31.2 + rng.random() / 5 if located else None,
+                "longitude": 121.4 + rng.random() / 5 if located else None,
+                "accuracy_m": float(rng.randint(5, 80)) if located else None, "outcome": outcome,
+                "next_step": rng.choice(NEXT_STEPS), "next_step_date": day + timedelta(days=rng.randint(1, 10)),
+                "satisfaction": score, "created_at": start, "server_seq": seq["sync"], "device_time": None,
+                "received_at": None, "clock_skew_s": None,
+            })
+            stats.add("visits", index, day, 1)
+            if score is not None and stats.inside(day):
+                stats.sat_sum += score
+                stats.sat_count += 1
+            lines.append(f"- {c[4]}: {outcome}")
+        _daily_report(w, rng, new_id, seq, rep, manager, day, today, lines)
+
+    # Opportunities through the funnel; the won ones become orders.
+    orders: list[tuple] = []  # (day, customer, amount yuan, opportunity id or None)
+    for day, _w, midnight, t, _season in working:
+        if rng.random() >= OPPS_PER_DAY * min(1.3, drive(t)):
+            continue
+        c = customer_on(day)
+        if c is None:
+            continue
+        won = _opportunity(w, rng, new_id, stats, rep, c[2], midnight, now, tz)
+        if won:
+            orders.append(won)
+
+    # Repeat business: random days for most; rep1, rep2 and rep3 work to a monthly budget, so their story
+    # shows at any scale (rep3's grows every month).
+    if index in (STAR, LAGGARD):
+        orders += _budget_orders(rng, customer_on, working, orders,
+                                 lambda m, t: a0 * SEASON[m - 1] * (1 + GROWTH * (t - 0.5)))
+    elif improver:
+        orders += _budget_orders(rng, customer_on, working, orders, lambda m, t: 0.35 + 1.6 * t, growing=True)
+    else:
+        for day, _w, _m, t, season in working:
+            if rng.random() < ORDERS_PER_DAY * drive(t) * season:
+                c = customer_on(day)
+                if c is not None:
+                    orders.append((day, c[2], round(rng.lognormvariate(math.log(12_500), 0.55)), None))
+
+    partners = [i for i in team if i != index and i != IMPROVER]
+    for day, customer, amount, opportunity in orders:
+        _order(w, rng, new_id, stats, seq, index, rep_ids, partners if not improver else [], day, customer,
+               amount, opportunity, margin, today, tz)
+
+
+def _opportunity(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, rep: UUID, customer: UUID,
+                 midnight: datetime, now: datetime, tz) -> tuple | None:
+    """One opportunity and its stage history; returns the order of a won deal (day, customer, amount, id)."""
+    oid = new_id()
+    created = midnight + timedelta(hours=rng.randint(9, 17), minutes=rng.randint(0, 59))
+    amount = round(rng.lognormvariate(math.log(40_000), 0.6))
+    w.add(OpportunityStage, {"id": new_id(), "opportunity": oid, "from_stage": "", "to_stage": "lead",
+                             "changed_at": created, "changed_by": rep})
+    stage, moment, closed_on = "lead", created, None
+    for step, (_name, onward, mean_days) in enumerate(FUNNEL):
+        nxt = moment + timedelta(days=0.5 + rng.expovariate(1 / mean_days))
+        if nxt > now:
+            break  # still open in this stage
+        if rng.random() < onward:
+            to = FUNNEL[step + 1][0] if step + 1 < len(FUNNEL) else "won"
+        else:
+            to = "lost"
+        w.add(OpportunityStage, {"id": new_id(), "opportunity": oid, "from_stage": stage, "to_stage": to,
+                                 "changed_at": nxt, "changed_by": rep})
+        stage, moment = to, nxt
+        if to in ("won", "lost"):
+            closed_on = nxt.astimezone(tz).date()
+            if stats.inside(closed_on):
+                stats.closed += 1
+                stats.won += to == "won"
+            break
+    name = f"{rng.choice(PRODUCTS)}{rng.choice(DEALS)}项目"
+    w.add(Opportunity, {"id": oid, "name": name, "customer": customer, "owner": rep, "stage": stage,
+                        "amount_cents": amount * 100,
+                        "expected_close": (created + timedelta(days=rng.randint(30, 120))).astimezone(tz).date(),
+                        "stage_changed_at": moment, "closed_on": closed_on, "created_by": rep,
+                        "created_at": created, "updated_at": moment})
+    if stage == "won":
+        return closed_on, customer, round(amount * rng.uniform(0.9, 1.05)), oid
+    return None
+
+
+def _budget_orders(rng: random.Random, customer_on, working: list, won: list, level,
+                   growing: bool = False) -> list[tuple]:
+    """Repeat orders that bring each month's revenue (won deals included) to a budget: the average rep's
+    month x `level(month, t)`; with `growing`, at least 6 % above the month before. The partial first and
+    current months get their working days' share."""
+    months: dict[tuple[int, int], list] = {}
+    for entry in working:
+        months.setdefault((entry[0].year, entry[0].month), []).append(entry)
+    won_by_month: dict[tuple[int, int], int] = {}
+    for day, _c, amount, _o in won:
+        won_by_month[(day.year, day.month)] = won_by_month.get((day.year, day.month), 0) + amount
+    out, previous = [], 0.0
+    keys = sorted(months)
+    for k, key in enumerate(keys):
+        year, month = key
+        share = len(months[key]) / max(1, formulas.working_days(date(year, month, 1), _month_end(year, month)))
+        budget = AVERAGE_MONTH * level(month, k / max(1, len(keys) - 1))
+        if growing:
+            budget = max(budget, previous * 1.06, won_by_month.get(key, 0) * 1.02)
+        fill = max(0.0, budget * share - won_by_month.get(key, 0))
+        n = max(1, round(fill / 14_000))
+        for part in formulas.split(round(fill), [rng.uniform(0.6, 1.4) for _ in range(n)], 0):
+            day = rng.choice(months[key])[0]
+            c = customer_on(day)
+            if c is not None and part > 0:
+                out.append((day, c[2], int(part), None))
+        if share >= 0.99:
+            previous = won_by_month.get(key, 0) + fill
+    return out
+
+
+def _order(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, seq: dict, index: int, rep_ids: list,
+           partners: list[int], day: date, customer: UUID, amount: int, opportunity: UUID | None,
+           margin: float, today: date, tz) -> None:
+    """An order, its split (10 % shared 60/40 or 50/50 with a teammate), its cost and its collections."""
+    oid = new_id()
+    seq["order"] += 1
+    amount_cents = max(100, amount * 100)
+    m = min(0.45, max(0.20, rng.gauss(margin, 0.05)))
+    cost_cents = round(amount_cents * (1 - m))
+    due = day + timedelta(days=30 if rng.random() < 0.7 else 60)
+    created = datetime.combine(day, dtime(rng.randint(9, 18), rng.randint(0, 59)), tz).astimezone(timezone.utc)
+    rep = rep_ids[index]
+    w.add(Order, {"id": oid, "number": f"SO{seq['order']:08d}", "customer": customer, "opportunity": opportunity,
+                  "order_date": day, "due_date": due, "amount_cents": amount_cents, "cost_cents": cost_cents,
+                  "note": "", "source": "import" if rng.random() < 0.3 else "manual", "created_by": rep,
+                  "created_at": created, "updated_at": created})
+    if partners and rng.random() < SHARED:
+        mine = 6000 if rng.random() < 0.6 else 5000
+        shares = [(index, mine), (rng.choice(partners), FULL_SHARE - mine)]
+    else:
+        shares = [(index, FULL_SHARE)]
+    for who, bp in shares:
+        w.add(OrderSplit, {"id": new_id(), "sales_order": oid, "rep": rep_ids[who], "share_bp": bp,
+                           "order_date": day})
+        stats.add("revenue", who, day, amount_cents * bp / 1_000_000)
+        stats.add("gross_margin", who, day, (amount_cents - cost_cents) * bp / 1_000_000)
+
+    # Collections: most on time, some late, some in two parts (the rest sometimes never), a few never.
+    roll = rng.random()
+    if roll < 0.70:
+        payments = [(due + timedelta(days=rng.randint(-15, 3)), amount_cents)]
+    elif roll < 0.86:
+        payments = [(due + timedelta(days=rng.randint(5, 75)), amount_cents)]
+    elif roll < 0.95:
+        part = round(amount_cents * rng.uniform(0.3, 0.7))
+        payments = [(due + timedelta(days=rng.randint(-5, 10)), part)]
+        if rng.random() < 0.5:
+            payments.append((due + timedelta(days=rng.randint(20, 120)), amount_cents - part))
+    else:
+        payments = []  # overdue (or not yet due): the ageing report's long tail
+    for paid_on, cents in payments:
+        paid_on = max(paid_on, day)
+        if paid_on > today:
+            continue
+        seq["receipt"] += 1
+        at = datetime.combine(paid_on, dtime(15), tz).astimezone(timezone.utc)
+        w.add(Collection, {"id": new_id(), "number": f"RC{seq['receipt']:08d}", "sales_order": oid,
+                           "received_on": paid_on, "amount_cents": cents, "source": "manual", "created_by": rep,
+                           "created_at": at})
+        for who, bp in shares:
+            stats.add("collections", who, paid_on, cents * bp / 1_000_000)
+
+
+def _daily_report(w: Writer, rng: random.Random, new_id: Ids, seq: dict, rep: UUID, manager: UUID, day: date,
+                  today: date, lines: list[str]) -> None:
     """A report in the state a real team would have it in: old ones decided, recent ones waiting."""
     age = (today - day).days
     roll = rng.random()
@@ -172,20 +533,117 @@ async def _daily_report(batch: Batches, rng: random.Random, rep: User, manager: 
         status = "approved" if roll < 0.9 else ("returned" if roll < 0.93 else None)
     if status is None:
         return  # a missing report: the manager's queue lists who has not reported
-    rid = uuid4()
+    rid = new_id()
     submitted = datetime.combine(day, dtime(18, rng.randint(0, 59)), clock.company_tz()).astimezone(timezone.utc)
     decided = submitted + timedelta(hours=rng.randint(1, 20))
+    is_decided = status in ("approved", "returned")
     comment = rng.choice(RETURN_COMMENTS) if status == "returned" else ("很好,继续保持。" if rng.random() < 0.2 else "")
-    await batch.add(Report(
-        id=rid, rep=rep.id, kind="daily", period_start=day, summary="\n".join(lines) or "今天在办公室整理客户资料。",
-        results=rng.choice(RESULTS), problems=rng.choice(PROBLEMS), plan=rng.choice(PLANS), status=status,
-        submitted_at=submitted if status != "draft" else None,
-        decided_at=decided if status in ("approved", "returned") else None,
-        decided_by=manager.id if status in ("approved", "returned") else None, manager_comment=comment,
-        created_at=submitted, updated_at=decided if status in ("approved", "returned") else submitted,
-    ))
-    await batch.add(ReportEvent(id=uuid4(), report=rid, actor=rep.id, action="created" if status == "draft" else "submitted",
-                                from_status="", to_status="draft" if status == "draft" else "submitted", comment="", at=submitted))
-    if status in ("approved", "returned"):
-        await batch.add(ReportEvent(id=uuid4(), report=rid, actor=manager.id, action=status, from_status="submitted",
-                                    to_status=status, comment=comment, at=decided))
+    seq["sync"] += 1
+    w.add(Report, {
+        "id": rid, "rep": rep, "kind": "daily", "period_start": day,
+        "summary": "\n".join(lines) or "今天在办公室整理客户资料。", "results": rng.choice(RESULTS),
+        "problems": rng.choice(PROBLEMS), "plan": rng.choice(PLANS), "status": status,
+        "submitted_at": submitted if status != "draft" else None, "decided_at": decided if is_decided else None,
+        "decided_by": manager if is_decided else None, "manager_comment": comment, "created_at": submitted,
+        "updated_at": decided if is_decided else submitted, "server_seq": seq["sync"], "device_time": None,
+        "received_at": None, "clock_skew_s": None,
+    })
+    w.add(ReportEvent, {"id": new_id(), "report": rid, "actor": rep,
+                        "action": "created" if status == "draft" else "submitted", "from_status": "",
+                        "to_status": "draft" if status == "draft" else "submitted", "comment": "", "at": submitted})
+    if is_decided:
+        w.add(ReportEvent, {"id": new_id(), "report": rid, "actor": manager, "action": status,
+                            "from_status": "submitted", "to_status": status, "comment": comment, "at": decided})
+
+
+# --- The approved target plan -----------------------------------------------------------------------
+
+
+async def _plan(w: Writer, new_id: Ids, stats: Stats, admin: UUID, teams: list, members: list[list[int]],
+                rep_ids: list, ability: list[float], energy: list[float], today: date, days: int) -> None:
+    """An approved plan for the current year: every active built-in KPI, company/team/rep x year/quarters/
+    months. Sum KPIs: the company year is last twelve months' actual x 1.1, spread by that history's
+    seasonality (the generator's own curve when the span is shorter than a year), then each month split to
+    teams and reps by weights (formulas.split, so every parent is exactly the sum of its children, in
+    both directions). Rate KPIs: every cell carries the company's value."""
+    year = today.year
+    kpis = await Kpi.select(Kpi.id, Kpi.code, Kpi.unit, Kpi.kind).where(
+        (Kpi.builtin == True) & (Kpi.active == True)  # noqa: E712
+    ).order_by(Kpi.position)
+    plan = new_id()
+    created = datetime(year - 1, 12, 15, 2, 0, tzinfo=timezone.utc)
+    approved = datetime(year - 1, 12, 20, 8, 0, tzinfo=timezone.utc)
+    w.add(TargetPlan, {"id": plan, "name": f"{year} 年度销售目标", "year": year, "status": "approved",
+                       "created_by": admin, "created_at": created, "updated_at": approved,
+                       "approved_by": admin, "approved_at": approved})
+    full_year = days >= 365
+    annualise = 1.0 if full_year else 365 / days
+    month_working = [formulas.working_days(date(year, m, 1), _month_end(year, m)) for m in range(1, 13)]
+    model = formulas.seasonality([SEASON[m] * month_working[m] for m in range(12)])
+    # The manager's assessment of each rep when the plan was made: their form, with the extremes toned
+    # down (so the best beat it and the weakest fall short); rep3 was expected to have a good year (they
+    # fall short early on, catch up by mid-year and end well ahead).
+    assessed = [1.1 if i == IMPROVER else a ** 0.3 for i, a in enumerate(ability)]
+    busy = [0.5 + 0.5 * e for e in energy]
+    weights = {"revenue": assessed, "gross_margin": assessed, "collections": assessed, "visits": busy,
+               "new_customers": [1.0] * len(rep_ids)}
+    periods = formulas.year_periods(year)
+    bounds = {p: formulas.parse_period(p) for p in periods}
+    company = UUID(COMPANY_SCOPE_ID)
+    won_rate = 100.0 * stats.won / stats.closed if stats.closed else 30.0
+    revenue_total = sum(sum(r) for r in stats.sums["revenue"])
+    margin_total = sum(sum(r) for r in stats.sums["gross_margin"])
+    rates = {
+        "conversion_rate": round(won_rate + 3, 1),
+        "gross_margin_pct": round(100.0 * margin_total / revenue_total + 1, 1) if revenue_total else 30.0,
+        "satisfaction": round(min(5.0, stats.sat_sum / stats.sat_count + 0.1), 1) if stats.sat_count else 4.3,
+    }
+
+    def cell(kpi, period: str, scope_kind: str, scope_id: UUID, value: float) -> None:
+        kind, start, end = bounds[period]
+        w.add(Target, {"id": new_id(), "plan": plan, "kpi": kpi["id"], "period": period, "period_kind": kind,
+                       "period_start": start, "period_end": end, "scope_kind": scope_kind, "scope_id": scope_id,
+                       "value": value, "updated_by": admin, "updated_at": approved})
+
+    for kpi in kpis:
+        code = kpi["code"]
+        if kpi["kind"] == "rate" or code not in stats.sums:
+            value = rates.get(code)
+            if value is None:
+                continue
+            for period in periods:
+                cell(kpi, period, "company", company, value)
+                for team in teams:
+                    cell(kpi, period, "team", team, value)
+                for rep in rep_ids:
+                    cell(kpi, period, "rep", rep, value)
+            continue
+        decimals = formulas.decimals_for(kpi["unit"])
+        scale = 10 ** decimals
+        history = [sum(r[m] for r in stats.sums[code]) for m in range(12)]
+        season = formulas.seasonality(history) if full_year else model
+        year_value = round(sum(history) * annualise * 1.1, decimals)
+        # Integer units (cents, whole counts) per scope and month; quarters and years are sums of them.
+        company_months = [round(v * scale) for v in formulas.split(year_value, season, decimals)]
+        rep_w = weights[code]
+        team_w = [sum(rep_w[i] for i in group) for group in members]
+        team_months = [[0] * 12 for _ in teams]
+        rep_months = [[0] * 12 for _ in rep_ids]
+        for m in range(12):
+            for t, part in enumerate(formulas.split(company_months[m], team_w, 0)):
+                team_months[t][m] = int(part)
+                for i, share in zip(members[t], formulas.split(part, [rep_w[i] for i in members[t]], 0)):
+                    rep_months[i][m] = int(share)
+        for scope_kind, scope_ids, grid in (("company", [company], [company_months]), ("team", teams, team_months),
+                                            ("rep", rep_ids, rep_months)):
+            for scope_id, row in zip(scope_ids, grid):
+                cell(kpi, periods[0], scope_kind, scope_id, sum(row) / scale)
+                for q in range(4):
+                    cell(kpi, periods[1 + q], scope_kind, scope_id, sum(row[3 * q:3 * q + 3]) / scale)
+                for m in range(12):
+                    cell(kpi, periods[5 + m], scope_kind, scope_id, row[m] / scale)
+        await w.flush_if_full()
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)

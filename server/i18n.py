@@ -75,10 +75,18 @@ def current_locale() -> str:
     return _locale.get()
 
 
+def translate(msgid: str) -> str:
+    """The translation of `msgid` in the request's language, unformatted (the templates' gettext: Jinja's
+    newstyle gettext formats it with the call's keywords itself)."""
+    return catalog(_locale.get()).get(msgid) or msgid
+
+
 def gettext(msgid: str, **params) -> str:
-    """Translate `msgid` into the request's language; `%(name)s` placeholders take keyword values."""
-    text = catalog(_locale.get()).get(msgid) or msgid
-    return text % params if params else text
+    """Translate `msgid` into the request's language; `%(name)s` placeholders take keyword values.
+
+    Always a format string, as in the templates: a literal percent sign is written %% in every message,
+    with or without placeholders."""
+    return translate(msgid) % params
 
 
 _ = gettext

@@ -24,7 +24,14 @@ from tests import factories
 
 PG_URL = os.environ.get("FIELDPACE_TEST_POSTGRES_URL", "")
 ENGINES = ["sqlite", "postgres"]
-TABLES_CHILD_FIRST = ["sync_tombstone", "device", "report_event", "report", "visit", "customer", "team_manager", "app_user", "team"]
+TABLES_CHILD_FIRST = [
+    "import_batch", "target_change", "kpi_target", "target_plan", "work_calendar", "collection", "order_split",
+    "sales_order", "opportunity_stage", "opportunity",
+    "sync_tombstone", "device", "report_event", "report", "visit", "customer", "team_manager", "app_user", "team",
+]
+# Rows the migrations seed: built-in KPIs stay (custom ones go), thresholds go back to their defaults.
+RESETS = ["DELETE FROM kpi WHERE NOT builtin", "UPDATE kpi SET active = TRUE",
+          "UPDATE pace_setting SET on_track_min = 0.95, at_risk_min = 0.8"]
 
 
 def migrate(url: str) -> None:
@@ -103,6 +110,8 @@ async def _truncate() -> None:
 
     for table in TABLES_CHILD_FIRST:
         await User.raw(f"DELETE FROM {table}")
+    for sql in RESETS:
+        await User.raw(sql)
 
 
 def _run(self: TestClient, coro):

@@ -71,3 +71,131 @@ async def report(rep: UUID, day: date | None = None, status: str = "submitted", 
 
 def days_ago(n: int) -> datetime:
     return datetime.now(timezone.utc) - timedelta(days=n)
+
+
+# --- Results data (server/sales) -----------------------------------------------------------------
+
+
+async def order(customer: UUID, splits: dict[UUID, int], amount: float = 1000.0, cost: float = 600.0,
+                day: date | None = None, number: str | None = None, due: date | None = None) -> UUID:
+    """An order of `amount` (yuan) on `day`, split among reps: {rep id: share in basis points (sum 10000)}."""
+    from server.sales.tables import Order, OrderSplit
+
+    oid = uuid4()
+    day = day or clock.today()
+    now = clock.now()
+    await Order.insert(Order(
+        id=oid, number=number or f"SO-{next(_seq):06d}", customer=customer, order_date=day, due_date=due,
+        amount_cents=round(amount * 100), cost_cents=round(cost * 100), created_at=now, updated_at=now,
+    ))
+    await OrderSplit.insert(*[
+        OrderSplit(id=uuid4(), sales_order=oid, rep=rep, share_bp=share, order_date=day) for rep, share in splits.items()
+    ])
+    return oid
+
+
+async def collection(order_id: UUID, amount: float, day: date | None = None, number: str | None = None) -> UUID:
+    from server.sales.tables import Collection
+
+    cid = uuid4()
+    await Collection.insert(Collection(
+        id=cid, number=number or f"RC-{next(_seq):06d}", sales_order=order_id, received_on=day or clock.today(),
+        amount_cents=round(amount * 100), created_at=clock.now(),
+    ))
+    return cid
+
+
+async def opportunity(owner: UUID, customer: UUID, stage: str = "lead", amount: float = 5000.0,
+                      closed_on: date | None = None, name: str | None = None) -> UUID:
+    from server.sales.tables import Opportunity, OpportunityStage
+
+    oid = uuid4()
+    now = clock.now()
+    if stage in ("won", "lost") and closed_on is None:
+        closed_on = clock.today()
+    await Opportunity.insert(Opportunity(
+        id=oid, name=name or f"Deal {next(_seq)}", customer=customer, owner=owner, stage=stage,
+        amount_cents=round(amount * 100), stage_changed_at=now, closed_on=closed_on, created_by=owner,
+        created_at=now, updated_at=now,
+    ))
+    await OpportunityStage.insert(OpportunityStage(id=uuid4(), opportunity=oid, from_stage="", to_stage=stage,
+                                                   changed_at=now, changed_by=owner))
+    return oid
+
+
+# --- sales helpers ---
+
+
+async def sales_records(rep: UUID, customer: UUID) -> dict[str, UUID]:
+    """An order of `rep`'s customer (1000, 40 days old, 100 collected) and an open opportunity (proposal)."""
+    order_id = await order(customer, {rep: 10_000}, amount=1000, day=clock.today() - timedelta(days=40))
+    return {
+        "order": order_id,
+        "collection": await collection(order_id, 100),
+        "opportunity": await opportunity(rep, customer, stage="proposal"),
+    }
+
+
+# --- targets helpers ---
+
+
+async def plan(year: int = 2026, name: str | None = None, targets: dict[str, float] | None = None,
+               status: str = "draft", created_by: UUID | None = None) -> UUID:
+    """A target plan with the company's year target per KPI code ({"revenue": 120000.0} by default)."""
+    from server.targets import actuals as _actuals
+    from server.targets.tables import COMPANY_SCOPE_ID, Target, TargetPlan
+
+    pid = uuid4()
+    now = clock.now()
+    await TargetPlan.insert(TargetPlan(id=pid, name=name or f"Plan {next(_seq)}", year=year, status=status,
+                                       created_by=created_by, created_at=now, updated_at=now,
+                                       approved_at=now if status == "approved" else None))
+    for code, value in (targets if targets is not None else {"revenue": 120000.0}).items():
+        kpi = await _actuals.kpi_by_code(code)
+        await Target.insert(Target(id=uuid4(), plan=pid, kpi=kpi.id, period=f"{year:04d}", period_kind="year",
+                                   period_start=date(year, 1, 1), period_end=date(year, 12, 31), scope_kind="company",
+                                   scope_id=UUID(COMPANY_SCOPE_ID), value=value, updated_at=now))
+    return pid
+
+
+async def target(plan_id: UUID, code: str, period: str, scope_kind: str, scope_id: UUID | str, value: float) -> UUID:
+    """One cell of a plan (period code "2026", "2026-Q1" or "2026-03")."""
+    from server.targets import actuals as _actuals, formulas as _formulas
+    from server.targets.tables import Target
+
+    kind, start, end = _formulas.parse_period(period)
+    kpi = await _actuals.kpi_by_code(code)
+    tid = uuid4()
+    await Target.insert(Target(id=tid, plan=plan_id, kpi=kpi.id, period=period, period_kind=kind, period_start=start,
+                               period_end=end, scope_kind=scope_kind, scope_id=UUID(str(scope_id)), value=value,
+                               updated_at=clock.now()))
+    return tid
+
+
+async def team_plan(team_id: UUID, rep_id: UUID, year: int = 2026) -> UUID:
+    """A draft plan with revenue year targets for the company (1,200), one team (600) and one rep (300)."""
+    pid = await plan(year, targets={"revenue": 1200.0})
+    await target(pid, "revenue", f"{year:04d}", "team", team_id, 600.0)
+    await target(pid, "revenue", f"{year:04d}", "rep", rep_id, 300.0)
+    return pid
+
+
+async def custom_kpi(name: str | None = None) -> UUID:
+    """A custom KPI: visits whose purpose is demo."""
+    from server.targets.tables import Kpi
+
+    kid = uuid4()
+    n = next(_seq)
+    await Kpi.insert(Kpi(id=kid, code=f"custom_{n}", name=name or f"Custom KPI {n}", unit="count", direction="higher",
+                         kind="sum", builtin=False, source="visits", measure="count", filter_field="purpose",
+                         filter_value="demo", created_at=clock.now()))
+    return kid
+
+
+async def calendar_day(working: bool = False) -> UUID:
+    """A work-calendar exception on a day of its own."""
+    from server.targets.tables import WorkCalendar
+
+    wid = uuid4()
+    await WorkCalendar.insert(WorkCalendar(id=wid, day=date(2031, 1, 1) + timedelta(days=next(_seq)), working=working))
+    return wid

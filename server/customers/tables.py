@@ -13,6 +13,8 @@ class Customer(Table, tablename="customer"):
     contact_name = Varchar(length=100, default="")
     phone = Varchar(length=40, default="")
     address = Text(default="")
+    # Natural key from the ERP (CSV imports match on it); unique when set (index in a raw migration).
+    code = Varchar(length=64, null=True, default=None)
     # The rep who owns the account; reps see their own customers.
     owner = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict, index=True)
     created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)

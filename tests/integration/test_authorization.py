@@ -73,6 +73,7 @@ class Records:
     report: UUID
     _days: itertools.count = field(default_factory=lambda: itertools.count(30))
     owner_device: UUID | None = None  # set by the sync-device attack
+    _extra: dict = field(default_factory=dict)
 
     @property
     def customer(self) -> UUID:
@@ -86,6 +87,14 @@ class Records:
         """A new submitted report of the owner (a decision consumes one), each on its own past day."""
         day = clock.today() - timedelta(days=next(self._days))
         return self.client.run(factories.report(self.world.rep, day, status="submitted", summary="Fresh"))
+
+    def extra(self, key: str, make: Callable[["Records"], object]) -> object:
+        """A record a domain's routes point at, made once per test by `make(self)` (which returns an
+        awaitable, run here, or a value)."""
+        if key not in self._extra:
+            made = make(self)
+            self._extra[key] = self.client.run(made) if hasattr(made, "__await__") else made
+        return self._extra[key]
 
     def fresh_draft(self) -> UUID:
         day = clock.today() - timedelta(days=next(self._days))
@@ -259,6 +268,129 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/sync/pull"): Case("/api/v1/sync/pull", _SCOPED_LIST),
     ("POST", "/api/v1/sync/push"): Case("/api/v1/sync/push", row(
         LOGIN, SYNC_APPLIED, SYNC_REJECTED, SYNC_REJECTED, SYNC_REJECTED, SYNC_REJECTED), body=_push_body),
+    # --- Results data: opportunities, orders, collections (server/sales) ---
+    # The owner's order (with a collection) and open opportunity exist before each sales page is asked for.
+    # Creating is for a customer the persona works: a rep their own, a manager their teams'; else 404.
+    ("GET", "/sales"): Case(lambda r: (r.extra("sales", lambda r: factories.sales_records(r.world.rep, r.customer)),
+                                       "/sales")[1], _SCOPED_LIST),
+    ("GET", "/opportunities"): Case(lambda r: (r.extra("sales", lambda r: factories.sales_records(
+        r.world.rep, r.customer)), "/opportunities")[1], _SCOPED_LIST),
+    ("GET", "/opportunities/new"): Case("/opportunities/new", _SIGNED_IN),
+    ("POST", "/opportunities"): Case("/opportunities", row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK), body=lambda r: {
+        "id": str(uuid4()), "name": "Matrix deal", "customer": str(r.customer), "stage": "lead", "amount": "100"}),
+    ("GET", "/opportunities/{opportunity_id:uuid}"): Case(lambda r: "/opportunities/" + str(r.extra(
+        "sales", lambda r: factories.sales_records(r.world.rep, r.customer))["opportunity"]), _OWNER_RECORD),
+    ("POST", "/opportunities/{opportunity_id:uuid}/stage"): Case(
+        lambda r: "/opportunities/" + str(r.extra("sales_move", lambda r: factories.opportunity(
+            r.world.rep, r.customer, stage="proposal"))) + "/stage",
+        row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK), body=lambda r: {"stage": "negotiation", "from_stage": "proposal"}),
+    ("GET", "/orders"): Case(lambda r: (r.extra("sales", lambda r: factories.sales_records(r.world.rep, r.customer)),
+                                        "/orders")[1], _SCOPED_LIST),
+    ("GET", "/orders/new"): Case("/orders/new", _SIGNED_IN),
+    ("POST", "/orders"): Case("/orders", row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK), body=lambda r: {
+        "id": str(uuid4()), "customer": str(r.customer), "amount": "100"}),
+    ("GET", "/orders/{order_id:uuid}"): Case(lambda r: "/orders/" + str(r.extra(
+        "sales", lambda r: factories.sales_records(r.world.rep, r.customer))["order"]), _OWNER_RECORD),
+    ("GET", "/collections"): Case(lambda r: (r.extra("sales", lambda r: factories.sales_records(
+        r.world.rep, r.customer)), "/collections")[1], _SCOPED_LIST),
+    ("GET", "/collections/new"): Case(lambda r: "/collections/new?order=" + str(r.extra(
+        "sales", lambda r: factories.sales_records(r.world.rep, r.customer))["order"]), _OWNER_RECORD),
+    ("POST", "/collections"): Case("/collections", row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK), body=lambda r: {
+        "id": str(uuid4()), "amount": "1", "order": str(r.extra(
+            "sales", lambda r: factories.sales_records(r.world.rep, r.customer))["order"])}),
+    ("GET", "/api/v1/opportunities"): Case(lambda r: (r.extra("sales", lambda r: factories.sales_records(
+        r.world.rep, r.customer)), "/api/v1/opportunities")[1], _SCOPED_LIST),
+    ("POST", "/api/v1/opportunities"): Case("/api/v1/opportunities", row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK),
+                                            body=lambda r: {"id": str(uuid4()), "name": "API deal",
+                                                            "customer": str(r.customer)}),
+    ("GET", "/api/v1/orders"): Case(lambda r: (r.extra("sales", lambda r: factories.sales_records(
+        r.world.rep, r.customer)), "/api/v1/orders")[1], _SCOPED_LIST),
+    ("POST", "/api/v1/orders"): Case("/api/v1/orders", row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK), body=lambda r: {
+        "id": str(uuid4()), "customer": str(r.customer), "amount": 100}),
+    # --- end sales ---
+    # --- CSV imports (server/imports) ---
+    # Admin only: an import writes company-wide ERP data. The batch is a previewed one-row customer file,
+    # made once per test by tests/integration/test_imports.py::matrix_batch.
+    ("GET", "/imports"): Case("/imports", _ADMIN_ONLY),
+    ("POST", "/imports"): Case("/imports", _ADMIN_ONLY, body=lambda r: {
+        "kind": "customers", "text": f"customer_code,name,rep\nM-{uuid4().hex[:8]},Matrix Co,rep_a1\n"}),
+    ("GET", "/imports/template/{filename:str}"): Case("/imports/template/customers.csv", _ADMIN_ONLY),
+    ("GET", "/imports/{batch_id:uuid}"): Case(
+        lambda r: f"/imports/{__import__('tests.integration.test_imports', fromlist=['_']).matrix_batch(r)}", _ADMIN_ONLY),
+    ("GET", "/imports/{batch_id:uuid}/progress"): Case(
+        lambda r: f"/imports/{__import__('tests.integration.test_imports', fromlist=['_']).matrix_batch(r)}/progress", _ADMIN_ONLY),
+    ("POST", "/imports/{batch_id:uuid}/run"): Case(
+        lambda r: f"/imports/{__import__('tests.integration.test_imports', fromlist=['_']).matrix_batch(r)}/run", _ADMIN_ONLY, body=lambda r: {}),
+    # --- end imports ---
+    # --- KPIs, target plans, pace settings (server/targets) ---
+    # The catalogue is for everyone signed in; defining KPIs, thresholds and the calendar is admin work.
+    ("GET", "/kpis"): Case("/kpis", _SIGNED_IN),
+    ("POST", "/kpis"): Case("/kpis", _ADMIN_ONLY, body=lambda r: {
+        "name": f"KPI {uuid4().hex[:8]}", "unit": "count", "direction": "higher", "kind": "sum", "source": "visits",
+        "measure": "count", "filter_field": "purpose", "filter_value": "demo"}),
+    ("GET", "/kpis/{kpi_id:uuid}"): Case(lambda r: f"/kpis/{r.extra('kpi', lambda r: factories.custom_kpi())}",
+                                         _ADMIN_ONLY),
+    ("POST", "/kpis/{kpi_id:uuid}"): Case(lambda r: f"/kpis/{r.extra('kpi', lambda r: factories.custom_kpi())}",
+                                          _ADMIN_ONLY, body=lambda r: {
+        "name": "Demo visits edited", "unit": "count", "direction": "higher", "kind": "sum", "source": "visits",
+        "measure": "count", "filter_field": "purpose", "filter_value": "demo"}),
+    ("POST", "/kpis/{kpi_id:uuid}/active"): Case("/kpis/00000000-0000-0000-0000-000000000001/active", _ADMIN_ONLY,
+                                                 body=lambda r: {"active": "1"}),
+    ("GET", "/kpis/settings"): Case("/kpis/settings", _ADMIN_ONLY),
+    ("POST", "/kpis/settings"): Case("/kpis/settings", _ADMIN_ONLY,
+                                     body=lambda r: {"on_track_min": "0.9", "at_risk_min": "0.75"}),
+    ("POST", "/kpis/settings/calendar"): Case("/kpis/settings/calendar", _ADMIN_ONLY,
+                                              body=lambda r: {"day": "2030-10-01", "working": "holiday"}),
+    ("POST", "/kpis/settings/calendar/{day_id:uuid}/delete"): Case(
+        lambda r: f"/kpis/settings/calendar/{r.client.run(factories.calendar_day())}/delete", _ADMIN_ONLY,
+        body=lambda r: {}),
+    # Plans: admin and managers; a manager reads the company row and writes only their teams' rows (the
+    # owner is in team A: mgr_b gets 404 for the owner's row); reps have no access.
+    ("GET", "/targets"): Case("/targets", row(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK)),
+    ("POST", "/targets"): Case("/targets", _ADMIN_ONLY, body=lambda r: {
+        "name": "Plan", "year": "2027", "use_revenue": "on", "year_revenue": "1000"}),
+    ("GET", "/targets/{plan_id:uuid}"): Case(
+        lambda r: f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}",
+        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK)),
+    ("GET", "/targets/{plan_id:uuid}/cell"): Case(
+        lambda r: (f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}/cell"
+                   f"?kpi=revenue&period=2026&scope_kind=rep&scope_id={r.world.rep}"),
+        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK)),
+    ("POST", "/targets/{plan_id:uuid}/cells"): Case(
+        lambda r: f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}/cells",
+        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK), body=lambda r: {
+            "kpi": "00000000-0000-0000-0000-000000000001", "period": "2026-01", "scope_kind": "rep",
+            "scope_id": str(r.world.rep), "value": "100"}),
+    ("GET", "/targets/{plan_id:uuid}/split"): Case(
+        lambda r: (f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}/split"
+                   f"?kpi=revenue&scope_kind=team&scope_id={r.world.team_a}"),
+        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK)),
+    ("POST", "/targets/{plan_id:uuid}/split/period"): Case(
+        lambda r: f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}/split/period",
+        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK), body=lambda r: {
+            "kpi": "00000000-0000-0000-0000-000000000001", "scope_kind": "rep", "scope_id": str(r.world.rep),
+            "method": "equal"}),
+    ("POST", "/targets/{plan_id:uuid}/split/org"): Case(
+        lambda r: f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}/split/org",
+        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK), body=lambda r: {
+            "kpi": "00000000-0000-0000-0000-000000000001", "scope_kind": "team", "scope_id": str(r.world.team_a),
+            "method": "equal", "period": "all"}),
+    ("POST", "/targets/{plan_id:uuid}/approve"): Case(
+        lambda r: f"/targets/{r.extra('approve_plan', lambda r: factories.plan(2028))}/approve", _ADMIN_ONLY,
+        body=lambda r: {}),
+    ("GET", "/targets/{plan_id:uuid}/changes"): Case(
+        lambda r: f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}/changes",
+        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK)),
+    # --- end targets ---
+    # --- Dashboards and explanations (server/dashboards) ---
+    # The team / company board is for managers and admin (a rep's pace is on /home); it names reps, not records.
+    ("GET", "/dashboard"): Case("/dashboard", row(LOGIN, FORBIDDEN, FORBIDDEN, OK, SCOPED, OK)),
+    # One number of the owner opened: the owner, their manager and admin see the records behind it (the
+    # owner's visit to Acme Shanghai today); anyone else 404.
+    ("GET", "/dashboard/explain"): Case(
+        lambda r: f"/dashboard/explain?kpi=visits&scope=rep:{r.world.rep}&period={clock.today().strftime('%Y-%m')}",
+        row(LOGIN, SEES, HIDDEN, SEES, HIDDEN, SEES)),
+    # --- end dashboards ---
 }
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

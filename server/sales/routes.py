@@ -1,0 +1,259 @@
+"""Sales pages (hub, opportunities, orders, collections) and their JSON API. Handlers are thin: the
+services own queries and ownership checks."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID, uuid4
+
+from litestar import Request, Router, get, post
+from litestar.exceptions import NotFoundException
+
+from server import clock
+from server.accounts.permissions import Actor
+from server.i18n import _
+from server.sales import services
+from server.sales.tables import OPEN_STAGES, STAGES
+from server.web import Conflict, FieldErrors, flash, form_data, page, redirect
+
+LABELS = {"stage_labels": services.STAGE_LABELS, "ageing_buckets": services.AGEING_BUCKETS, "stages": STAGES,
+          "open_stages": OPEN_STAGES}
+
+
+def _uuid(raw: str) -> UUID | None:
+    try:
+        return UUID(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _month(raw: str) -> str:
+    return raw if raw and services._month_range(raw) else ""
+
+
+# ------------------------------------------------------------------------------------------ hub
+
+
+@get("/sales")
+async def sales_hub(actor: Actor, rep: str = "") -> object:
+    rep_id = None if actor.is_rep else _uuid(rep)
+    data = await services.hub(actor, rep_id)
+    return page(
+        "sales/hub.html", actor=actor, rep=str(rep_id or ""), reps=await services.rep_choices(actor),
+        totals=services.ageing_totals(data["ageing"]), **data, **LABELS,
+    )
+
+
+# ------------------------------------------------------------------------------------------ opportunities
+
+
+async def _opportunity_form(actor: Actor, values: dict, errors: dict, status_code: int = 200):
+    return page(
+        "sales/opportunity_form.html", status_code=status_code, actor=actor, values=values, errors=errors,
+        customers=await services.customer_choices(actor), **LABELS,
+    )
+
+
+@get("/opportunities")
+async def opportunity_list(actor: Actor, stage: str = "", rep: str = "") -> object:
+    rep_id = None if actor.is_rep else _uuid(rep)
+    stage = stage if stage in STAGES else ""
+    rows = await services.opportunities(actor, stage=stage, rep=rep_id)
+    return page("sales/opportunity_list.html", actor=actor, opportunities=rows, stage=stage, rep=str(rep_id or ""),
+                reps=await services.rep_choices(actor), **LABELS)
+
+
+@get("/opportunities/new")
+async def opportunity_new(actor: Actor, customer: str = "") -> object:
+    return await _opportunity_form(actor, {"id": str(uuid4()), "customer": customer, "stage": "lead"}, {})
+
+
+@post("/opportunities")
+async def opportunity_create(request: Request, actor: Actor) -> object:
+    data = await form_data(request)
+    try:
+        oid, created = await services.create_opportunity(actor, data)
+    except LookupError:
+        raise NotFoundException() from None
+    except FieldErrors as e:
+        return await _opportunity_form(actor, data, e.errors, status_code=422)
+    flash(request, _("Opportunity saved.") if created else _("This opportunity was saved already."))
+    return redirect(f"/opportunities/{oid}", request)
+
+
+async def _opportunity_page(actor: Actor, opportunity_id: UUID, errors: dict | None = None, status_code: int = 200,
+                            values: dict | None = None):
+    row = await services.get_opportunity(actor, opportunity_id)
+    if not row:
+        raise NotFoundException()
+    return page("sales/opportunity_detail.html", status_code=status_code, actor=actor, opp=row,
+                errors=errors or {}, values=values or {}, **LABELS)
+
+
+@get("/opportunities/{opportunity_id:uuid}")
+async def opportunity_detail(actor: Actor, opportunity_id: UUID) -> object:
+    return await _opportunity_page(actor, opportunity_id)
+
+
+@post("/opportunities/{opportunity_id:uuid}/stage")
+async def opportunity_stage(request: Request, actor: Actor, opportunity_id: UUID) -> object:
+    data = await form_data(request)
+    try:
+        stage = await services.move_stage(actor, opportunity_id, data)
+    except LookupError:
+        raise NotFoundException() from None
+    except FieldErrors as e:
+        return await _opportunity_page(actor, opportunity_id, e.errors, 422, data)
+    except Conflict as e:
+        return await _opportunity_page(actor, opportunity_id, {"": e.message}, 409, data)
+    flash(request, _("Stage changed to %(stage)s.", stage=_(services.STAGE_LABELS[stage])))
+    return redirect(f"/opportunities/{opportunity_id}", request)
+
+
+# ------------------------------------------------------------------------------------------ orders
+
+
+async def _order_form(actor: Actor, values: dict, errors: dict, status_code: int = 200):
+    return page(
+        "sales/order_form.html", status_code=status_code, actor=actor, values=values, errors=errors,
+        customers=await services.customer_choices(actor), split_reps=await services.split_choices(actor),
+        split_rows=range(services.MAX_SPLITS), today=clock.today(), **LABELS,
+    )
+
+
+@get("/orders")
+async def order_list(actor: Actor, rep: str = "", month: str = "") -> object:
+    rep_id = None if actor.is_rep else _uuid(rep)
+    month = _month(month)
+    rows = await services.orders(actor, rep=rep_id, month=month)
+    return page("sales/order_list.html", actor=actor, orders=rows, rep=str(rep_id or ""), month=month,
+                reps=await services.rep_choices(actor), **LABELS)
+
+
+@get("/orders/new")
+async def order_new(actor: Actor, opportunity: str = "", customer: str = "") -> object:
+    values: dict = {"id": str(uuid4()), "order_date": clock.today().isoformat(), "customer": customer}
+    if actor.is_rep:
+        values.update({"split_rep_0": str(actor.id), "split_pct_0": "100"})
+    if opportunity:
+        opp_id = _uuid(opportunity)
+        prefill = await services.opportunity_prefill(actor, opp_id) if opp_id else None
+        if not prefill:
+            raise NotFoundException()
+        values.update(prefill)
+    return await _order_form(actor, values, {})
+
+
+@post("/orders")
+async def order_create(request: Request, actor: Actor) -> object:
+    data = await form_data(request)
+    try:
+        oid, created = await services.create_order(actor, data)
+    except LookupError:
+        raise NotFoundException() from None
+    except FieldErrors as e:
+        return await _order_form(actor, data, e.errors, status_code=422)
+    flash(request, _("Order saved.") if created else _("This order was saved already."))
+    return redirect(f"/orders/{oid}", request)
+
+
+@get("/orders/{order_id:uuid}")
+async def order_detail(actor: Actor, order_id: UUID) -> object:
+    row = await services.get_order(actor, order_id)
+    if not row:
+        raise NotFoundException()
+    return page("sales/order_detail.html", actor=actor, order=row, **LABELS)
+
+
+# ------------------------------------------------------------------------------------------ collections
+
+
+async def _collection_form(actor: Actor, order_id: UUID | None, values: dict, errors: dict, status_code: int = 200):
+    order = await services.get_order(actor, order_id) if order_id else None
+    if not order:
+        raise NotFoundException()
+    return page("sales/collection_form.html", status_code=status_code, actor=actor, order=order, values=values,
+                errors=errors, today=clock.today(), **LABELS)
+
+
+@get("/collections")
+async def collection_list(actor: Actor, rep: str = "", as_of: str = "") -> object:
+    rep_id = None if actor.is_rep else _uuid(rep)
+    try:
+        day = date.fromisoformat(as_of) if as_of else clock.today()
+    except ValueError:
+        day = clock.today()
+    rep_ids = await services.scope_rep_ids(actor, rep_id)
+    rows = [] if rep_ids == [] else await services.ageing(actor, day, rep_ids)
+    return page(
+        "sales/collection_list.html", actor=actor, collections=await services.collections(actor, rep=rep_id),
+        ageing=rows, totals=services.ageing_totals(rows), as_of=day, rep=str(rep_id or ""),
+        reps=await services.rep_choices(actor), **LABELS,
+    )
+
+
+@get("/collections/new")
+async def collection_new(actor: Actor, order: str = "") -> object:
+    order_id = _uuid(order)
+    return await _collection_form(actor, order_id, {"id": str(uuid4()), "order": order,
+                                                    "received_on": clock.today().isoformat()}, {})
+
+
+@post("/collections")
+async def collection_create(request: Request, actor: Actor) -> object:
+    data = await form_data(request)
+    try:
+        _cid, order_id, created = await services.create_collection(actor, data)
+    except LookupError:
+        raise NotFoundException() from None
+    except FieldErrors as e:
+        return await _collection_form(actor, _uuid(data.get("order", "")), data, e.errors, status_code=422)
+    flash(request, _("Collection saved.") if created else _("This collection was saved already."))
+    return redirect(f"/orders/{order_id}", request)
+
+
+# ------------------------------------------------------------------------------------------ JSON API
+
+
+def _api_rep(actor: Actor, rep: str) -> UUID | None:
+    return None if actor.is_rep else _uuid(rep)
+
+
+@get("/api/v1/opportunities")
+async def api_opportunities(actor: Actor, stage: str = "", rep: str = "") -> dict:
+    rows = await services.opportunities(actor, stage=stage if stage in STAGES else "", rep=_api_rep(actor, rep))
+    return {"opportunities": rows}
+
+
+@post("/api/v1/opportunities", status_code=200)
+async def api_opportunity_create(actor: Actor, data: dict) -> dict:
+    try:
+        oid, created = await services.create_opportunity(actor, data)
+    except LookupError:
+        raise NotFoundException() from None
+    return {"id": str(oid), "result": "applied" if created else "duplicate"}
+
+
+@get("/api/v1/orders")
+async def api_orders(actor: Actor, rep: str = "", month: str = "") -> dict:
+    rows = await services.orders(actor, rep=_api_rep(actor, rep), month=_month(month))
+    return {"orders": rows}
+
+
+@post("/api/v1/orders", status_code=200)
+async def api_order_create(actor: Actor, data: dict) -> dict:
+    try:
+        oid, created = await services.create_order(actor, data)
+    except LookupError:
+        raise NotFoundException() from None
+    return {"id": str(oid), "result": "applied" if created else "duplicate"}
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        sales_hub, opportunity_list, opportunity_new, opportunity_create, opportunity_detail, opportunity_stage,
+        order_list, order_new, order_create, order_detail, collection_list, collection_new, collection_create,
+        api_opportunities, api_opportunity_create, api_orders, api_order_create,
+    ],
+)

@@ -1,0 +1,386 @@
+"""What each KPI measured: set-based SQL aggregates per rep, the same on SQLite and PostgreSQL.
+
+Every KPI reduces to a (numerator, denominator) pair per rep, so teams and the company roll up exactly:
+a sum KPI's value is its numerator (the denominator is 1 per rep); a rate KPI's value is
+numerator / denominator of the sums (a team's conversion rate is its reps' won over their closed deals,
+not an average of their rates). Shared orders count by each rep's share everywhere (`share_bp`).
+
+`actuals()` answers one KPI for one date range in one query; `by_month()` groups by month in the same
+query (trends, seasonality, suggestions); `records()` lists the rows behind a number (drill-down and
+explanations). Custom KPIs are a count or a sum over a record type with one equality filter, from the
+whitelists below, so an admin defines them without code and without SQL.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from uuid import UUID
+
+from server import clock
+from server.db import is_sqlite
+from server.i18n import N_, _
+from server.targets.tables import Kpi
+
+Pair = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class KpiDef:
+    id: UUID
+    code: str
+    name: str
+    unit: str
+    direction: str
+    kind: str
+    builtin: bool
+    source: str
+    measure: str
+    filter_field: str
+    filter_value: str
+    floor: float | None
+    definition: str
+    active: bool
+    position: int
+
+    @property
+    def label(self) -> str:
+        return _(BUILTIN_NAMES[self.code]) if self.builtin and self.code in BUILTIN_NAMES else self.name
+
+    @property
+    def explanation(self) -> str:
+        """What the KPI counts, in words (the UI shows it beside every number)."""
+        if self.builtin and self.code in BUILTIN_DEFINITIONS:
+            return _(BUILTIN_DEFINITIONS[self.code])
+        return self.definition or describe_custom(self)
+
+    @property
+    def measurable(self) -> bool:
+        return self.builtin and self.code in BUILTIN_SQL or custom_sql_parts(self) is not None
+
+
+BUILTIN_NAMES = {
+    "revenue": N_("Revenue"),
+    "collections": N_("Collections"),
+    "gross_margin": N_("Gross margin"),
+    "gross_margin_pct": N_("Gross margin %%"),
+    "visits": N_("Visits"),
+    "new_customers": N_("New customers"),
+    "conversion_rate": N_("Conversion rate"),
+    "satisfaction": N_("Customer satisfaction"),
+}
+BUILTIN_DEFINITIONS = {
+    "revenue": N_("Amount of orders dated in the period, each rep credited with their share of shared orders."),
+    "collections": N_("Payments received in the period against orders, credited by each rep's share of the order."),
+    "gross_margin": N_("Order amount minus cost for orders dated in the period, by each rep's share."),
+    "gross_margin_pct": N_("Gross margin as a percentage of revenue for orders dated in the period."),
+    "visits": N_("Customer visits checked in during the period."),
+    "new_customers": N_("Customers created in the period, counted for their owner."),
+    "conversion_rate": N_("Opportunities won as a percentage of those won or lost in the period."),
+    "satisfaction": N_("Average customer satisfaction (1 to 5) of visits in the period that recorded one."),
+}
+UNIT_LABELS = {"money": N_("Money"), "count": N_("Count"), "percent": N_("Percent"), "score": N_("Score")}
+DIRECTION_LABELS = {"higher": N_("Higher is better"), "lower": N_("Lower is better")}
+KIND_LABELS = {"sum": N_("Adds up over the period"), "rate": N_("A rate or average")}
+
+# Built-in KPIs: rep column, numerator, denominator, FROM ... and the date column the period filters on.
+# Cents x basis points: divide by 1,000,000 for yuan.
+_SHARE = "o.amount_cents * s.share_bp / 1000000.0"
+_MARGIN = "(o.amount_cents - o.cost_cents) * s.share_bp / 1000000.0"
+BUILTIN_SQL: dict[str, tuple[str, str, str, str, str]] = {
+    "revenue": ("s.rep", f"SUM({_SHARE})", "COUNT(*)",
+                "order_split s JOIN sales_order o ON o.id = s.sales_order", "s.order_date"),
+    "gross_margin": ("s.rep", f"SUM({_MARGIN})", "COUNT(*)",
+                     "order_split s JOIN sales_order o ON o.id = s.sales_order", "s.order_date"),
+    "gross_margin_pct": ("s.rep", f"SUM({_MARGIN}) * 100.0", f"SUM({_SHARE})",
+                         "order_split s JOIN sales_order o ON o.id = s.sales_order", "s.order_date"),
+    "collections": ("s.rep", "SUM(c.amount_cents * s.share_bp / 1000000.0)", "COUNT(*)",
+                    "collection c JOIN order_split s ON s.sales_order = c.sales_order", "c.received_on"),
+    "visits": ("v.rep", "COUNT(*)", "COUNT(*)", "visit v", "v.visit_date"),
+    "new_customers": ("c.owner", "COUNT(*)", "COUNT(*)", "customer c", "@c.created_at"),
+    "conversion_rate": ("p.owner", "SUM(CASE WHEN p.stage = 'won' THEN 100.0 ELSE 0 END)", "COUNT(*)",
+                        "opportunity p", "p.closed_on"),
+    "satisfaction": ("v.rep", "SUM(v.satisfaction)", "COUNT(v.satisfaction)", "visit v", "v.visit_date"),
+}
+# Extra conditions of a built-in KPI.
+BUILTIN_WHERE = {
+    "conversion_rate": "p.stage IN ('won', 'lost')",
+    "satisfaction": "v.satisfaction IS NOT NULL",
+}
+
+# Custom KPIs: per record type, its FROM, rep column, date column ("@" marks a timestamp, compared by the
+# company-time-zone day), the fields one may filter on and the amounts one may sum.
+SOURCES: dict[str, dict] = {
+    "visits": {"from": "visit v", "rep": "v.rep", "date": "v.visit_date", "weight": "1",
+               "filters": {"purpose": "v.purpose", "satisfaction": "v.satisfaction"},
+               "sums": {"satisfaction": "v.satisfaction"}},
+    "customers": {"from": "customer c", "rep": "c.owner", "date": "@c.created_at", "weight": "1",
+                  "filters": {}, "sums": {}},
+    "orders": {"from": "order_split s JOIN sales_order o ON o.id = s.sales_order", "rep": "s.rep",
+               "date": "s.order_date", "weight": "s.share_bp / 10000.0",
+               "filters": {"source": "o.source"},
+               "sums": {"amount": "o.amount_cents / 100.0", "cost": "o.cost_cents / 100.0",
+                        "margin": "(o.amount_cents - o.cost_cents) / 100.0"}},
+    "collections": {"from": "collection c JOIN order_split s ON s.sales_order = c.sales_order", "rep": "s.rep",
+                    "date": "c.received_on", "weight": "s.share_bp / 10000.0", "filters": {"source": "c.source"},
+                    "sums": {"amount": "c.amount_cents / 100.0"}},
+    "opportunities": {"from": "opportunity p", "rep": "p.owner", "date": "@p.created_at", "weight": "1",
+                      "filters": {"stage": "p.stage"}, "sums": {"amount": "p.amount_cents / 100.0"}},
+}
+SOURCE_LABELS = {"visits": N_("Visits"), "customers": N_("Customers"), "orders": N_("Orders"),
+                 "collections": N_("Collections"), "opportunities": N_("Opportunities")}
+FIELD_LABELS = {"purpose": N_("Purpose"), "satisfaction": N_("Satisfaction"), "source": N_("Source"),
+                "stage": N_("Stage"), "amount": N_("Amount"), "cost": N_("Cost"), "margin": N_("Margin")}
+
+
+def custom_sql_parts(kpi: KpiDef) -> tuple[str, str, str, str, str, list] | None:
+    """(rep column, numerator, denominator, FROM, date column, extra condition + params) of a custom KPI,
+    or None when its definition names something outside the whitelists."""
+    source = SOURCES.get(kpi.source)
+    if source is None:
+        return None
+    weight = source["weight"]
+    if kpi.measure == "count":
+        numerator = f"SUM({weight})"
+    elif kpi.measure.startswith("sum:") and kpi.measure[4:] in source["sums"]:
+        numerator = f"SUM({source['sums'][kpi.measure[4:]]} * {weight})"
+    else:
+        return None
+    where: list = []
+    if kpi.filter_field:
+        column = source["filters"].get(kpi.filter_field)
+        if column is None:
+            return None
+        value: object = kpi.filter_value
+        if kpi.filter_field == "satisfaction":
+            try:
+                value = int(kpi.filter_value)
+            except ValueError:
+                return None
+        where = [f"{column} = {{}}", value]
+    denominator = "COUNT(*)"
+    if kpi.kind == "rate":
+        # A custom rate averages the measure per record (e.g. the mean amount of an order).
+        denominator = f"SUM({weight})"
+    return source["rep"], numerator, denominator, source["from"], source["date"], where
+
+
+def describe_custom(kpi: KpiDef) -> str:
+    source = _(SOURCE_LABELS.get(kpi.source, kpi.source))
+    if kpi.measure.startswith("sum:"):
+        what = _("Sum of %(field)s over %(source)s", field=_(FIELD_LABELS.get(kpi.measure[4:], kpi.measure[4:])),
+                 source=source)
+    else:
+        what = _("Number of %(source)s", source=source)
+    if kpi.filter_field:
+        what += " " + _("where %(field)s = %(value)s", field=_(FIELD_LABELS.get(kpi.filter_field, kpi.filter_field)),
+                        value=kpi.filter_value)
+    return what
+
+
+def _row_to_def(row: dict) -> KpiDef:
+    return KpiDef(**{k: row[k] for k in KpiDef.__dataclass_fields__})
+
+
+async def kpis(active_only: bool = True) -> list[KpiDef]:
+    query = Kpi.select(*[getattr(Kpi, f) for f in KpiDef.__dataclass_fields__])
+    if active_only:
+        query = query.where(Kpi.active == True)  # noqa: E712
+    return [_row_to_def(r) for r in await query.order_by(Kpi.position).order_by(Kpi.code)]
+
+
+async def kpi_by_code(code: str) -> KpiDef | None:
+    row = await Kpi.select(*[getattr(Kpi, f) for f in KpiDef.__dataclass_fields__]).where(Kpi.code == code).first()
+    return _row_to_def(row) if row else None
+
+
+def value_of(kpi: KpiDef, pair: Pair | None) -> float | None:
+    """The KPI's value from its (numerator, denominator); None for a rate with nothing to divide by."""
+    if pair is None:
+        return 0.0 if kpi.kind == "sum" else None
+    numerator, denominator = pair
+    if kpi.kind == "sum":
+        return numerator
+    return numerator / denominator if denominator else None
+
+
+def total(pairs) -> Pair:
+    """Roll up (numerator, denominator) pairs: a team from its reps, the company from everyone."""
+    numerator = denominator = 0.0
+    for n, d in pairs:
+        numerator += n
+        denominator += d
+    return numerator, denominator
+
+
+def _parts(kpi: KpiDef):
+    if kpi.builtin:
+        if kpi.code not in BUILTIN_SQL:
+            return None
+        rep, num, den, source, day = BUILTIN_SQL[kpi.code]
+        extra = BUILTIN_WHERE.get(kpi.code)
+        return rep, num, den, source, day, ([extra] if extra else [])
+    return custom_sql_parts(kpi)
+
+
+def _utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """A company-time-zone day range as UTC instants [from, to)."""
+    tz = clock.company_tz()
+    begin = datetime.combine(start, time.min, tz)
+    finish = datetime.combine(end + timedelta(days=1), time.min, tz)
+    return begin.astimezone(timezone.utc), finish.astimezone(timezone.utc)
+
+
+def _date_condition(day_column: str, start: date, end: date) -> tuple[str, list]:
+    if day_column.startswith("@"):
+        begin, finish = _utc_bounds(start, end)
+        return f"{day_column[1:]} >= {{}} AND {day_column[1:]} < {{}}", [begin, finish]
+    return f"{day_column} BETWEEN {{}} AND {{}}", [start, end]
+
+
+def _rep_condition(rep_column: str, rep_ids: list[UUID] | None) -> tuple[str, list]:
+    if rep_ids is None:
+        return "", []
+    return f" AND {rep_column} IN ({', '.join('{}' for _ in rep_ids)})", list(rep_ids)
+
+
+def _float(value) -> float:
+    number = float(value or 0)
+    return number if math.isfinite(number) else 0.0
+
+
+async def actuals(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | None = None) -> dict[UUID, Pair]:
+    """rep id -> (numerator, denominator) of `kpi` from `start` to `end` (both included), for the reps in
+    `rep_ids` (None: everyone). One grouped query."""
+    parts = _parts(kpi)
+    if parts is None or rep_ids == []:
+        return {}
+    rep, num, den, source, day, extra = parts
+    condition, params = _date_condition(day, start, end)
+    reps_sql, rep_params = _rep_condition(rep, rep_ids)
+    extra_sql, extra_params = _extra(extra)
+    sql = (f"SELECT {rep} AS rep, {num} AS num, {den} AS den FROM {source} WHERE {condition}{reps_sql}{extra_sql}"
+           f" GROUP BY {rep}")
+    rows = await Kpi.raw(sql, *params, *rep_params, *extra_params)
+    return {_uuid(r["rep"]): (_float(r["num"]), _float(r["den"])) for r in rows}
+
+
+def _extra(extra: list) -> tuple[str, list]:
+    if not extra:
+        return "", []
+    if len(extra) == 1:
+        return f" AND {extra[0]}", []
+    return f" AND {extra[0]}", list(extra[1:])
+
+
+def _uuid(value) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _month_expr(column: str) -> str:
+    if is_sqlite(Kpi._meta.db):
+        return f"substr({column}, 1, 7)"
+    return f"to_char({column}, 'YYYY-MM')"
+
+
+async def by_month(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | None = None,
+                   per_rep: bool = False) -> dict[tuple[UUID | None, str], Pair]:
+    """(rep id or None, "YYYY-MM") -> (numerator, denominator), grouped by month in SQL (per rep only when
+    `per_rep`). KPIs dated by a timestamp (new customers) group by company-time-zone month with one
+    range query per month."""
+    parts = _parts(kpi)
+    if parts is None or rep_ids == []:
+        return {}
+    rep, num, den, source, day, extra = parts
+    if day.startswith("@"):
+        out: dict[tuple[UUID | None, str], Pair] = {}
+        cursor = date(start.year, start.month, 1)
+        while cursor <= end:
+            month_end = (date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1) - timedelta(days=1))
+            found = await actuals(kpi, max(cursor, start), min(month_end, end), rep_ids)
+            key = f"{cursor.year:04d}-{cursor.month:02d}"
+            if per_rep:
+                out.update({(r, key): pair for r, pair in found.items()})
+            elif found:
+                out[(None, key)] = total(found.values())
+            cursor = month_end + timedelta(days=1)
+        return out
+    condition, params = _date_condition(day, start, end)
+    reps_sql, rep_params = _rep_condition(rep, rep_ids)
+    extra_sql, extra_params = _extra(extra)
+    month = _month_expr(day)
+    group = f"{rep}, {month}" if per_rep else month
+    select_rep = f"{rep} AS rep, " if per_rep else ""
+    sql = (f"SELECT {select_rep}{month} AS month, {num} AS num, {den} AS den FROM {source}"
+           f" WHERE {condition}{reps_sql}{extra_sql} GROUP BY {group}")
+    rows = await Kpi.raw(sql, *params, *rep_params, *extra_params)
+    return {(_uuid(r["rep"]) if per_rep else None, r["month"]): (_float(r["num"]), _float(r["den"])) for r in rows}
+
+
+# --- The records behind a number ---------------------------------------------------------------
+
+RECORD_SQL = {
+    # kind of record, SELECT list (id, day, rep, customer name, amount or detail, share), FROM, date column
+    "orders": ("o.id AS id, o.number AS ref, s.order_date AS day, s.rep AS rep, cu.name AS customer,"
+               " o.amount_cents / 100.0 AS amount, (o.amount_cents - o.cost_cents) / 100.0 AS margin,"
+               " s.share_bp AS share_bp",
+               "order_split s JOIN sales_order o ON o.id = s.sales_order JOIN customer cu ON cu.id = o.customer",
+               "s.rep", "s.order_date", "s.order_date DESC, o.number"),
+    "collections": ("c.id AS id, c.number AS ref, c.received_on AS day, s.rep AS rep, cu.name AS customer,"
+                    " c.amount_cents / 100.0 AS amount, NULL AS margin, s.share_bp AS share_bp",
+                    "collection c JOIN order_split s ON s.sales_order = c.sales_order"
+                    " JOIN sales_order o ON o.id = c.sales_order JOIN customer cu ON cu.id = o.customer",
+                    "s.rep", "c.received_on", "c.received_on DESC, c.number"),
+    "visits": ("v.id AS id, v.purpose AS ref, v.visit_date AS day, v.rep AS rep, cu.name AS customer,"
+               " v.satisfaction AS amount, NULL AS margin, 10000 AS share_bp",
+               "visit v JOIN customer cu ON cu.id = v.customer", "v.rep", "v.visit_date",
+               "v.visit_date DESC, v.checkin_at DESC"),
+    "customers": ("c.id AS id, c.code AS ref, c.created_at AS day, c.owner AS rep, c.name AS customer,"
+                  " NULL AS amount, NULL AS margin, 10000 AS share_bp",
+                  "customer c", "c.owner", "@c.created_at", "c.created_at DESC"),
+    "opportunities": ("p.id AS id, p.name AS ref, p.closed_on AS day, p.owner AS rep, cu.name AS customer,"
+                      " p.amount_cents / 100.0 AS amount, p.stage AS margin, 10000 AS share_bp",
+                      "opportunity p JOIN customer cu ON cu.id = p.customer", "p.owner", "p.closed_on",
+                      "p.closed_on DESC"),
+}
+BUILTIN_RECORDS = {
+    "revenue": ("orders", None), "gross_margin": ("orders", None), "gross_margin_pct": ("orders", None),
+    "collections": ("collections", None), "visits": ("visits", None), "new_customers": ("customers", None),
+    "conversion_rate": ("opportunities", "p.stage IN ('won', 'lost')"),
+    "satisfaction": ("visits", "v.satisfaction IS NOT NULL"),
+}
+
+
+async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | None, limit: int = 200) -> list[dict]:
+    """The rows a KPI's number for these reps and dates came from, newest first (at most `limit`).
+    Each row: id, ref, day, rep, customer, amount, margin, share_bp (the rep's share of a shared order)."""
+    if rep_ids == []:
+        return []
+    if kpi.builtin:
+        kind, extra = BUILTIN_RECORDS.get(kpi.code, (None, None))
+        extra_sql, extra_params = (f" AND {extra}", []) if extra else ("", [])
+    else:
+        kind = kpi.source
+        extra_sql, extra_params = "", []
+        parts = custom_sql_parts(kpi)
+        if parts and parts[5]:
+            extra_sql, extra_params = f" AND {parts[5][0]}", list(parts[5][1:])
+        if kind == "opportunities":
+            kind = "opportunities_created"
+    if kind == "opportunities_created":
+        select, source, rep, _day, order = RECORD_SQL["opportunities"]
+        day, order = "@p.created_at", "p.created_at DESC"
+    elif kind in RECORD_SQL:
+        select, source, rep, day, order = RECORD_SQL[kind]
+    else:
+        return []
+    condition, params = _date_condition(day, start, end)
+    reps_sql, rep_params = _rep_condition(rep, rep_ids)
+    sql = (f"SELECT {select} FROM {source} WHERE {condition}{reps_sql}{extra_sql} ORDER BY {order}"
+           f" LIMIT {int(limit)}")
+    rows = await Kpi.raw(sql, *params, *rep_params, *extra_params)
+    for row in rows:
+        row["rep"] = _uuid(row["rep"])
+        row["id"] = _uuid(row["id"])
+    return rows
