@@ -227,12 +227,13 @@ async def compute(actor: Actor, period: str, *, rep_ids: list[UUID] | None = Non
     if show_total:
         total_line = Line(COMPANY, None, "") if actor.is_admin else Line(TEAMS, None, "")
 
+    found = await actuals.actuals_many(kpis, start, end, scope_rep_ids)
     for kpi in kpis:
         weights = await seasonal_weights(kpi, start, end)
         elapsed = formulas.elapsed_share(start, end, today, overrides, weights)
         board.weights[kpi.code] = weights
         board.elapsed[kpi.code] = elapsed
-        pairs = await actuals.actuals(kpi, start, end, scope_rep_ids)
+        pairs = found[kpi.code]
 
         def cell(pair: Pair, target: float | None) -> Cell:
             value = actuals.value_of(kpi, pair)

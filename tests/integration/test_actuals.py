@@ -62,3 +62,20 @@ def test_visit_and_customer_kpis_and_a_custom_kpi(client, world):
     pair = run(actuals.actuals(conversion, today, today))[world.rep]
     assert actuals.value_of(conversion, pair) == 50.0
     assert [r["id"] for r in run(actuals.records(conversion, today, today, [world.rep]))].count(won) == 1
+
+
+def test_many_kpis_at_once_equal_one_by_one(client, world):
+    run = client.run
+    day = clock.today()
+    run(factories.order(world.customer, {world.rep: 6000, world.other_rep: 4000}, amount=1000, cost=600, day=day))
+    order = run(factories.order(world.customer_b, {world.rep_b: 10000}, amount=200, cost=50, day=day))
+    run(factories.collection(order, 150, day=day))
+    run(factories.visit(world.rep, world.customer))
+    run(factories.opportunity(world.rep, world.customer, stage="won", closed_on=day))
+    kpis = run(actuals.kpis())
+    assert len(kpis) == 8
+    for reps in (None, [world.rep, world.rep_b]):
+        together = run(actuals.actuals_many(kpis, day, day, reps))
+        for kpi in kpis:
+            assert together[kpi.code] == run(actuals.actuals(kpi, day, day, reps)), kpi.code
+    assert together["revenue"][world.rep] == (600.0, 1.0) and world.other_rep not in together["revenue"]
