@@ -124,7 +124,10 @@ async def explain(request: Request, actor: Actor, kpi: str = "", period: str = "
     except FieldErrors as e:
         return page("dashboards/explain.html", status_code=422, actor=actor, data=None, errors=e.errors,
                     **_helpers())
-    data = await services.explain(actor, kpi, scope, code, _page_int(request.query_params.get("page")))
+    csv = format == "csv"
+    # The CSV holds every record behind the number (up to CSV_RECORDS), not just the page on screen.
+    data = await services.explain(actor, kpi, scope, code, 1 if csv else _page_int(request.query_params.get("page")),
+                                  page_size=services.CSV_RECORDS if csv else 0)
     if format == "csv":
         header, rows = services.explain_csv(data)
         return services.csv_response(f"fieldpace-records-{data['kpi'].code}-{code}.csv", header, rows)

@@ -43,6 +43,7 @@ STATUS_ICONS = {formulas.ON_TRACK: "✓", formulas.AT_RISK: "!", formulas.BEHIND
 PERIOD_KIND_LABELS = {formulas.MONTH: N_("Month"), formulas.QUARTER: N_("Quarter"), formulas.YEAR: N_("Year")}
 TREND_PERIODS = 12
 RECORDS_PAGE = 50
+CSV_RECORDS = 10_000  # the explain CSV's cap: every record behind a month's or a team's number
 MAX_PAGE = 200
 # Follow-ups come from visits of the last 90 days: older next steps are stale (and the home stays fast).
 FOLLOW_UP_DAYS = 90
@@ -105,7 +106,7 @@ def period_param(raw: str | None, today: date | None = None) -> str:
     if not raw:
         return formulas.period_of(today, formulas.MONTH)
     try:
-        formulas.parse_period(raw[:10])
+        formulas.parse_period(raw)
     except ValueError:
         raise FieldErrors({"period": _("Choose a month, quarter or year.")}) from None
     return raw
@@ -316,7 +317,7 @@ async def resolve_scope(actor: Actor, raw: str) -> Scope:
 
 
 async def explain(actor: Actor, kpi_code: str, scope_raw: str, period: str, page: int = 1,
-                  today: date | None = None) -> dict:
+                  today: date | None = None, page_size: int = 0) -> dict:
     """One number opened: the KPI, the pace with every input filled in, and the records behind it."""
     kpi = await actuals.kpi_by_code((kpi_code or "").strip()[:40])
     if kpi is None:
@@ -343,8 +344,9 @@ async def explain(actor: Actor, kpi_code: str, scope_raw: str, period: str, page
     worked_done = formulas.working_days(start, upto, b.overrides) if today >= start else 0
     holidays = sorted(d for d, working in b.overrides.items() if start <= d <= end)
     page = max(1, min(page, MAX_PAGE))
-    fetched = await actuals.records(kpi, start, end, scope.rep_ids, limit=page * RECORDS_PAGE + 1)
-    rows = fetched[(page - 1) * RECORDS_PAGE: page * RECORDS_PAGE]
+    size = page_size or RECORDS_PAGE
+    fetched = await actuals.records(kpi, start, end, scope.rep_ids, limit=page * size + 1)
+    rows = fetched[(page - 1) * size: page * size]
     names = await _rep_names({r["rep"] for r in rows})
     for r in rows:
         r["rep_name"] = names.get(r["rep"], "")
@@ -356,8 +358,8 @@ async def explain(actor: Actor, kpi_code: str, scope_raw: str, period: str, page
         "period": period, "start": start, "end": end, "today": today,
         "working_total": worked_total, "working_done": worked_done, "overrides": holidays,
         "weights": [(m, weights[m]) for m in formulas.months(period)] if weights else None,
-        "records": rows, "page": page, "has_more": len(fetched) > page * RECORDS_PAGE, "count": count,
-        "first_index": (page - 1) * RECORDS_PAGE + 1,
+        "records": rows, "page": page, "has_more": len(fetched) > page * size, "count": count,
+        "first_index": (page - 1) * size + 1, "credited": any(r.get("credited") is not None for r in rows),
     }
 
 
@@ -378,7 +380,7 @@ async def _rep_names(ids: set[UUID]) -> dict[UUID, str]:
 
 
 def explain_csv(data: dict) -> tuple[list[str], list[list]]:
-    header = [_("Date"), _("Reference"), _("Customer"), _("Rep"), _("Amount"), _("Share %%")]
+    header = [_("Date"), _("Reference"), _("Customer"), _("Rep"), _("Amount"), _("Share %%"), _("Credited")]
     rows = []
     for r in data["records"]:
         day = r["day"]
@@ -386,7 +388,8 @@ def explain_csv(data: dict) -> tuple[list[str], list[list]]:
         amount = r.get("amount")
         rows.append([day[:10], r.get("ref") or "", r.get("customer") or "", r.get("rep_name", ""),
                      csv_number(float(amount)) if isinstance(amount, numbers.Number) else (amount or ""),
-                     csv_number(r["share"] * 100, 2)])
+                     csv_number(r["share"] * 100, 2),
+                     csv_number(r["credited"], 2) if r.get("credited") is not None else ""])
     return header, rows
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from datetime import date, datetime, time, timedelta, timezone
 from uuid import UUID
 
@@ -393,7 +394,8 @@ BUILTIN_RECORDS = {
 
 async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | None, limit: int = 200) -> list[dict]:
     """The rows a KPI's number for these reps and dates came from, newest first (at most `limit`).
-    Each row: id, ref, day, rep, customer, amount, margin, share_bp (the rep's share of a shared order)."""
+    Each row: id, ref, day, rep, customer, amount, margin, share_bp (the rep's share of a shared order:
+    a shared order is one row per rep) and credited (the amount or margin times the share, for money KPIs)."""
     if rep_ids == []:
         return []
     if kpi.builtin:
@@ -419,7 +421,16 @@ async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | Non
     sql = (f"SELECT {select} FROM {source} WHERE {condition}{reps_sql}{extra_sql} ORDER BY {order}"
            f" LIMIT {int(limit)}")
     rows = await Kpi.raw(sql, *params, *rep_params, *extra_params)
+    credit = CREDITED.get(kpi.code) if kpi.builtin else None
     for row in rows:
         row["rep"] = _uuid(row["rep"])
         row["id"] = _uuid(row["id"])
+        # What this row adds to the rep's number: a shared order's amount (or margin) times their share,
+        # so the credited column of a team's rows adds up to the team's actual.
+        value = row.get(credit) if credit else None
+        row["credited"] = (round(float(value) * (row.get("share_bp") or 0) / 10000, 2)
+                           if isinstance(value, (int, float, Decimal)) else None)
     return rows
+
+
+CREDITED = {"revenue": "amount", "collections": "amount", "gross_margin": "margin", "gross_margin_pct": "margin"}

@@ -88,7 +88,8 @@ def year_periods(year: int) -> list[str]:
 
 
 def previous_periods(code: str, count: int) -> list[str]:
-    """The `count` periods of the same kind before `code`, oldest first (trends over the last periods)."""
+    """The `count` periods of the same kind before `code`, oldest first (trends over the last periods);
+    none from before 2000, the first year the app knows."""
     kind, start, _end = parse_period(code)
     out = []
     for back in range(count, 0, -1):
@@ -100,7 +101,7 @@ def previous_periods(code: str, count: int) -> list[str]:
         else:
             index = start.year * 12 + start.month - 1 - back
             out.append(month_code(index // 12, index % 12 + 1))
-    return out
+    return [c for c in out if int(c[:4]) >= 2000]
 
 
 # --- Working days ------------------------------------------------------------------------------
@@ -242,21 +243,12 @@ def suggest(last_year: list[float], year_before: list[float] | None, months_in_p
     0.5..2, 1 without a full year before); the period gets its seasonal share of last year's total grown
     by it. When history starts during last year (3 months or more), the run rate of those months, pro
     rata: a season cannot be learned from part of a year.
-    rate KPIs: last year's average over the months with data, moved by the same relative trend.
-    None without any history."""
+    None without any history. Rate KPIs use suggest_rate()."""
     if len(last_year) != 12:
         return None
     total_last = sum(last_year)
     if kind == "rate":
-        seen = [v for v in last_year if v is not None and v > 0]
-        if not seen:
-            return None
-        basis = sum(seen) / len(seen)
-        before = [v for v in (year_before or []) if v is not None and v > 0]
-        growth = _growth(basis, sum(before) / len(before) if before else None)
-        value = round(basis * growth, decimals)
-        return Suggestion(value, growth, basis, _("Last year's average %(basis)s x trend %(growth)s",
-                                                 basis=_num(basis), growth=_num(growth, 2)))
+        raise ValueError("rate KPIs: use suggest_rate() with (numerator, denominator) pairs")
     if total_last <= 0:
         return None
     active = _active_months(last_year)
@@ -291,6 +283,29 @@ def _active_months(history: list[float]) -> int:
         if value:
             return 12 - index
     return 0
+
+
+RATE_GROWTH_FLOOR, RATE_GROWTH_CAP = 0.8, 1.25
+
+
+def suggest_rate(last_year: list[tuple[float, float]], year_before: list[tuple[float, float]] | None,
+                 decimals: int = 1) -> Suggestion | None:
+    """A rate KPI's suggestion: last year's rate from all its records (the sum of the months' numerators
+    over the sum of their denominators, so a month of 0 won out of 5 counts and a month without deals does
+    not), moved by its trend against the year before (clamped to 0.8..1.25). None without history."""
+    numerator = sum(n for n, _d in last_year)
+    denominator = sum(d for _n, d in last_year)
+    if denominator <= 0:
+        return None
+    basis = numerator / denominator
+    before_den = sum(d for _n, d in year_before or [])
+    growth = 1.0
+    if before_den > 0:
+        before = sum(n for n, _d in year_before or []) / before_den
+        if before > 0:
+            growth = min(RATE_GROWTH_CAP, max(RATE_GROWTH_FLOOR, basis / before))
+    return Suggestion(round(basis * growth, decimals), growth, basis, _(
+        "Last year's rate %(basis)s x trend %(growth)s", basis=_num(basis, 1), growth=_num(growth, 2)))
 
 
 def _growth(last: float, before: float | None) -> float:

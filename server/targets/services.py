@@ -699,6 +699,9 @@ class History:
                 acc[1] += d
         return {m: (v[0], v[1]) for m, v in out.items()}
 
+    def year_pairs(self, monthly: dict[str, actuals.Pair], year: int) -> list[actuals.Pair]:
+        return [monthly.get(formulas.month_code(year, m), (0.0, 0.0)) for m in range(1, 13)]
+
     def year_values(self, monthly: dict[str, actuals.Pair], year: int) -> list[float]:
         return [actuals.value_of(self.kpi, monthly.get(formulas.month_code(year, m))) or 0.0 for m in range(1, 13)]
 
@@ -757,7 +760,8 @@ async def grid(actor: Actor, plan_id: UUID, kpi_code: str = "", *, plan: dict | 
     cells = await _cells(plan_id, kpi.id)
     values = {key: row["value"] for key, row in cells.items()}
     found = mismatches(values, org, year, decimals) if kpi.kind == "sum" else {}
-    out["mismatch_count"] = len(found)
+    # Only the rows the actor may read count: a manager does not learn of other teams' gaps.
+    out["mismatch_count"] = sum(1 for (_p, kind, sid) in found if can_read_scope(actor, org, (kind, sid)))
     hist = await history(kpi, year)
     locked = out["locked"]
     for scope in org.scopes():
@@ -766,13 +770,18 @@ async def grid(actor: Actor, plan_id: UUID, kpi_code: str = "", *, plan: dict | 
         monthly = hist.monthly(org.rep_ids(scope))
         last = hist.year_values(monthly, year - 1)
         before = hist.year_values(monthly, year - 2)
+        last_pairs = hist.year_pairs(monthly, year - 1)
+        before_pairs = hist.year_pairs(monthly, year - 2)
         best = _best(kpi, monthly, year)
         parent = org.parent(scope)
         row_cells = {}
         for period in periods:
             pkind, start, end = formulas.parse_period(period)
             months = [int(m[5:7]) for m in formulas.months(period)]
-            suggestion = formulas.suggest(last, before if any(before) else None, months, kpi.kind, decimals)
+            if kpi.kind == "rate":
+                suggestion = formulas.suggest_rate(last_pairs, before_pairs, decimals)
+            else:
+                suggestion = formulas.suggest(last, before if any(before) else None, months, kpi.kind, decimals)
             value = values.get((period, scope[0], scope[1]))
             checks = None
             if value is not None:

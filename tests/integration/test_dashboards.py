@@ -115,9 +115,10 @@ def test_explain_fills_in_the_formula_and_lists_the_records(client, march, on_ma
     assert "Acme Shanghai" in text and "60 %" in text  # the shared order, with the rep's share
     assert "2 records in all" in text
     rows = read_csv(client.get(url + "&format=csv"))
-    assert rows[0] == ["Date", "Reference", "Customer", "Rep", "Amount", "Share %"]
+    assert rows[0] == ["Date", "Reference", "Customer", "Rep", "Amount", "Share %", "Credited"]
     assert sorted(r[5] for r in rows[1:]) == ["100.00", "60.00"]
     assert sorted(r[4] for r in rows[1:]) == ["3600.00", "7500.00"]
+    assert sorted(r[6] for r in rows[1:]) == ["3600.00", "4500.00"]  # 60 % of 7,500 + 3,600 = 8,100
     team = client.get(f"/dashboard/explain?kpi=conversion_rate&scope=team:{w.team_a}&period={MARCH}")
     assert team.status_code == 200 and "200.00 / 5.00" in team.text  # 2 won x 100 over 5 closed
 
@@ -166,3 +167,25 @@ def test_dashboard_csv_downloads(client, march, on_march_13):
                                                                        "Won", "Lost"]
     ageing = read_csv(client.get(base + "&table=ageing"))
     assert ageing[-1][0] == "Total" and float(ageing[-1][-1]) == pytest.approx(7500 + 3600)
+
+
+def test_explain_credits_shared_orders_by_share_and_adds_up(client, march, on_march_13):
+    w = march
+    client.login("mgr_a")
+    rows = read_csv(client.get(f"/dashboard/explain?kpi=revenue&scope=team:{w.team_a}&period={MARCH}&format=csv"))
+    assert rows[0] == ["Date", "Reference", "Customer", "Rep", "Amount", "Share %", "Credited"]
+    # Every record behind the team's 11,100.00, a shared order once per rep at their share: the credited
+    # column adds up to the number on the board, the amounts do not.
+    assert sum(float(r[6]) for r in rows[1:]) == pytest.approx(11100.0)
+    assert any(float(r[5]) < 100 for r in rows[1:])
+    page = client.get(f"/dashboard/explain?kpi=gross_margin&scope=rep:{w.rep}&period={MARCH}")
+    assert page.status_code == 200 and "Credited" in page.text
+
+
+def test_bad_periods_are_refused_not_crashed(client, march, on_march_13):
+    client.login("boss")
+    assert client.get("/dashboard?period=2026-11%20%20%20zz").status_code == 422
+    assert client.get("/dashboard/explain?kpi=revenue&scope=company&period=2026%20%20x").status_code == 422
+    # A trend that would reach back before 2000 shows what there is.
+    assert client.get("/dashboard?period=2000-01&section=all").status_code == 200
+    assert client.get("/dashboard?period=2001-Q1&format=csv&table=trend").status_code == 200

@@ -185,6 +185,19 @@ def test_collections_may_not_exceed_the_order_amount(client, world):
     assert 'data-count="error">3<' in text and 'data-count="unchanged">1<' in text and 'data-count="create">1<' in text
 
 
+def test_an_order_amount_cannot_drop_below_what_was_collected(client, world):
+    client.login("boss")
+    import_file(client, "customers", CUSTOMERS)
+    import_file(client, "orders", ORDERS)
+    import_file(client, "collections", "collection_number,order_number,date,amount\nRC-1,SO-2,2026-04-01,5000\n")
+    lowered = ORDERS.replace("5600", "100")
+    assert lowered != ORDERS
+    batch_id = preview(client, "orders", lowered)
+    text = client.get(f"/imports/{batch_id}").text
+    assert "has been collected against this order already" in text
+    assert client.post_form(f"/imports/{batch_id}/run", {}).status_code == 422
+
+
 def test_the_same_file_again_changes_nothing_and_an_edited_file_updates_only_its_changes(client, world):
     client.login("boss")
     import_file(client, "customers", CUSTOMERS)

@@ -27,6 +27,7 @@ def test_period_codes():
     assert f.period_of(date(2026, 11, 27), "quarter") == "2026-Q4"
     assert f.previous_periods("2026-02", 3) == ["2025-11", "2025-12", "2026-01"]
     assert f.previous_periods("2026-Q1", 2) == ["2025-Q3", "2025-Q4"]
+    assert f.previous_periods("2000-02", 3) == ["2000-01"]  # nothing before 2000
     assert len(f.year_periods(2026)) == 17
 
 
@@ -90,8 +91,12 @@ def test_suggestion_is_trend_times_season():
     assert f.suggest([0] * 10 + [100, 200], None, [1]) is None  # two months are too few
     # A year before with a gap is no trend to follow.
     assert f.suggest([100] * 12, [0] * 6 + [80] * 6, [1]).growth == 1.0
-    rate = f.suggest([20, 30] + [0] * 10, None, [1], kind="rate")
-    assert rate.value == 25 and rate.growth == 1.0
+    # A rate pools last year's records: 1 of 1 won in January, 1 of 10 in February, 0 of 5 in March.
+    rate = f.suggest_rate([(100, 1), (100, 10), (0, 5)] + [(0, 0)] * 9, None)
+    assert rate.value == 12.5 and rate.growth == 1.0  # 200 / 16, not the 55 % average of monthly rates
+    trend = f.suggest_rate([(30, 1)] * 12, [(10, 1)] * 12)
+    assert trend.growth == f.RATE_GROWTH_CAP and trend.value == 37.5
+    assert f.suggest_rate([(0, 0)] * 12, None) is None
 
 
 def _smart(**overrides):
