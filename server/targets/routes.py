@@ -180,8 +180,8 @@ def _period_labels(year: int) -> dict[str, str]:
 
 async def _grid_page(actor: Actor, plan_id: UUID, kpi: str, *, fragment: bool = False, status_code: int = 200,
                      cell_errors: dict | None = None, typed: dict | None = None, errors: dict | None = None,
-                     mismatch_list: list | None = None):
-    data = await services.grid(actor, plan_id, kpi)
+                     mismatch_list: list | None = None, team: object = None):
+    data = await services.grid(actor, plan_id, kpi, team=_uuid_or_none(team) if team else None)
     template = "targets/_grid.html" if fragment else "targets/plan.html"
     return page(template, status_code=status_code, actor=actor, **data, labels=_period_labels(data["plan"]["year"]),
                 cell_errors=cell_errors or {}, typed=typed or {}, errors=errors or {},
@@ -190,9 +190,10 @@ async def _grid_page(actor: Actor, plan_id: UUID, kpi: str, *, fragment: bool = 
 
 
 @get("/targets/{plan_id:uuid}")
-async def plan_detail(request: Request, actor: Actor, plan_id: UUID, kpi: str = "") -> object:
+async def plan_detail(request: Request, actor: Actor, plan_id: UUID, kpi: str = "", team: str = "") -> object:
     require_role(actor, "manager", "admin")
-    return await _grid_page(actor, plan_id, kpi, fragment=is_htmx(request) and request.headers.get("hx-target") == "grid")
+    return await _grid_page(actor, plan_id, kpi, fragment=is_htmx(request) and request.headers.get("hx-target") == "grid",
+                            team=team)
 
 
 @get("/targets/{plan_id:uuid}/cell")
@@ -218,16 +219,18 @@ async def cell_save(request: Request, actor: Actor, plan_id: UUID) -> object:
             message = "; ".join(e.errors.values())
             return await _grid_page(actor, plan_id, code, fragment=is_htmx(request), status_code=422,
                                     cell_errors={key: message}, typed={key: data.get("value", "")},
-                                    errors={"": message} if not is_htmx(request) else {})
+                                    errors={"": message} if not is_htmx(request) else {}, team=data.get("view_team"))
         view = await services.cell_view(actor, plan_id, data.get("kpi", ""), data.get("period", ""),
                                         data.get("scope_kind", ""), data.get("scope_id", ""))
         return page("targets/cell.html", status_code=422, actor=actor, **view,
                     labels=_period_labels(view["plan"]["year"]), values=data, errors=e.errors, **LABELS)
     code = saved["kpi"].code
+    view_team = _uuid_or_none(data.get("view_team"))
     if is_htmx(request):
-        return await _grid_page(actor, plan_id, code, fragment=True)
+        return await _grid_page(actor, plan_id, code, fragment=True, team=view_team)
     flash(request, _("Target saved."))
-    return redirect(f"/targets/{plan_id}?kpi={code}#row-{services.scope_key(saved['scope'])}", request)
+    team_query = f"&team={view_team}" if view_team else ""
+    return redirect(f"/targets/{plan_id}?kpi={code}{team_query}#row-{services.scope_key(saved['scope'])}", request)
 
 
 def _uuid_or_none(raw) -> UUID | None:

@@ -742,10 +742,14 @@ def _best(kpi: actuals.KpiDef, monthly: dict[str, actuals.Pair], year: int) -> d
     return best
 
 
+REPS_INLINE = 60  # beyond this many readable reps, rep rows show one team at a time
+
+
 async def grid(actor: Actor, plan_id: UUID, kpi_code: str = "", *, plan: dict | None = None,
-               org: Org | None = None) -> dict:
+               org: Org | None = None, team: UUID | None = None) -> dict:
     """The plan's grid for one KPI: rows the actor may read, 17 period columns, each cell with its value,
-    suggestion, SMART check and mismatch."""
+    suggestion, SMART check and mismatch. With more than REPS_INLINE readable reps, the reps' rows are
+    those of `team` only (the company and team rows always show): a 1,000-rep grid would be 17,000 cells."""
     plan = plan or await plan_get(actor, plan_id)
     kpis = await plan_kpis(plan_id)
     kpi = next((k for k in kpis if k.code == kpi_code), kpis[0] if kpis else None)
@@ -764,8 +768,12 @@ async def grid(actor: Actor, plan_id: UUID, kpi_code: str = "", *, plan: dict | 
     out["mismatch_count"] = sum(1 for (_p, kind, sid) in found if can_read_scope(actor, org, (kind, sid)))
     hist = await history(kpi, year)
     locked = out["locked"]
-    for scope in org.scopes():
-        if not can_read_scope(actor, org, scope):
+    readable = [sc for sc in org.scopes() if can_read_scope(actor, org, sc)]
+    collapsed = sum(1 for kind, _sid in readable if kind == "rep") > REPS_INLINE
+    shown_team = ("team", team) if team else None
+    out.update(collapsed=collapsed, team=team if collapsed else None)
+    for scope in readable:
+        if collapsed and scope[0] == "rep" and org.parent(scope) != shown_team:
             continue
         monthly = hist.monthly(org.rep_ids(scope))
         last = hist.year_values(monthly, year - 1)
@@ -801,6 +809,7 @@ async def grid(actor: Actor, plan_id: UUID, kpi_code: str = "", *, plan: dict | 
             "depth": 0 if scope == COMPANY else 1 if scope[0] == "team" or parent == COMPANY else 2,
             "writable": writable, "inline": writable and not locked, "cells": row_cells,
             "has_children": bool(org.children(scope)),
+            "reps_folded": collapsed and scope[0] == "team" and scope != shown_team and bool(org.children(scope)),
         })
     out["decimals"] = decimals
     return out

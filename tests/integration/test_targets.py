@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from uuid import UUID
 
+from server.accounts.tables import User
 from server.targets import actuals, services
 from server.targets.tables import COMPANY_SCOPE_ID, Target, TargetChange, TargetPlan
 from tests import factories
@@ -284,3 +285,24 @@ def test_htmx_cell_edit_answers_with_the_grid_and_pages_render(client, world):
         assert client.get(url).status_code == 200, url
     assert client.get(f"/targets/{plan_id}/cell?kpi=revenue&period=1999&scope_kind=company&scope_id={COMPANY}").status_code == 404
     assert client.get(f"/targets/{plan_id}/split?kpi=nope&scope_kind=company&scope_id={COMPANY}").status_code == 404
+
+
+def test_a_large_plan_shows_one_teams_reps_at_a_time(client, world, monkeypatch):
+    from server.targets import services as target_services
+
+    monkeypatch.setattr(target_services, "REPS_INLINE", 1)  # World has 3 reps: "large" for this test
+    client.login("boss")
+    plan_id = _create_plan(client, value="1000")
+    names = {r["id"]: r["display_name"] for r in client.run(User.select(User.id, User.display_name))}
+    folded = client.get(f"/targets/{plan_id}?kpi=revenue").text
+    assert "Team A" in folded and "Team B" in folded and "Show reps" in folded
+    assert names[world.rep] not in folded and names[world.rep_b] not in folded
+    team_a = client.get(f"/targets/{plan_id}?kpi=revenue&team={world.team_a}").text
+    assert names[world.rep] in team_a and names[world.other_rep] in team_a and names[world.rep_b] not in team_a
+    # Saving a cell from the team's view comes back to the same view.
+    kpi = _kpi(client)
+    saved = client.post(f"/targets/{plan_id}/cells", data={
+        "kpi": str(kpi.id), "period": f"{YEAR}-01", "scope_kind": "rep", "scope_id": str(world.rep), "value": "5",
+        "view_team": str(world.team_a), "_csrf_token": client.csrf()}, headers={"HX-Request": "true", "X-CSRFToken": client.csrf()})
+    assert saved.status_code == 200 and names[world.rep] in saved.text and names[world.rep_b] not in saved.text
+    assert client.get(f"/targets/{plan_id}?kpi=revenue&team=not-a-uuid").status_code == 200
