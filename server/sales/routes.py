@@ -7,7 +7,7 @@ from datetime import date
 from uuid import UUID, uuid4
 
 from litestar import Request, Router, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from server import clock
 from server.accounts.permissions import Actor
@@ -113,11 +113,12 @@ async def opportunity_stage(request: Request, actor: Actor, opportunity_id: UUID
 # ------------------------------------------------------------------------------------------ orders
 
 
-async def _order_form(actor: Actor, values: dict, errors: dict, status_code: int = 200):
+async def _order_form(actor: Actor, values: dict, errors: dict, status_code: int = 200,
+                      editing: UUID | None = None):
     return page(
         "sales/order_form.html", status_code=status_code, actor=actor, values=values, errors=errors,
         customers=await services.customer_choices(actor), split_reps=await services.split_choices(actor),
-        split_rows=range(services.MAX_SPLITS), today=clock.today(), **LABELS,
+        split_rows=range(services.MAX_SPLITS), today=clock.today(), editing=editing, **LABELS,
     )
 
 
@@ -155,6 +156,31 @@ async def order_create(request: Request, actor: Actor) -> object:
         return await _order_form(actor, data, e.errors, status_code=422)
     flash(request, _("Order saved.") if created else _("This order was saved already."))
     return redirect(f"/orders/{oid}", request)
+
+
+@get("/orders/{order_id:uuid}/edit")
+async def order_edit(actor: Actor, order_id: UUID) -> object:
+    row = await services.get_order(actor, order_id)
+    if not row:
+        raise NotFoundException()
+    if not row["editable"]:
+        raise PermissionDeniedException()
+    return await _order_form(actor, services.order_form_values(row), {}, editing=order_id)
+
+
+@post("/orders/{order_id:uuid}")
+async def order_update(request: Request, actor: Actor, order_id: UUID) -> object:
+    data = await form_data(request)
+    try:
+        await services.update_order(actor, order_id, data)
+    except LookupError:
+        raise NotFoundException() from None
+    except FieldErrors as e:
+        return await _order_form(actor, data, e.errors, status_code=422, editing=order_id)
+    except Conflict as e:
+        return await _order_form(actor, data, {"": e.message}, status_code=409, editing=order_id)
+    flash(request, _("Order corrected."))
+    return redirect(f"/orders/{order_id}", request)
 
 
 @get("/orders/{order_id:uuid}")
@@ -253,7 +279,7 @@ router = Router(
     path="/",
     route_handlers=[
         sales_hub, opportunity_list, opportunity_new, opportunity_create, opportunity_detail, opportunity_stage,
-        order_list, order_new, order_create, order_detail, collection_list, collection_new, collection_create,
+        order_list, order_new, order_create, order_edit, order_update, order_detail, collection_list, collection_new, collection_create,
         api_opportunities, api_opportunity_create, api_orders, api_order_create,
     ],
 )

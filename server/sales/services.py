@@ -18,7 +18,7 @@ from server.accounts.permissions import Actor, can_manage_rep, can_see_rep, visi
 from server.accounts.tables import User
 from server.customers.tables import Customer
 from server.db import is_sqlite
-from server.i18n import N_, _
+from server.i18n import N_, _, fmt_money
 from server.sales.tables import (
     CLOSED_STAGES, FULL_SHARE, OPEN_STAGES, STAGES, Collection, Opportunity, OpportunityStage, Order, OrderSplit,
 )
@@ -570,12 +570,80 @@ async def create_order(actor: Actor, data: dict) -> tuple[UUID, bool]:
     raise AssertionError("unreachable")
 
 
+async def update_order(actor: Actor, order_id: UUID, data: dict) -> None:
+    """Correct an order typed in with a mistake: its number, customer, dates, amounts, note and split.
+
+    Who: admin; a manager for customers of their teams, among reps of their teams; a rep for their own
+    customers' orders typed in (not imported: the ERP's are corrected there and imported again). The
+    amount may not drop below what was collected. The form carries the version it showed (`version`, the
+    order's updated_at): an order changed meanwhile is a Conflict, the typed values kept. Raises
+    LookupError for an order or customer the actor cannot see, FieldErrors, Conflict."""
+    if not await _order_visible(actor, order_id):
+        raise LookupError(order_id)
+    row = await Order.select(Order.id, Order.number, Order.source, Order.updated_at,
+                             Order.customer.owner.as_alias("owner")).where(Order.id == order_id).first()
+    if row is None:
+        raise LookupError(order_id)
+    if actor.is_rep and (row["owner"] != actor.id or row["source"] != "manual"):
+        raise FieldErrors({"": _("Only orders typed in for your own customers can be corrected here; ask your manager.")})
+    clean = validate_order({**data, "id": str(order_id)})
+    customer = await _customer_for(actor, clean["customer"])
+    splits = clean["splits"] or [(customer["owner"], FULL_SHARE)]
+    await _check_split_reps(actor, splits)
+    allowed = {r["id"] for r in await split_choices(actor)}
+    current = await OrderSplit.select(OrderSplit.rep).where(OrderSplit.sales_order == order_id)
+    if not actor.is_admin and any(s["rep"] not in allowed for s in current):
+        raise FieldErrors({"": _("This order is shared with a rep outside your teams: an admin can correct it.")})
+    number = clean["number"] or row["number"]
+    if number != row["number"] and await Order.exists().where(Order.number == number):
+        raise FieldErrors({"number": _("An order with this number exists already.")})
+    version = str(data.get("version") or "")
+    now = clock.now()
+    async with db.write_transaction():
+        fresh = await Order.select(Order.updated_at).where(Order.id == order_id).first()
+        if fresh is None:
+            raise LookupError(order_id)
+        if version and version != fresh["updated_at"].isoformat():
+            raise Conflict(_("Someone changed this order meanwhile: check it again before saving your correction."))
+        collected = sum(c["amount_cents"] for c in await Collection.select(Collection.amount_cents).where(
+            Collection.sales_order == order_id))
+        if clean["amount_cents"] < collected:
+            raise FieldErrors({"amount": _("%(paid)s has been collected against this order already: the amount cannot be less.",
+                                           paid=fmt_money(collected / 100))})
+        await Order.update({
+            Order.number: number, Order.customer: customer["id"], Order.order_date: clean["order_date"],
+            Order.due_date: clean["due_date"], Order.amount_cents: clean["amount_cents"],
+            Order.cost_cents: clean["cost_cents"], Order.note: clean["note"], Order.updated_at: now,
+        }).where(Order.id == order_id)
+        await OrderSplit.delete().where(OrderSplit.sales_order == order_id)
+        await OrderSplit.insert(*[
+            OrderSplit(id=uuid4(), sales_order=order_id, rep=rep, share_bp=bp, order_date=clean["order_date"])
+            for rep, bp in splits
+        ])
+
+
+def order_form_values(order: dict) -> dict:
+    """An order as its edit form shows it (amounts in yuan, shares in percent)."""
+    values = {
+        "id": str(order["id"]), "number": order["number"], "customer": str(order["customer"]),
+        "order_date": order["order_date"].isoformat(),
+        "due_date": order["due_date"].isoformat() if order["due_date"] else "",
+        "amount": f"{Decimal(order['amount_cents']) / 100:.2f}", "cost": f"{Decimal(order['cost_cents']) / 100:.2f}",
+        "note": order["note"], "version": order["updated_at"].isoformat(),
+    }
+    for i, split in enumerate(order["splits"]):
+        values[f"split_rep_{i}"] = str(split["rep"])
+        values[f"split_pct_{i}"] = f"{Decimal(split['share_bp']) / 100:.2f}".rstrip("0").rstrip(".")
+    return values
+
+
 async def get_order(actor: Actor, order_id: UUID) -> dict | None:
     if not await _order_visible(actor, order_id):
         return None
     row = await Order.select(
         Order.id, Order.number, Order.customer, Order.opportunity, Order.order_date, Order.due_date,
-        Order.amount_cents, Order.cost_cents, Order.note, Order.source, Order.created_at,
+        Order.amount_cents, Order.cost_cents, Order.note, Order.source, Order.created_at, Order.updated_at,
+        Order.customer.owner.as_alias("owner"),
         Order.customer.name.as_alias("customer_name"), Order.created_by.display_name.as_alias("created_by_name"),
         Order.opportunity.name.as_alias("opportunity_name"),
     ).where(Order.id == order_id).first()
@@ -595,6 +663,7 @@ async def get_order(actor: Actor, order_id: UUID) -> dict | None:
     row["margin_pct"] = (row["margin_cents"] / row["amount_cents"] * 100) if row["amount_cents"] else None
     row["due"] = row["due_date"] or row["order_date"]
     row["days_overdue"] = max(0, (clock.today() - row["due"]).days) if row["outstanding_cents"] > 0 else 0
+    row["editable"] = not actor.is_rep or (row["owner"] == actor.id and row["source"] == "manual")
     return row
 
 

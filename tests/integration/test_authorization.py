@@ -291,6 +291,12 @@ MATRIX: dict[tuple[str, str], Case] = {
         "id": str(uuid4()), "customer": str(r.customer), "amount": "100"}),
     ("GET", "/orders/{order_id:uuid}"): Case(lambda r: "/orders/" + str(r.extra(
         "sales", lambda r: factories.sales_records(r.world.rep, r.customer))["order"]), _OWNER_RECORD),
+    # Correcting an order: the owner (their own customer's order typed in), their manager, admin; else 404.
+    ("GET", "/orders/{order_id:uuid}/edit"): Case(lambda r: "/orders/" + str(r.extra(
+        "sales", lambda r: factories.sales_records(r.world.rep, r.customer))["order"]) + "/edit", _OWNER_RECORD),
+    ("POST", "/orders/{order_id:uuid}"): Case(lambda r: "/orders/" + str(r.extra(
+        "sales", lambda r: factories.sales_records(r.world.rep, r.customer))["order"]),
+        row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK), body=lambda r: {"customer": str(r.customer), "amount": "1000"}),
     ("GET", "/collections"): Case(lambda r: (r.extra("sales", lambda r: factories.sales_records(
         r.world.rep, r.customer)), "/collections")[1], _SCOPED_LIST),
     ("GET", "/collections/new"): Case(lambda r: "/collections/new?order=" + str(r.extra(

@@ -197,6 +197,55 @@ def test_collections_may_not_exceed_the_order(client, world):
     assert client.get("/collections/new?order=nope").status_code == 404
 
 
+def test_correcting_an_order_replaces_its_amount_and_split(client, world):
+    run = client.run
+    order_id = run(factories.order(world.customer, {world.rep: 10_000}, amount=1000, cost=600,
+                                   day=clock.today() - timedelta(days=3)))
+    run(factories.collection(order_id, 300))
+    client.login("rep_a1")
+    form = client.get(f"/orders/{order_id}/edit")
+    assert form.status_code == 200 and 'name="version"' in form.text and "1000.00" in form.text
+    version = re.search(r'name="version" value="([^"]+)"', form.text).group(1)
+    edited = {**_order_form(world), "id": str(order_id), "version": version, "amount": "1,200.00", "cost": "700",
+              "split_rep_0": str(world.rep), "split_pct_0": "70", "split_rep_1": str(world.other_rep),
+              "split_pct_1": "30", "order_date": (clock.today() - timedelta(days=2)).isoformat()}
+    assert client.post_form(f"/orders/{order_id}", edited).status_code == 303
+    row = run(Order.select(Order.amount_cents, Order.cost_cents, Order.number).where(Order.id == order_id).first())
+    assert row["amount_cents"] == 120_000 and row["cost_cents"] == 70_000
+    assert _splits(client, order_id) == {world.rep: 7000, world.other_rep: 3000}
+    dates = run(OrderSplit.select(OrderSplit.order_date).where(OrderSplit.sales_order == order_id))
+    assert {d["order_date"] for d in dates} == {clock.today() - timedelta(days=2)}
+    # The form it came from is now stale: a second save with the old version is a conflict, text kept.
+    stale = client.post_form(f"/orders/{order_id}", {**edited, "amount": "1,300.00"})
+    assert stale.status_code == 409 and "1,300.00" in stale.text
+    # Below what was collected: refused, typed values kept.
+    fresh = re.search(r'name="version" value="([^"]+)"', client.get(f"/orders/{order_id}/edit").text).group(1)
+    low = client.post_form(f"/orders/{order_id}", {**edited, "version": fresh, "amount": "200", "note": "Typed note"})
+    assert low.status_code == 422 and "has been collected" in low.text and "Typed note" in low.text
+    # A teammate who holds a share sees the order but may not correct it; another team's manager cannot see it.
+    client.login("rep_a2")
+    assert client.get(f"/orders/{order_id}").status_code == 200
+    assert client.get(f"/orders/{order_id}/edit").status_code == 403
+    assert client.post_form(f"/orders/{order_id}", {**edited, "version": fresh}).status_code == 422
+    client.login("mgr_b")
+    assert client.get(f"/orders/{order_id}/edit").status_code == 404
+    assert client.post_form(f"/orders/{order_id}", {**edited, "version": fresh}).status_code == 404
+    client.login("mgr_a")
+    assert client.post_form(f"/orders/{order_id}", {**edited, "version": fresh, "amount": "1,250"}).status_code == 303
+    assert run(Order.select(Order.amount_cents).where(Order.id == order_id).first())["amount_cents"] == 125_000
+
+
+def test_imported_orders_are_corrected_by_managers_not_reps(client, world):
+    order_id = client.run(factories.order(world.customer, {world.rep: 10_000}, amount=500))
+    client.run(Order.update({Order.source: "import"}).where(Order.id == order_id))
+    client.login("rep_a1")
+    assert "/edit" not in client.get(f"/orders/{order_id}").text
+    refused = client.post_form(f"/orders/{order_id}", {**_order_form(world), "amount": "600"})
+    assert refused.status_code == 422 and "ask your manager" in refused.text
+    client.login("boss")
+    assert client.post_form(f"/orders/{order_id}", {**_order_form(world), "amount": "600"}).status_code == 303
+
+
 def test_order_page_shows_outstanding_and_days_overdue(client, world):
     due = clock.today() - timedelta(days=12)
     oid = client.run(factories.order(world.customer, {world.rep: 10000}, amount=500, day=due - timedelta(days=30), due=due))
