@@ -6,10 +6,12 @@ import asyncio
 import contextvars
 import functools
 import weakref
+from datetime import date
 from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlparse
+from uuid import UUID
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -203,6 +205,20 @@ def bind(engine: Engine) -> None:
     """Point every table at `engine` (one process serves one database)."""
     for table in all_tables():
         table._meta._db = engine
+
+
+def as_uuid(value) -> UUID | None:
+    """A UUID as a raw query returns it: a UUID from PostgreSQL, text from SQLite."""
+    if value is None or isinstance(value, UUID):
+        return value
+    return UUID(str(value))
+
+
+def as_date(value) -> date | None:
+    """A date as a raw query returns it: a date from PostgreSQL, ISO text from SQLite."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -301,7 +301,7 @@ def _rep(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, seq: dict, in
     """One rep's year: customers, visits and daily reports, opportunities, orders, collections."""
     rep = rep_ids[index]
     improver = index == IMPROVER
-    first_day, last = span[0][0], len(span) - 1
+    first_day = span[0][0]
     a0 = ability[index]
 
     def drive(t: float) -> float:  # the rep's form at fraction t of the span

@@ -35,6 +35,15 @@ def uuid(data: dict, name: str, errors: dict, *, required: bool = True) -> UUID 
         return None
 
 
+def optional_uuid(raw) -> UUID | None:
+    """An identifier from a query string or a hidden field where a bad one simply means "none" (a
+    filter, a back link): None for empty or malformed input, never an error."""
+    try:
+        return UUID(str(raw).strip()) if raw not in (None, "") else None
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
 def choice(data: dict, name: str, options: tuple[str, ...], errors: dict, *, default: str | None = None) -> str:
     value = data.get(name) or default
     if value not in options:

@@ -13,7 +13,7 @@ from server import clock
 from server.accounts.permissions import Actor
 from server.dashboards import charts, services
 from server.i18n import _
-from server.targets import actuals, formulas, pace
+from server.targets import actuals, formulas
 from server.web import FieldErrors, is_htmx, page
 
 CSV_TABLES = ("board", "trend", "funnel", "ageing")

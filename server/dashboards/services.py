@@ -18,7 +18,8 @@ from uuid import UUID
 from litestar import Response
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
-from server import clock
+from server import clock, db
+from server.validation import optional_uuid
 from server.accounts.permissions import Actor, can_see_rep
 from server.accounts.tables import Team, User
 from server.i18n import N_, _, fmt_money, fmt_number
@@ -133,12 +134,6 @@ def period_label(code: str) -> str:
     return code
 
 
-def _uuid(raw: str | None) -> UUID | None:
-    try:
-        return UUID(str(raw).strip()) if raw else None
-    except (ValueError, AttributeError):
-        return None
-
 
 # --- Boards --------------------------------------------------------------------------------------
 
@@ -158,7 +153,7 @@ async def team_for(actor: Actor, raw: str | None) -> dict | None:
     NotFoundException otherwise, None when none is asked for."""
     if not raw:
         return None
-    tid = _uuid(raw)
+    tid = optional_uuid(raw)
     if tid is None or not (actor.is_admin or tid in actor.led_team_ids):
         raise NotFoundException()
     row = await Team.select(Team.id, Team.name).where(Team.id == tid).first()
@@ -294,7 +289,7 @@ async def resolve_scope(actor: Actor, raw: str) -> Scope:
     raw = (raw or "").strip()
     kind, _sep, ident = raw.partition(":")
     if kind == pace.REP:
-        rid = _uuid(ident)
+        rid = optional_uuid(ident)
         if rid is None or not await can_see_rep(actor, rid):
             raise NotFoundException()
         row = await User.select(User.display_name, User.role).where(User.id == rid).first()
@@ -419,7 +414,7 @@ async def todays_plan(actor: Actor, today: date | None = None) -> dict:
         actor.id, since, today,
     )
     for f in follow_ups:
-        f["next_step_date"] = pace._as_date(f["next_step_date"])
+        f["next_step_date"] = db.as_date(f["next_step_date"])
         f["overdue"] = f["next_step_date"] < today
     week = clock.week_start(today)
     deals = await Opportunity.select(

@@ -10,6 +10,7 @@ from litestar import Request, Router, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from server import clock
+from server.validation import optional_uuid
 from server.accounts.permissions import Actor
 from server.i18n import _
 from server.sales import services
@@ -19,12 +20,6 @@ from server.web import Conflict, FieldErrors, flash, form_data, page, redirect
 LABELS = {"stage_labels": services.STAGE_LABELS, "ageing_buckets": services.AGEING_BUCKETS, "stages": STAGES,
           "open_stages": OPEN_STAGES}
 
-
-def _uuid(raw: str) -> UUID | None:
-    try:
-        return UUID(raw) if raw else None
-    except ValueError:
-        return None
 
 
 def _month(raw: str) -> str:
@@ -36,7 +31,7 @@ def _month(raw: str) -> str:
 
 @get("/sales")
 async def sales_hub(actor: Actor, rep: str = "") -> object:
-    rep_id = None if actor.is_rep else _uuid(rep)
+    rep_id = None if actor.is_rep else optional_uuid(rep)
     data = await services.hub(actor, rep_id)
     return page(
         "sales/hub.html", actor=actor, rep=str(rep_id or ""), reps=await services.rep_choices(actor),
@@ -56,7 +51,7 @@ async def _opportunity_form(actor: Actor, values: dict, errors: dict, status_cod
 
 @get("/opportunities")
 async def opportunity_list(actor: Actor, stage: str = "", rep: str = "") -> object:
-    rep_id = None if actor.is_rep else _uuid(rep)
+    rep_id = None if actor.is_rep else optional_uuid(rep)
     stage = stage if stage in STAGES else ""
     rows = await services.opportunities(actor, stage=stage, rep=rep_id)
     return page("sales/opportunity_list.html", actor=actor, opportunities=rows, stage=stage, rep=str(rep_id or ""),
@@ -124,7 +119,7 @@ async def _order_form(actor: Actor, values: dict, errors: dict, status_code: int
 
 @get("/orders")
 async def order_list(actor: Actor, rep: str = "", month: str = "") -> object:
-    rep_id = None if actor.is_rep else _uuid(rep)
+    rep_id = None if actor.is_rep else optional_uuid(rep)
     month = _month(month)
     rows = await services.orders(actor, rep=rep_id, month=month)
     return page("sales/order_list.html", actor=actor, orders=rows, rep=str(rep_id or ""), month=month,
@@ -137,7 +132,7 @@ async def order_new(actor: Actor, opportunity: str = "", customer: str = "") -> 
     if actor.is_rep:
         values.update({"split_rep_0": str(actor.id), "split_pct_0": "100"})
     if opportunity:
-        opp_id = _uuid(opportunity)
+        opp_id = optional_uuid(opportunity)
         prefill = await services.opportunity_prefill(actor, opp_id) if opp_id else None
         if not prefill:
             raise NotFoundException()
@@ -204,7 +199,7 @@ async def _collection_form(actor: Actor, order_id: UUID | None, values: dict, er
 
 @get("/collections")
 async def collection_list(actor: Actor, rep: str = "", as_of: str = "") -> object:
-    rep_id = None if actor.is_rep else _uuid(rep)
+    rep_id = None if actor.is_rep else optional_uuid(rep)
     try:
         day = date.fromisoformat(as_of) if as_of else clock.today()
     except ValueError:
@@ -220,7 +215,7 @@ async def collection_list(actor: Actor, rep: str = "", as_of: str = "") -> objec
 
 @get("/collections/new")
 async def collection_new(actor: Actor, order: str = "") -> object:
-    order_id = _uuid(order)
+    order_id = optional_uuid(order)
     return await _collection_form(actor, order_id, {"id": str(uuid4()), "order": order,
                                                     "received_on": clock.today().isoformat()}, {})
 
@@ -233,7 +228,7 @@ async def collection_create(request: Request, actor: Actor) -> object:
     except LookupError:
         raise NotFoundException() from None
     except FieldErrors as e:
-        return await _collection_form(actor, _uuid(data.get("order", "")), data, e.errors, status_code=422)
+        return await _collection_form(actor, optional_uuid(data.get("order", "")), data, e.errors, status_code=422)
     flash(request, _("Collection saved.") if created else _("This collection was saved already."))
     return redirect(f"/orders/{order_id}", request)
 
@@ -242,7 +237,7 @@ async def collection_create(request: Request, actor: Actor) -> object:
 
 
 def _api_rep(actor: Actor, rep: str) -> UUID | None:
-    return None if actor.is_rep else _uuid(rep)
+    return None if actor.is_rep else optional_uuid(rep)
 
 
 @get("/api/v1/opportunities")

@@ -117,12 +117,6 @@ def _number(prefix: str, day: date) -> str:
     return f"{prefix}-{day:%Y%m%d}-{secrets.token_hex(2).upper()}"
 
 
-def _uuid_param(raw: str | None) -> UUID | None:
-    try:
-        return UUID(str(raw)) if raw else None
-    except ValueError:
-        return None
-
 
 def _is_unique_violation(exc: BaseException) -> bool:
     name = type(exc).__name__
@@ -241,7 +235,7 @@ async def create_opportunity(actor: Actor, data: dict) -> tuple[UUID, bool]:
 
     Returns (id, created); a repeat of the same client-made id is a duplicate (created False).
     Raises FieldErrors (bad input) or LookupError (someone else's customer)."""
-    rid = _uuid_param(data.get("id") if isinstance(data.get("id"), str) else None)
+    rid = validation.optional_uuid(data.get("id") if isinstance(data.get("id"), str) else None)
     if rid is not None:
         existing = await Opportunity.select(Opportunity.owner).where(Opportunity.id == rid).first()
         if existing:
@@ -394,20 +388,15 @@ async def orders(actor: Actor, rep: UUID | None = None, month: str = "", limit: 
     return [_order_row(r) for r in rows]
 
 
-def _as_date(value) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
 
 def _order_row(r: dict) -> dict:
     r = dict(r)
-    r["id"] = r["id"] if isinstance(r["id"], UUID) else UUID(str(r["id"]))
+    r["id"] = db.as_uuid(r["id"])
     for k in ("amount_cents", "cost_cents", "collected_cents", "split_count"):
         r[k] = int(r.get(k) or 0)
     r["share_bp"] = None if r.get("share_bp") is None else int(r["share_bp"])
-    r["order_date"] = _as_date(r["order_date"])
-    r["due_date"] = _as_date(r.get("due_date"))
+    r["order_date"] = db.as_date(r["order_date"])
+    r["due_date"] = db.as_date(r.get("due_date"))
     r["outstanding_cents"] = r["amount_cents"] - r["collected_cents"]
     due = r["due_date"] or r["order_date"]
     r["days_overdue"] = max(0, (clock.today() - due).days) if r["outstanding_cents"] > 0 else 0
@@ -443,7 +432,7 @@ def _parse_splits(data: dict, errors: dict) -> list[tuple[UUID, int]]:
         if rep_empty:
             errors[f"split_rep_{i}"] = _("Choose a rep for this share.")
         else:
-            rep = _uuid_param(str(rep_raw))
+            rep = validation.optional_uuid(str(rep_raw))
             if rep is None:
                 errors[f"split_rep_{i}"] = _("Not a valid identifier.")
         if pct_empty:
@@ -519,7 +508,7 @@ async def create_order(actor: Actor, data: dict) -> tuple[UUID, bool]:
     """Create an order with its split (and mark its opportunity won). Returns (id, created); a repeat of
     the same client-made id is a duplicate. Raises FieldErrors, or LookupError for someone else's
     customer or opportunity."""
-    rid = _uuid_param(data.get("id") if isinstance(data.get("id"), str) else None)
+    rid = validation.optional_uuid(data.get("id") if isinstance(data.get("id"), str) else None)
     if rid is not None and await Order.exists().where(Order.id == rid):
         if await _order_visible(actor, rid):
             return rid, False
@@ -689,7 +678,7 @@ async def create_collection(actor: Actor, data: dict) -> tuple[UUID, UUID, bool]
         raise FieldErrors(errors)
     if not await _order_visible(actor, order_id):
         raise LookupError(order_id)
-    rid = _uuid_param(data.get("id") if isinstance(data.get("id"), str) else None)
+    rid = validation.optional_uuid(data.get("id") if isinstance(data.get("id"), str) else None)
     if rid is not None:
         existing = await Collection.select(Collection.sales_order).where(Collection.id == rid).first()
         if existing:
@@ -756,7 +745,7 @@ async def collections(actor: Actor, rep: UUID | None = None, limit: int = 100) -
         f"JOIN customer c ON c.id = o.customer WHERE {where} ORDER BY k.received_on DESC, k.created_at DESC "
         f"LIMIT {int(limit)}", *args)
     for r in rows:
-        r["received_on"] = _as_date(r["received_on"])
+        r["received_on"] = db.as_date(r["received_on"])
         r["amount_cents"] = int(r["amount_cents"])
     return rows
 
@@ -820,7 +809,7 @@ async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -
     rows = await Order.raw(sql, *args)
     out = []
     for r in rows:
-        item = {"rep": r["rep"] if isinstance(r["rep"], UUID) else UUID(str(r["rep"])), "rep_name": r["rep_name"],
+        item = {"rep": db.as_uuid(r["rep"]), "rep_name": r["rep_name"],
                 "orders": int(r["orders"])}
         for key, _label in AGEING_BUCKETS:
             item[key] = _share_cents(r[key])

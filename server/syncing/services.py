@@ -64,7 +64,7 @@ def _read_device(device_id: UUID) -> db.Script:
 
 
 def _check_owner(actor: Actor, user) -> None:
-    if (user if isinstance(user, UUID) else UUID(str(user))) != actor.id:
+    if db.as_uuid(user) != actor.id:
         # Someone else's device id: refuse the whole push, touch nothing.
         raise PermissionDeniedException(_("This device is registered to another user."))
 

@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from uuid import UUID
 
 from server import clock
-from server.db import is_sqlite
+from server.db import as_uuid, is_sqlite
 from server.i18n import N_, _
 from server.targets.tables import Kpi
 
@@ -264,7 +264,7 @@ async def actuals(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | Non
     sql = (f"SELECT {rep} AS rep, {num} AS num, {den} AS den FROM {source} WHERE {condition}{reps_sql}{extra_sql}"
            f" GROUP BY {rep}")
     rows = await Kpi.raw(sql, *params, *rep_params, *extra_params)
-    return {_uuid(r["rep"]): (_float(r["num"]), _float(r["den"])) for r in rows}
+    return {as_uuid(r["rep"]): (_float(r["num"]), _float(r["den"])) for r in rows}
 
 
 async def actuals_many(kpis: list[KpiDef], start: date, end: date,
@@ -293,7 +293,7 @@ async def actuals_many(kpis: list[KpiDef], start: date, end: date,
         sql = (f"SELECT {rep} AS rep, {columns} FROM {source} WHERE {condition}{reps_sql}{extra_sql}"
                f" GROUP BY {rep}")
         for row in await Kpi.raw(sql, *params, *rep_params, *extra_params):
-            rid = _uuid(row["rep"])
+            rid = as_uuid(row["rep"])
             for i, (kpi, _num, _den, _e) in enumerate(members):
                 out[kpi.code][rid] = (_float(row[f"n{i}"]), _float(row[f"d{i}"]))
 
@@ -313,9 +313,6 @@ def _extra(extra: list) -> tuple[str, list]:
         return f" AND {extra[0]}", []
     return f" AND {extra[0]}", list(extra[1:])
 
-
-def _uuid(value) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def _month_expr(column: str) -> str:
@@ -355,7 +352,7 @@ async def by_month(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | No
     sql = (f"SELECT {select_rep}{month} AS month, {num} AS num, {den} AS den FROM {source}"
            f" WHERE {condition}{reps_sql}{extra_sql} GROUP BY {group}")
     rows = await Kpi.raw(sql, *params, *rep_params, *extra_params)
-    return {(_uuid(r["rep"]) if per_rep else None, r["month"]): (_float(r["num"]), _float(r["den"])) for r in rows}
+    return {(as_uuid(r["rep"]) if per_rep else None, r["month"]): (_float(r["num"]), _float(r["den"])) for r in rows}
 
 
 # --- The records behind a number ---------------------------------------------------------------
@@ -423,8 +420,8 @@ async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | Non
     rows = await Kpi.raw(sql, *params, *rep_params, *extra_params)
     credit = CREDITED.get(kpi.code) if kpi.builtin else None
     for row in rows:
-        row["rep"] = _uuid(row["rep"])
-        row["id"] = _uuid(row["id"])
+        row["rep"] = as_uuid(row["rep"])
+        row["id"] = as_uuid(row["id"])
         # What this row adds to the rep's number: a shared order's amount (or margin) times their share,
         # so the credited column of a team's rows adds up to the team's actual.
         value = row.get(credit) if credit else None

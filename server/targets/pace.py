@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
-from server import clock
+from server import clock, db
 from server.accounts.permissions import Actor
 from server.accounts.tables import Team, User
 from server.targets import actuals, formulas
 from server.targets.actuals import KpiDef, Pair
 from server.targets.formulas import Pace, Thresholds
-from server.targets.tables import COMPANY_SCOPE_ID, PaceSetting, Target, TargetPlan, WorkCalendar
+from server.targets.tables import COMPANY_SCOPE_ID, PaceSetting, Target, WorkCalendar
 
 REP, TEAM, TEAMS, COMPANY = "rep", "team", "teams", "company"
 COMPANY_ID = UUID(COMPANY_SCOPE_ID)
@@ -107,19 +107,13 @@ async def thresholds() -> Thresholds:
     return Thresholds(on_track_min=float(row["on_track_min"]), at_risk_min=float(row["at_risk_min"]))
 
 
-def _as_date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
-def _as_uuid(value) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 async def calendar_overrides(start: date, end: date) -> dict[date, bool]:
     rows = await WorkCalendar.select(WorkCalendar.day, WorkCalendar.working).where(
         (WorkCalendar.day >= start) & (WorkCalendar.day <= end)
     )
-    return {_as_date(r["day"]): bool(r["working"]) for r in rows}
+    return {db.as_date(r["day"]): bool(r["working"]) for r in rows}
 
 
 async def targets(period: str, year: int, kpi_ids: list[UUID], scopes: list[UUID] | None) -> dict[tuple[UUID, str, UUID], float]:
@@ -140,7 +134,7 @@ async def targets(period: str, year: int, kpi_ids: list[UUID], scopes: list[UUID
     rows.sort(key=lambda r: (r["approved_at"] is not None, str(r["approved_at"] or "")))
     out: dict[tuple[UUID, str, UUID], float] = {}
     for r in rows:  # latest approval last, so it wins
-        out[(_as_uuid(r["kpi"]), r["scope_kind"], _as_uuid(r["scope_id"]))] = float(r["value"])
+        out[(db.as_uuid(r["kpi"]), r["scope_kind"], db.as_uuid(r["scope_id"]))] = float(r["value"])
     return out
 
 

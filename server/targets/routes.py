@@ -12,6 +12,7 @@ from server.accounts.permissions import Actor, require_role
 from server.i18n import _
 from server.targets import actuals, formulas, services
 from server.targets.tables import DIRECTIONS, KINDS, UNITS
+from server.validation import optional_uuid
 from server.web import Conflict, FieldErrors, flash, form_data, is_htmx, page, redirect
 
 LABELS = {
@@ -181,7 +182,7 @@ def _period_labels(year: int) -> dict[str, str]:
 async def _grid_page(actor: Actor, plan_id: UUID, kpi: str, *, fragment: bool = False, status_code: int = 200,
                      cell_errors: dict | None = None, typed: dict | None = None, errors: dict | None = None,
                      mismatch_list: list | None = None, team: object = None):
-    data = await services.grid(actor, plan_id, kpi, team=_uuid_or_none(team) if team else None)
+    data = await services.grid(actor, plan_id, kpi, team=optional_uuid(team))
     template = "targets/_grid.html" if fragment else "targets/plan.html"
     return page(template, status_code=status_code, actor=actor, **data, labels=_period_labels(data["plan"]["year"]),
                 cell_errors=cell_errors or {}, typed=typed or {}, errors=errors or {},
@@ -212,7 +213,7 @@ async def cell_save(request: Request, actor: Actor, plan_id: UUID) -> object:
     try:
         saved = await services.set_cell(actor, plan_id, data)
     except FieldErrors as e:
-        kpi = await services.kpi_get(_uuid_or_none(data.get("kpi")))  # type: ignore[arg-type]
+        kpi = await services.kpi_get(optional_uuid(data.get("kpi")))  # type: ignore[arg-type]
         code = kpi.code if kpi else ""
         if is_htmx(request) or data.get("from") != "cell":
             key = (data.get("period", ""), f"{data.get('scope_kind', '')}:{data.get('scope_id', '')}")
@@ -225,19 +226,13 @@ async def cell_save(request: Request, actor: Actor, plan_id: UUID) -> object:
         return page("targets/cell.html", status_code=422, actor=actor, **view,
                     labels=_period_labels(view["plan"]["year"]), values=data, errors=e.errors, **LABELS)
     code = saved["kpi"].code
-    view_team = _uuid_or_none(data.get("view_team"))
+    view_team = optional_uuid(data.get("view_team"))
     if is_htmx(request):
         return await _grid_page(actor, plan_id, code, fragment=True, team=view_team)
     flash(request, _("Target saved."))
     team_query = f"&team={view_team}" if view_team else ""
     return redirect(f"/targets/{plan_id}?kpi={code}{team_query}#row-{services.scope_key(saved['scope'])}", request)
 
-
-def _uuid_or_none(raw) -> UUID | None:
-    try:
-        return UUID(str(raw))
-    except (ValueError, TypeError):
-        return None
 
 
 @get("/targets/{plan_id:uuid}/split")
@@ -257,13 +252,13 @@ async def _split(request: Request, actor: Actor, plan_id: UUID, how: str) -> obj
         else:
             message = await services.split_by_org(actor, plan_id, data)
     except FieldErrors as e:
-        kpi = await services.kpi_get(_uuid_or_none(data.get("kpi")))  # type: ignore[arg-type]
+        kpi = await services.kpi_get(optional_uuid(data.get("kpi")))  # type: ignore[arg-type]
         view = await services.split_view(actor, plan_id, kpi.code if kpi else "", data.get("scope_kind", ""),
                                          data.get("scope_id", ""))
         values = dict(data) if how == "period" else {**data, "org_method": data.get("method", "equal"), "method": "equal"}
         return page("targets/split.html", status_code=422, actor=actor, **view, form=how,
                     labels=_period_labels(view["plan"]["year"]), values=values, errors=e.errors, **LABELS)
-    kpi = await services.kpi_get(_uuid_or_none(data.get("kpi")))  # type: ignore[arg-type]
+    kpi = await services.kpi_get(optional_uuid(data.get("kpi")))  # type: ignore[arg-type]
     flash(request, message)
     return redirect(f"/targets/{plan_id}?kpi={kpi.code if kpi else ''}", request)
 
