@@ -44,7 +44,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import (  # noqa: E402
-    DEMO_TABLES, env_for, latency, log, machine, pct, prepare_database, server_side, server_timings, sign_in,
+    DEMO_TABLES,
+    env_for,
+    latency,
+    log,
+    machine,
+    pct,
+    prepare_database,
+    server_side,
+    server_timings,
+    sign_in,
     uvicorn,
 )
 

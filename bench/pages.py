@@ -38,7 +38,16 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
-    env_for, latency, log, machine, new_client, prepare_database, server_side, server_timings, sign_in, uvicorn,
+    env_for,
+    latency,
+    log,
+    machine,
+    new_client,
+    prepare_database,
+    server_side,
+    server_timings,
+    sign_in,
+    uvicorn,
 )
 
 FIRST_LOAD_BUDGET_KB = 60.0

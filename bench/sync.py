@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -203,7 +203,7 @@ def prepare(engine, env: dict, args) -> dict:
 
 def outbox(rng: random.Random, customers: list[str], n: int) -> list[dict]:
     """A device's queued visit mutations, seq 1..n, made over the last few days (never in the future)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     mutations = []
     for seq in range(1, n + 1):
         checkin = now - timedelta(minutes=rng.randint(60, 5 * 24 * 60))
@@ -227,7 +227,7 @@ def outbox(rng: random.Random, customers: list[str], n: int) -> list[dict]:
 
 def floor_rows(devices: list[dict], first_seq: int) -> list[tuple]:
     """The same visits as the outboxes, as the server would write them, with new ids (the originals exist)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = []
     seq = first_seq
     for d in devices:
@@ -324,7 +324,7 @@ async def sign_in_all(base: str, usernames: list[str]) -> dict[str, httpx.AsyncC
 
 
 async def push_all(devices: list[dict], clients: dict, batch: int, concurrency: int, expect: str,
-                   server: "Server | None" = None) -> dict:
+                   server: Server | None = None) -> dict:
     """Every device sends its outbox in order, a batch at a time; `concurrency` devices at once. Also the
     CPU time the server and this client used meanwhile (they share the machine's cores)."""
     queue: asyncio.Queue = asyncio.Queue()
@@ -354,7 +354,7 @@ async def push_all(devices: list[dict], clients: dict, batch: int, concurrency: 
                 return
             client = clients[d["username"]]
             for i in range(0, len(d["mutations"]), batch):
-                sent_at = datetime.now(timezone.utc).isoformat().encode()
+                sent_at = datetime.now(UTC).isoformat().encode()
                 content = bodies[d["device_id"], i].replace(SENT_AT_MARK_BYTES, sent_at, 1)
                 t0 = time.perf_counter()
                 r = await client.post("/api/v1/sync/push", content=content, headers=headers)

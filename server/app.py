@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import pass_context
 from litestar import Litestar, Request, Response

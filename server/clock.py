@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _tz = ZoneInfo("Asia/Shanghai")
@@ -19,7 +19,7 @@ def company_tz() -> ZoneInfo:
 
 def now() -> datetime:
     """Aware UTC now: what is stored."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def today() -> date:
@@ -40,7 +40,7 @@ def parse_local_datetime(raw: str) -> datetime:
     value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=_tz)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def to_local_input(moment: datetime | None) -> str:

@@ -6,8 +6,8 @@ import asyncio
 import contextvars
 import functools
 import weakref
-from datetime import date
 from collections.abc import Generator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlparse
@@ -187,12 +187,12 @@ def all_tables():
     """Every table of every domain, in dependency order (parents first)."""
     from server.accounts.tables import Team, TeamManager, User
     from server.customers.tables import Customer
-    from server.reports.tables import Report, ReportEvent
-    from server.syncing.tables import Device, SyncCounter, Tombstone
-    from server.visits.tables import Visit
-    from server.sales.tables import Collection, Opportunity, OpportunityStage, Order, OrderSplit
-    from server.targets.tables import Kpi, PaceSetting, Target, TargetChange, TargetPlan, WorkCalendar
     from server.imports.tables import ImportBatch
+    from server.reports.tables import Report, ReportEvent
+    from server.sales.tables import Collection, Opportunity, OpportunityStage, Order, OrderSplit
+    from server.syncing.tables import Device, SyncCounter, Tombstone
+    from server.targets.tables import Kpi, PaceSetting, Target, TargetChange, TargetPlan, WorkCalendar
+    from server.visits.tables import Visit
 
     return [
         Team, User, TeamManager, Customer, Visit, Report, ReportEvent, Device, SyncCounter, Tombstone,
@@ -248,7 +248,7 @@ async def close(engine: Engine) -> None:
 
 
 # One queue of writers per event loop (an asyncio.Lock belongs to the loop it first waits on).
-_write_locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = weakref.WeakKeyDictionary()
+_write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 class _QueuedWrite:
@@ -471,7 +471,7 @@ class _ScriptQueue:
         self.writer: asyncio.Task | None = None
 
 
-_script_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ScriptQueue]" = weakref.WeakKeyDictionary()
+_script_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ScriptQueue] = weakref.WeakKeyDictionary()
 
 
 async def run_write(script: Script) -> Any:
@@ -499,7 +499,7 @@ async def run_write(script: Script) -> Any:
     return await future
 
 
-async def _write_scripts(engine: "PooledSQLiteEngine", queue: _ScriptQueue) -> None:
+async def _write_scripts(engine: PooledSQLiteEngine, queue: _ScriptQueue) -> None:
     loop = asyncio.get_running_loop()
     lock = _write_locks.get(loop)
     if lock is None:

@@ -20,7 +20,8 @@ import math
 import random
 import sys
 import time
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from uuid import UUID, SafeUUID
 
 from server import clock, db
@@ -262,7 +263,7 @@ async def generate(reps: int = 8, days: int = 365, customers_per_rep: int = 40, 
     span = []
     for n in range(days):
         day = first_day + timedelta(days=n)
-        midnight = datetime.combine(day, dtime(0), tz).astimezone(timezone.utc)
+        midnight = datetime.combine(day, dtime(0), tz).astimezone(UTC)
         t = n / max(1, days - 1)
         span.append((day, day.weekday() < 5, midnight, t, SEASON[day.month - 1] * (1 + GROWTH * (t - 0.5))))
     working = [s for s in span if s[1]]
@@ -315,7 +316,7 @@ def _rep(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, seq: dict, in
             created = midnight + timedelta(hours=rng.randint(1, 9), minutes=rng.randint(0, 59))
         else:
             day = first_day - timedelta(days=rng.randint(20, 900))
-            created = datetime.combine(day, dtime(10), tz).astimezone(timezone.utc)
+            created = datetime.combine(day, dtime(10), tz).astimezone(UTC)
         seq["customer"] += 1
         customers.append((day, seq["customer"], new_id(), created, company_name(rng)))
     customers.sort()
@@ -477,7 +478,7 @@ def _order(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, seq: dict, 
     m = min(0.45, max(0.20, rng.gauss(margin, 0.05)))
     cost_cents = round(amount_cents * (1 - m))
     due = day + timedelta(days=30 if rng.random() < 0.7 else 60)
-    created = datetime.combine(day, dtime(rng.randint(9, 18), rng.randint(0, 59)), tz).astimezone(timezone.utc)
+    created = datetime.combine(day, dtime(rng.randint(9, 18), rng.randint(0, 59)), tz).astimezone(UTC)
     rep = rep_ids[index]
     w.add(Order, {"id": oid, "number": f"SO{seq['order']:08d}", "customer": customer, "opportunity": opportunity,
                   "order_date": day, "due_date": due, "amount_cents": amount_cents, "cost_cents": cost_cents,
@@ -512,7 +513,7 @@ def _order(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, seq: dict, 
         if paid_on > today:
             continue
         seq["receipt"] += 1
-        at = datetime.combine(paid_on, dtime(15), tz).astimezone(timezone.utc)
+        at = datetime.combine(paid_on, dtime(15), tz).astimezone(UTC)
         w.add(Collection, {"id": new_id(), "number": f"RC{seq['receipt']:08d}", "sales_order": oid,
                            "received_on": paid_on, "amount_cents": cents, "source": "manual", "created_by": rep,
                            "created_at": at})
@@ -534,7 +535,7 @@ def _daily_report(w: Writer, rng: random.Random, new_id: Ids, seq: dict, rep: UU
     if status is None:
         return  # a missing report: the manager's queue lists who has not reported
     rid = new_id()
-    submitted = datetime.combine(day, dtime(18, rng.randint(0, 59)), clock.company_tz()).astimezone(timezone.utc)
+    submitted = datetime.combine(day, dtime(18, rng.randint(0, 59)), clock.company_tz()).astimezone(UTC)
     decided = submitted + timedelta(hours=rng.randint(1, 20))
     is_decided = status in ("approved", "returned")
     comment = rng.choice(RETURN_COMMENTS) if status == "returned" else ("很好,继续保持。" if rng.random() < 0.2 else "")
@@ -571,8 +572,8 @@ async def _plan(w: Writer, new_id: Ids, stats: Stats, admin: UUID, teams: list, 
         (Kpi.builtin == True) & (Kpi.active == True)  # noqa: E712
     ).order_by(Kpi.position)
     plan = new_id()
-    created = datetime(year - 1, 12, 15, 2, 0, tzinfo=timezone.utc)
-    approved = datetime(year - 1, 12, 20, 8, 0, tzinfo=timezone.utc)
+    created = datetime(year - 1, 12, 15, 2, 0, tzinfo=UTC)
+    approved = datetime(year - 1, 12, 20, 8, 0, tzinfo=UTC)
     w.add(TargetPlan, {"id": plan, "name": f"{year} 年度销售目标", "year": year, "status": "approved",
                        "created_by": admin, "created_at": created, "updated_at": approved,
                        "approved_by": admin, "approved_at": approved})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextvars
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,7 @@ def configure(currency: str) -> None:
     _currency = currency
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(locale: str) -> dict[str, str]:
     """msgid -> msgstr for one locale, read from its .po file once per process."""
     path = CATALOG_DIR / locale / "LC_MESSAGES" / "messages.po"

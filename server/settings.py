@@ -72,7 +72,7 @@ class Settings:
     debug: bool = setting("FIELDPACE_DEBUG", "Show tracebacks in responses. Never in production.", False)
 
     @classmethod
-    def from_env(cls, **overrides) -> "Settings":
+    def from_env(cls, **overrides) -> Settings:
         """Build settings from the environment; keyword overrides win (tests use them)."""
         values = {}
         for f in fields(cls):

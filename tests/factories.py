@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from uuid import UUID, uuid4
 
@@ -70,7 +70,7 @@ async def report(rep: UUID, day: date | None = None, status: str = "submitted", 
 
 
 def days_ago(n: int) -> datetime:
-    return datetime.now(timezone.utc) - timedelta(days=n)
+    return datetime.now(UTC) - timedelta(days=n)
 
 
 # --- Results data (server/sales) -----------------------------------------------------------------
@@ -160,7 +160,8 @@ async def plan(year: int = 2026, name: str | None = None, targets: dict[str, flo
 
 async def target(plan_id: UUID, code: str, period: str, scope_kind: str, scope_id: UUID | str, value: float) -> UUID:
     """One cell of a plan (period code "2026", "2026-Q1" or "2026-03")."""
-    from server.targets import actuals as _actuals, formulas as _formulas
+    from server.targets import actuals as _actuals
+    from server.targets import formulas as _formulas
     from server.targets.tables import Target
 
     kind, start, end = _formulas.parse_period(period)

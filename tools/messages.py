@@ -26,7 +26,7 @@ import io
 import re
 import sys
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -186,7 +186,7 @@ def missing_translations(catalog: Catalog) -> list[str]:
 def main() -> int:
     template = extract_messages()
     # A stable creation date: _write_if_changed keeps the old one when nothing else changed.
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     template.creation_date = now
     changed = []
     if _write_if_changed(POT_PATH, _render(template)):

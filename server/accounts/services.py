@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict, deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from argon2 import PasswordHasher
@@ -86,7 +86,7 @@ async def authenticate(username: str, password: str) -> dict | None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def validate_user_fields(data: dict[str, str], creating: bool) -> dict[str, object]:

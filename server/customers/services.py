@@ -5,9 +5,9 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 from server import changes, clock, db, validation
-from server.db import is_sqlite
 from server.accounts.permissions import Actor, can_see_rep, visible_rep_ids
 from server.customers.tables import Customer
+from server.db import is_sqlite
 from server.i18n import _
 from server.web import Arrival, FieldErrors, Result, single
 

@@ -19,15 +19,15 @@ from litestar import Response
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from server import clock, db
-from server.validation import optional_uuid
 from server.accounts.permissions import Actor, can_see_rep
 from server.accounts.tables import Team, User
 from server.i18n import N_, _, fmt_money, fmt_number
+from server.reports.tables import Report
 from server.sales import services as sales
 from server.sales.tables import OPEN_STAGES, Opportunity
-from server.reports.tables import Report
 from server.targets import actuals, formulas, pace
 from server.targets.tables import Target
+from server.validation import optional_uuid
 from server.visits.tables import Visit
 from server.web import FieldErrors
 

@@ -10,11 +10,11 @@ from litestar import Request, Router, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from server import clock
-from server.validation import optional_uuid
 from server.accounts.permissions import Actor
 from server.i18n import _
 from server.sales import services
 from server.sales.tables import OPEN_STAGES, STAGES
+from server.validation import optional_uuid
 from server.web import Conflict, FieldErrors, flash, form_data, page, redirect
 
 LABELS = {"stage_labels": services.STAGE_LABELS, "ageing_buckets": services.AGEING_BUCKETS, "stages": STAGES,

@@ -9,7 +9,7 @@ its customer's owner or one of the reps it is split to. Someone else's record an
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from uuid import UUID, uuid4
 
@@ -20,7 +20,15 @@ from server.customers.tables import Customer
 from server.db import is_sqlite
 from server.i18n import N_, _, fmt_money
 from server.sales.tables import (
-    CLOSED_STAGES, FULL_SHARE, OPEN_STAGES, STAGES, Collection, Opportunity, OpportunityStage, Order, OrderSplit,
+    CLOSED_STAGES,
+    FULL_SHARE,
+    OPEN_STAGES,
+    STAGES,
+    Collection,
+    Opportunity,
+    OpportunityStage,
+    Order,
+    OrderSplit,
 )
 from server.web import Conflict, FieldErrors
 
@@ -830,7 +838,7 @@ def ageing_totals(rows: list[dict]) -> dict:
 
 def _utc_start(day: date) -> datetime:
     """The instant the company's `day` begins, in UTC."""
-    return datetime.combine(day, time(0), tzinfo=clock.company_tz()).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=clock.company_tz()).astimezone(UTC)
 
 
 async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | None = None) -> dict:

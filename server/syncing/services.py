@@ -263,7 +263,7 @@ async def pull(actor: Actor, cursor: int, limit: int) -> dict[str, Any]:
         for name, query in queries:
             if query is None:
                 continue
-            rows = await query.order_by(getattr(query.table, "server_seq")).limit(limit + 1)
+            rows = await query.order_by(query.table.server_seq).limit(limit + 1)
             sources.extend((row["server_seq"], name, row) for row in rows)
     sources.sort(key=lambda item: item[0])
     page, more = sources[:limit], len(sources) > limit

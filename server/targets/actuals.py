@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from datetime import date, datetime, time, timedelta, timezone
 from uuid import UUID
 
 from server import clock
@@ -230,7 +230,7 @@ def _utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     tz = clock.company_tz()
     begin = datetime.combine(start, time.min, tz)
     finish = datetime.combine(end + timedelta(days=1), time.min, tz)
-    return begin.astimezone(timezone.utc), finish.astimezone(timezone.utc)
+    return begin.astimezone(UTC), finish.astimezone(UTC)
 
 
 def _date_condition(day_column: str, start: date, end: date) -> tuple[str, list]:

@@ -28,7 +28,16 @@ from server.db import is_sqlite
 from server.i18n import N_, _, fmt_number
 from server.targets import actuals, formulas
 from server.targets.tables import (
-    COMPANY_SCOPE_ID, DIRECTIONS, KINDS, UNITS, Kpi, PaceSetting, Target, TargetChange, TargetPlan, WorkCalendar,
+    COMPANY_SCOPE_ID,
+    DIRECTIONS,
+    KINDS,
+    UNITS,
+    Kpi,
+    PaceSetting,
+    Target,
+    TargetChange,
+    TargetPlan,
+    WorkCalendar,
 )
 from server.web import Conflict, FieldErrors
 

@@ -22,9 +22,9 @@ The route list comes from the app itself: a route without an entry here fails
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
 
@@ -88,7 +88,7 @@ class Records:
         day = clock.today() - timedelta(days=next(self._days))
         return self.client.run(factories.report(self.world.rep, day, status="submitted", summary="Fresh"))
 
-    def extra(self, key: str, make: Callable[["Records"], object]) -> object:
+    def extra(self, key: str, make: Callable[[Records], object]) -> object:
         """A record a domain's routes point at, made once per test by `make(self)` (which returns an
         awaitable, run here, or a value)."""
         if key not in self._extra:
@@ -168,7 +168,7 @@ def _report_json(r: Records) -> dict:
 
 def _push_body(r: Records) -> dict:
     """One visit to the owner's customer, queued on a new device: only the owner's push may apply it."""
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     return {"protocol": PROTOCOL_VERSION, "schema": SCHEMA_VERSION, "device_id": str(uuid4()), "sent_at": now,
             "mutations": [{"seq": 1, "kind": "visit.create", "record_id": str(uuid4()), "client_time": now,
                            "payload": {"customer": str(r.customer), "purpose": "follow_up", "outcome": "Synced"}}]}
@@ -458,7 +458,7 @@ def judge(expected: str, method: str, url: str, response, records: Records) -> s
         target = urlsplit(location)
         next_ = parse_qs(target.query).get("next", [""])[0] if target.query else None
         right = status == 303 and target.path == "/login" and next_ == (url if method == "GET" else None)
-        return None if right else f"expected 303 -> /login" + (f"?next={url}" if method == "GET" else "") + f", got {got}"
+        return None if right else "expected 303 -> /login" + (f"?next={url}" if method == "GET" else "") + f", got {got}"
     if expected in (SYNC_APPLIED, SYNC_REJECTED):
         want = "applied" if expected == SYNC_APPLIED else "rejected"
         if status != 200:

@@ -273,8 +273,8 @@ def test_large_empty_binary_and_headerless_files_get_a_clear_error(client, world
         "The file is larger than 2 MB": ("customer_code,name,rep\n" + "C,N,rep_a1\n" * 200_000).encode(),  # 2.2 MB
         "The file is empty": b"",
         "not a text (CSV) file": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 10,
-        "Missing columns": "code,name\nC-1,X\n".encode(),
-        "no data rows": "customer_code,name,rep\n\n".encode(),
+        "Missing columns": b"code,name\nC-1,X\n",
+        "no data rows": b"customer_code,name,rep\n\n",
         "neither UTF-8 nor GBK": b"customer_code,name,rep\n\x81\x30\xff,x,rep_a1\n",
     }
     for message, data in cases.items():

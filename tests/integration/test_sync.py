@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -19,12 +19,12 @@ from tests import factories
 
 def envelope(device, mutations, **extra):
     return {"protocol": PROTOCOL_VERSION, "schema": SCHEMA_VERSION, "device_id": str(device),
-            "sent_at": datetime.now(timezone.utc).isoformat(), "mutations": mutations, **extra}
+            "sent_at": datetime.now(UTC).isoformat(), "mutations": mutations, **extra}
 
 
 def visit_mutation(seq, customer, record_id=None, **payload):
     return {"seq": seq, "kind": "visit.create", "record_id": str(record_id or uuid4()),
-            "client_time": datetime.now(timezone.utc).isoformat(),
+            "client_time": datetime.now(UTC).isoformat(),
             "payload": {"customer": str(customer), "purpose": "follow_up", "outcome": f"visit {seq}", **payload}}
 
 
@@ -176,7 +176,7 @@ def test_customer_then_visit_in_one_push(client, world):
 
 def test_clock_skew_is_kept_and_flagged(client, world):
     client.login("rep_a1")
-    ahead = (datetime.now(timezone.utc) + timedelta(minutes=30)).isoformat()
+    ahead = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
     vid = uuid4()
     reply = push(client, uuid4(), [visit_mutation(1, world.customer, record_id=vid)], sent_at=ahead)
     assert reply["clock_skew_flagged"] is True and 1700 < reply["clock_skew_s"] < 1900
@@ -198,7 +198,7 @@ def test_pull_pages_by_cursor_and_sees_only_own_data(client, world):
         cursor = body["cursor"]
         if not body["more"]:
             break
-    kinds = sorted((c["type"] for c in seen))
+    kinds = sorted(c["type"] for c in seen)
     assert kinds == ["customer"] + ["visit"] * 5 and pages == 3
     assert all(c["data"].get("rep", world.rep) == str(world.rep) or c["type"] == "customer" for c in seen)
     assert client.get("/api/v1/sync/pull", params={"cursor": cursor}).json()["changes"] == []
@@ -219,7 +219,7 @@ def test_anonymous_push_is_401_and_asks_to_sign_in(client, world):
 
 def test_manager_sees_the_clock_skew_flag(client, world):
     client.login("rep_a1")
-    behind = (datetime.now(timezone.utc) - timedelta(minutes=20)).isoformat()
+    behind = (datetime.now(UTC) - timedelta(minutes=20)).isoformat()
     vid = uuid4()
     push(client, uuid4(), [visit_mutation(1, world.customer, record_id=vid)], sent_at=behind)
     client.login("mgr_a")

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -162,7 +162,7 @@ class Device:
         self.id = str(uuid.uuid4())
         self.cookies = httpx.Cookies()
         self.csrf = ""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.customer_ids: list[str] = []
         self.visit_ids: list[str] = []
         self.outbox: list[dict] = []
@@ -204,7 +204,7 @@ class Device:
         """Send the oldest pending batch; True when a reply came back (and was taken into account)."""
         batch = self.pending[:BATCH]
         body = {"protocol": PROTOCOL_VERSION, "schema": SCHEMA_VERSION, "device_id": self.id,
-                "sent_at": datetime.now(timezone.utc).isoformat(), "mutations": batch}
+                "sent_at": datetime.now(UTC).isoformat(), "mutations": batch}
         try:
             r = await client.post("/api/v1/sync/push", json=body, headers={"x-csrftoken": self.csrf})
         except httpx.TransportError:

@@ -8,16 +8,30 @@ from uuid import uuid4
 import pytest
 
 from server.imports.services import (
-    MAX_BYTES, CellError, ImportFileError, Lookups, map_headers, normalise_header, parse_amount, parse_date,
-    parse_file, parse_split, plan_rows, read_table, sniff_delimiter, decode, example_csv, counts,
+    MAX_BYTES,
+    CellError,
+    ImportFileError,
+    Lookups,
+    counts,
+    decode,
+    example_csv,
+    map_headers,
+    normalise_header,
+    parse_amount,
+    parse_date,
+    parse_file,
+    parse_split,
+    plan_rows,
+    read_table,
+    sniff_delimiter,
 )
 
 # --- decoding -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("data, text, encoding", [
-    ("a,b\n1,2\n".encode("utf-8"), "a,b\n1,2\n", "utf-8"),
-    ("客户,b\n".encode("utf-8"), "客户,b\n", "utf-8"),
+    (b"a,b\n1,2\n", "a,b\n1,2\n", "utf-8"),
+    ("客户,b\n".encode(), "客户,b\n", "utf-8"),
     ("\ufeff客户,b\n".encode("utf-8"), "客户,b\n", "utf-8-sig"),
     ("客户\tb\r\n".encode("utf-16"), "客户\tb\r\n", "utf-16"),  # Excel's "Unicode text": UTF-16 LE with BOM
     ("客户\tb\r\n".encode("utf-16-be").join([b"\xfe\xff", b""]), "客户\tb\r\n", "utf-16"),
@@ -30,7 +44,7 @@ def test_decode_recognises_the_encodings_excel_writes(data, text, encoding):
 
 def test_utf8_is_tried_before_gb18030():
     # These bytes are valid in both; strict UTF-8 wins (GB18030 would give mojibake).
-    data = "é,ü\n".encode("utf-8")
+    data = "é,ü\n".encode()
     assert decode(data) == ("é,ü\n", "utf-8")
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import contextvars
 import importlib.util
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
@@ -206,7 +205,7 @@ def test_unknown_message_falls_back_to_the_msgid(locale):
 def test_dates_follow_the_locale():
     def run():
         i18n.set_timezone("Asia/Shanghai")
-        late_utc = datetime(2024, 3, 5, 20, 0, tzinfo=timezone.utc)  # already 6 March in Shanghai
+        late_utc = datetime(2024, 3, 5, 20, 0, tzinfo=UTC)  # already 6 March in Shanghai
         i18n.set_locale("zh_CN")
         zh = (i18n.fmt_date(date(2024, 3, 5)), i18n.fmt_date(late_utc), i18n.fmt_weekday(date(2024, 3, 5)))
         i18n.set_locale("en")

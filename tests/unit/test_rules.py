@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from uuid import uuid4
 
 import pytest
@@ -21,14 +21,14 @@ def shanghai():
 
 
 def test_local_date_uses_the_company_time_zone():
-    late_utc = datetime(2026, 3, 1, 17, 30, tzinfo=timezone.utc)  # 01:30 on 2 March in Shanghai
+    late_utc = datetime(2026, 3, 1, 17, 30, tzinfo=UTC)  # 01:30 on 2 March in Shanghai
     assert clock.local_date(late_utc) == date(2026, 3, 2)
 
 
 def test_form_times_without_offset_are_company_time():
-    assert clock.parse_local_datetime("2026-03-02T09:00") == datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
-    assert clock.parse_local_datetime("2026-03-02T09:00:00Z") == datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-    assert clock.to_local_input(datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)) == "2026-03-02T09:00"
+    assert clock.parse_local_datetime("2026-03-02T09:00") == datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    assert clock.parse_local_datetime("2026-03-02T09:00:00Z") == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    assert clock.to_local_input(datetime(2026, 3, 2, 1, 0, tzinfo=UTC)) == "2026-03-02T09:00"
 
 
 def test_week_starts_on_monday():
