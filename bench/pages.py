@@ -172,7 +172,7 @@ def main() -> int:
         result["data"] = meta
         env = env_for(workdir / "run", db)
         with uvicorn("bench._timed:fieldpace", env, workdir / "app.log") as app, \
-                uvicorn("bench._timed:hello", env, workdir / "hello.log") as hello:
+                uvicorn("bench._timed:hello", env, workdir / "hello.log", ready_path="/") as hello:
             rep = sign_in(app, "rep1")
             mgr = sign_in(app, "manager1")
 
@@ -232,7 +232,7 @@ def main() -> int:
                 ratio = f["rps"] / floor if floor else float("nan")
                 f["vs_hello"] = ratio
                 log(f"  {name + ' ' + f['url']:<34.34} {f['rps']:8.0f} req/s  ({ratio:.2f} x hello floor)"
-                    f"{'  ERRORS: %d' % f['rps_errors'] if f['rps_errors'] else ''}")
+                    f"{'  ERRORS: ' + str(f['rps_errors']) if f['rps_errors'] else ''}")
             hello_client.close()
             rep.close()
             mgr.close()
