@@ -28,9 +28,9 @@ OUT = ROOT / "bench" / "out"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from server import testing  # noqa: E402 - bench/ is run as a script: the path is set above
-from server.demo import DEMO_PASSWORD  # noqa: E402
-from server.testing import ServerProcess, server_env  # noqa: E402
+from server import testing
+from server.demo import DEMO_PASSWORD
+from server.testing import ServerProcess, server_env
 
 # Every table the demo generator writes, parents first.
 DEMO_TABLES = ("team", "app_user", "team_manager", "customer", "visit", "report", "report_event", "opportunity",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gzip
 import json
 import re
@@ -37,7 +38,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
+from bench._common import (
     env_for,
     latency,
     log,
@@ -251,7 +252,7 @@ def main() -> int:
         log(f"{'PASS' if verdicts[key] else 'MISS'}  {f['url']} p95 {f['p95_ms']:.1f} ms "
             f"(in-server {f.get('server_p95_ms', float('nan')):.1f} ms; budget < {P95_BUDGET_MS:.0f} ms){scale_note}")
 
-    r2 = lambda x: round(x, 2)  # noqa: E731
+    r2 = functools.partial(round, ndigits=2)
     result.update({
         "home_p50_ms": r2(figures["home"]["p50_ms"]), "home_p95_ms": r2(figures["home"]["p95_ms"]),
         "queue_p50_ms": r2(figures["queue"]["p50_ms"]), "queue_p95_ms": r2(figures["queue"]["p95_ms"]),

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
@@ -49,10 +50,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import log, machine, pct  # noqa: E402 - run as a script: the path is set above
-from server.demo import DEMO_PASSWORD  # noqa: E402
-from server.testing import ServerProcess, sign_in_async  # noqa: E402
-from sync.protocol import PROTOCOL_VERSION, SCHEMA_VERSION  # noqa: E402
+from bench._common import log, machine, pct
+from server.demo import DEMO_PASSWORD
+from server.testing import ServerProcess, sign_in_async
+from sync.protocol import PROTOCOL_VERSION, SCHEMA_VERSION
 
 TARGET_MUTATIONS_PER_S = 5000.0
 TARGET_REPLAY_SPEEDUP = 2.0
@@ -130,7 +131,7 @@ class Postgres:
         try:
             asyncio.run(self._exec(self.admin_url, "SELECT 1"))
             return ""
-        except Exception as e:  # noqa: BLE001 - any failure means "skip PostgreSQL"
+        except Exception as e:  # any failure means "skip PostgreSQL"
             return f"{type(e).__name__}: {e}"
 
     def create(self) -> None:
@@ -440,7 +441,7 @@ def run_engine(engine, workdir: Path, args) -> dict:
         log(f"  raw floor: {len(rows):,} visit rows in {len(rows) // args.batch} transactions of {args.batch} through "
             f"{'aiosqlite' if engine.name == 'sqlite' else 'asyncpg'} (one connection, no HTTP): {floor_s:.2f} s = "
             f"{floor_rate:,.0f} rows/s; first push is {ratio:.2f} x the floor")
-        r1 = lambda x: round(x, 1)  # noqa: E731
+        r1 = functools.partial(round, ndigits=1)
         return {
             "mutations": total, "devices": len(devices), "batch": args.batch, "concurrency": args.concurrency,
             "push_mutations_per_s": round(first["mutations_per_s"]), "push_s": first["seconds"],
@@ -528,7 +529,9 @@ def main() -> int:
             "pull": e["pull_p95_ms"] < TARGET_PULL_MS,
         }
         verdicts[name] = v
-        ok = lambda b: "PASS" if b else "MISS"  # noqa: E731
+        def ok(b: bool) -> str:
+            return "PASS" if b else "MISS"
+
         log(f"{ok(v['push'])}  {name}: first push {e['push_mutations_per_s']:,} mutations/s "
             f"(target >= {TARGET_MUTATIONS_PER_S:,.0f}; floor {e['floor_rows_per_s']:,} rows/s, "
             f"ratio {e['push_vs_floor']:.2f}){note}")

@@ -49,6 +49,7 @@ TEMPLATE_DIRS = [ROOT / "web" / "templates", *(ROOT / "server" / d / "templates"
 def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.add_extension("jinja2.ext.i18n")
+    # The i18n extension adds install_gettext_callables to the environment at run time: no stub knows it.
     env.install_gettext_callables(i18n.translate, i18n.translate_plural, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         N_=i18n.N_, current_locale=i18n.current_locale, LOCALE_NAMES=i18n.LOCALE_NAMES,

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -170,10 +171,10 @@ def csrf_token(client: httpx.Client | httpx.AsyncClient) -> str:
     return client.headers[CSRF_HEADER]
 
 
-def sign_in(base_url: str, username: str, password: str, **client_options) -> httpx.Client:
+def sign_in(base_url: str, username: str, password: str, **client_options: Any) -> httpx.Client:
     """Sign in through the login form (GET /login for the CSRF cookie and field, POST the form); the client
     keeps the session cookie and sends the CSRF header. `client_options` go to httpx.Client."""
-    client = httpx.Client(base_url=base_url, follow_redirects=False, **{"timeout": 60.0, **client_options})
+    client = httpx.Client(base_url=base_url, **{"follow_redirects": False, "timeout": 60.0, **client_options})
     try:
         r = client.get("/login")
         r.raise_for_status()
@@ -186,9 +187,9 @@ def sign_in(base_url: str, username: str, password: str, **client_options) -> ht
     return client
 
 
-async def sign_in_async(base_url: str, username: str, password: str, **client_options) -> httpx.AsyncClient:
+async def sign_in_async(base_url: str, username: str, password: str, **client_options: Any) -> httpx.AsyncClient:
     """`sign_in` for asyncio: an httpx.AsyncClient signed in through the login form."""
-    client = httpx.AsyncClient(base_url=base_url, follow_redirects=False, **{"timeout": 60.0, **client_options})
+    client = httpx.AsyncClient(base_url=base_url, **{"follow_redirects": False, "timeout": 60.0, **client_options})
     try:
         r = await client.get("/login")
         r.raise_for_status()
