@@ -83,21 +83,32 @@ class ServerProcess:
         return self.proc.pid
 
     def start(self) -> str:
-        """Start the process and return its base URL once `ready_path` answers 200."""
+        """Start the process and return its base URL once `ready_path` answers 200. A port taken between
+        choosing it and uvicorn binding it (another test run on the machine) means a new port, twice at most."""
         assert self.proc is None or self.proc.poll() is not None, "the server is already running"
-        self.port = free_port()
-        command = [sys.executable, "-m", "uvicorn", *(["--factory"] if self.factory else []), self.app,
-                   "--app-dir", str(ROOT), "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-                   "--log-level", "warning", "--proxy-headers", *self.uvicorn_args]
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self.base_url
+        for attempt in range(3):
+            self.port = free_port()
+            command = [sys.executable, "-m", "uvicorn", *(["--factory"] if self.factory else []), self.app,
+                       "--app-dir", str(ROOT), "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+                       "--log-level", "warning", "--proxy-headers", *self.uvicorn_args]
+            log_start = self.log.stat().st_size if self.log.exists() else 0
+            with self.log.open("ab") as out:
+                self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                self._wait_ready()
+                return self.base_url
+            except RuntimeError:
+                self.stop()
+                with self.log.open("rb") as fh:
+                    fh.seek(log_start)
+                    port_taken = b"address already in use" in fh.read().lower()
+                if not port_taken or attempt == 2:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
 
     def _wait_ready(self) -> None:
         assert self.proc is not None
@@ -107,10 +118,12 @@ class ServerProcess:
                 raise RuntimeError(f"{self.app} exited with {self.proc.returncode} before it was ready:\n"
                                    f"{self.log_tail()}")
             try:
-                if httpx.get(self.base_url + self.ready_path, timeout=2.0).status_code == 200:
-                    return
+                ready = httpx.get(self.base_url + self.ready_path, timeout=2.0).status_code == 200
             except httpx.TransportError:
-                pass
+                ready = False
+            # A uvicorn that cannot bind its port exits at once: while it has exited, a 200 is another server's.
+            if ready and self.proc.poll() is None:
+                return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.app} was not ready within {self.startup_timeout:.0f} s:\n{self.log_tail()}")
             time.sleep(0.1)
