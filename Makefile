@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
 
-.PHONY: install demo serve migrate test test-unit bench messages clean
+.PHONY: install demo serve migrate check test test-unit bench messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,17 @@ serve: install
 	$(BIN)/fieldpace migrate
 	$(BIN)/fieldpace serve --host $(HOST) --port $(PORT)
 
+# Lint (ruff), types (mypy, over server/ and sync/ as pyproject.toml says) and the layers (lint-imports,
+# contracts in pyproject.toml). All three run, so one run shows every problem; any failure fails the target.
+check: install
+	@status=0; \
+	echo "== ruff"; $(BIN)/ruff check server sync tests bench tools || status=1; \
+	echo "== mypy"; $(BIN)/mypy || status=1; \
+	echo "== lint-imports"; $(BIN)/lint-imports || status=1; \
+	exit $$status
+
+# `make test` runs `make check` first once the tree is clean: swap the two lines below.
+# test: install check
 test: install
 	$(BIN)/python -m pytest -q
 

@@ -13,7 +13,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -29,7 +28,9 @@ OUT = ROOT / "bench" / "out"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from server.demo import DEMO_PASSWORD  # noqa: E402
+from server import testing
+from server.demo import DEMO_PASSWORD
+from server.testing import ServerProcess, server_env
 
 # Every table the demo generator writes, parents first.
 DEMO_TABLES = ("team", "app_user", "team_manager", "customer", "visit", "report", "report_event", "opportunity",
@@ -61,15 +62,9 @@ def schema_key() -> str:
 
 
 def env_for(data_dir: Path, db: Path | str) -> dict:
-    """The app's environment: a data directory and a database (a SQLite file's path, or a URL)."""
-    env = dict(os.environ)
-    env.update({
-        "FIELDPACE_DATA_DIR": str(data_dir),
-        "FIELDPACE_DATABASE_URL": f"sqlite:///{db}" if isinstance(db, Path) else db,
-        "PYTHONUNBUFFERED": "1",
-    })
-    env.pop("FIELDPACE_DEBUG", None)
-    return env
+    """The app's environment: a data directory and a database (a SQLite file's path, or a URL); the
+    caller's other FIELDPACE_* settings (the time zone, ...) are kept, FIELDPACE_DEBUG is not."""
+    return server_env(f"sqlite:///{db}" if isinstance(db, Path) else db, data_dir, inherit_settings=True)
 
 
 def count_rows(db_path: Path, tables=DEMO_TABLES) -> dict:
@@ -161,43 +156,12 @@ def prepare_database(args, workdir: Path, tables=DEMO_TABLES) -> tuple[Path, dic
 # ------------------------------------------------------------------------------------------ servers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
-def uvicorn(factory: str, env: dict, logfile: Path):
-    """Serve an ASGI factory like `fieldpace serve` does: one worker, log level warning."""
-    port = free_port()
-    with open(logfile, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", factory, "--app-dir", str(ROOT), "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "1", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{factory} exited early:\n{logfile.read_text()[-3000:]}")
-            try:
-                httpx.get(base + "/__bench/timings", timeout=1.0)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{factory} did not start within 60 s") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+def uvicorn(factory: str, env: dict, logfile: Path, ready_path: str = "/healthz"):
+    """Serve an ASGI factory like `fieldpace serve` does (server.testing.ServerProcess: one worker, log
+    level warning); yields its base URL."""
+    with ServerProcess(env, logfile, factory, factory=True, ready_path=ready_path) as server:
+        yield server.base_url
 
 
 def server_timings(base: str) -> list[list]:
@@ -207,23 +171,16 @@ def server_timings(base: str) -> list[list]:
 # ------------------------------------------------------------------------------------------ clients
 
 
+CLIENT_OPTIONS = {"headers": {"Accept-Encoding": "gzip"}, "follow_redirects": False, "timeout": 60.0}
+
+
 def new_client(base: str) -> httpx.Client:
-    return httpx.Client(base_url=base, headers={"Accept-Encoding": "gzip"}, follow_redirects=False,
-                        timeout=60.0)
+    return httpx.Client(base_url=base, **CLIENT_OPTIONS)
 
 
 def sign_in(base: str, username: str) -> httpx.Client:
-    client = new_client(base)
-    r = client.get("/login")
-    r.raise_for_status()
-    m = re.search(r'name="_csrf_token"\s+value="([^"]+)"', r.text) or re.search(
-        r'value="([^"]+)"\s+name="_csrf_token"', r.text)
-    if not m or "fieldpace_csrf" not in client.cookies:
-        raise RuntimeError("login page: no CSRF token or cookie")
-    r = client.post("/login", data={"_csrf_token": m.group(1), "username": username, "password": DEMO_PASSWORD})
-    if r.status_code not in (302, 303) or "fieldpace_session" not in client.cookies:
-        raise RuntimeError(f"sign-in as {username} failed: HTTP {r.status_code}")
-    return client
+    """A client signed in as a demo user through the login form (server.testing.sign_in)."""
+    return testing.sign_in(base, username, DEMO_PASSWORD, **CLIENT_OPTIONS)
 
 
 def pct(values: list[float], q: float) -> float:

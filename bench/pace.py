@@ -43,7 +43,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import (  # noqa: E402
+from bench._common import (
     DEMO_TABLES,
     env_for,
     latency,
@@ -307,7 +307,7 @@ def main() -> int:
             dbname = f"fieldpace_bench_pace_{os.getpid()}"
             try:
                 asyncio.run(pg_admin(args.postgres, f'CREATE DATABASE "{dbname}"'))
-            except (OSError, Exception) as e:  # noqa: BLE001 - unreachable server, refused auth...
+            except (OSError, Exception) as e:  # unreachable server, refused auth...
                 log(f"\nPostgreSQL: skipped, {args.postgres} unreachable or refused: {e}")
                 result["engines"]["postgres"] = {"skipped": str(e)}
                 continue

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gzip
 import json
 import re
@@ -37,7 +38,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
+from bench._common import (
     env_for,
     latency,
     log,
@@ -172,7 +173,7 @@ def main() -> int:
         result["data"] = meta
         env = env_for(workdir / "run", db)
         with uvicorn("bench._timed:fieldpace", env, workdir / "app.log") as app, \
-                uvicorn("bench._timed:hello", env, workdir / "hello.log") as hello:
+                uvicorn("bench._timed:hello", env, workdir / "hello.log", ready_path="/") as hello:
             rep = sign_in(app, "rep1")
             mgr = sign_in(app, "manager1")
 
@@ -232,7 +233,7 @@ def main() -> int:
                 ratio = f["rps"] / floor if floor else float("nan")
                 f["vs_hello"] = ratio
                 log(f"  {name + ' ' + f['url']:<34.34} {f['rps']:8.0f} req/s  ({ratio:.2f} x hello floor)"
-                    f"{'  ERRORS: %d' % f['rps_errors'] if f['rps_errors'] else ''}")
+                    f"{'  ERRORS: ' + str(f['rps_errors']) if f['rps_errors'] else ''}")
             hello_client.close()
             rep.close()
             mgr.close()
@@ -251,7 +252,7 @@ def main() -> int:
         log(f"{'PASS' if verdicts[key] else 'MISS'}  {f['url']} p95 {f['p95_ms']:.1f} ms "
             f"(in-server {f.get('server_p95_ms', float('nan')):.1f} ms; budget < {P95_BUDGET_MS:.0f} ms){scale_note}")
 
-    r2 = lambda x: round(x, 2)  # noqa: E731
+    r2 = functools.partial(round, ndigits=2)
     result.update({
         "home_p50_ms": r2(figures["home"]["p50_ms"]), "home_p95_ms": r2(figures["home"]["p95_ms"]),
         "queue_p50_ms": r2(figures["queue"]["p50_ms"]), "queue_p95_ms": r2(figures["queue"]["p95_ms"]),

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
-import re
 import sqlite3
 import subprocess
 import sys
@@ -50,12 +50,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-try:  # the shared bench helpers (they moved out of bench/pages.py)
-    from bench._common import free_port, log, machine, pct  # noqa: E402
-except ImportError:
-    from bench.pages import free_port, log, machine, pct  # noqa: E402
-from server.demo import DEMO_PASSWORD  # noqa: E402
-from sync.protocol import PROTOCOL_VERSION, SCHEMA_VERSION  # noqa: E402
+from bench._common import log, machine, pct
+from server.demo import DEMO_PASSWORD
+from server.testing import ServerProcess, sign_in_async
+from sync.protocol import PROTOCOL_VERSION, SCHEMA_VERSION
 
 TARGET_MUTATIONS_PER_S = 5000.0
 TARGET_REPLAY_SPEEDUP = 2.0
@@ -133,7 +131,7 @@ class Postgres:
         try:
             asyncio.run(self._exec(self.admin_url, "SELECT 1"))
             return ""
-        except Exception as e:  # noqa: BLE001 - any failure means "skip PostgreSQL"
+        except Exception as e:  # any failure means "skip PostgreSQL"
             return f"{type(e).__name__}: {e}"
 
     def create(self) -> None:
@@ -248,68 +246,36 @@ def floor_rows(devices: list[dict], first_seq: int) -> list[tuple]:
 # ------------------------------------------------------------------------------------------ servers
 
 
-class Server:
-    """uvicorn serving the real app (through bench/_timed.py), one worker, log level warning."""
+class Server(ServerProcess):
+    """uvicorn serving the real app (through bench/_timed.py), as `fieldpace serve` does; started at once."""
 
     def __init__(self, env: dict, logfile: Path):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        # Devices sign in one after another (argon2) and then sit idle until the pushes start;
+        # uvicorn's default 5 s keep-alive would close their connections under them.
+        super().__init__(env, logfile, "bench._timed:fieldpace", factory=True,
+                         uvicorn_args=["--timeout-keep-alive", "300"])
         self.logfile = logfile
-        with open(logfile, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", "bench._timed:fieldpace", "--app-dir", str(ROOT),
-                 "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1", "--log-level", "warning",
-                 # Devices sign in one after another (argon2) and then sit idle until the pushes start;
-                 # uvicorn's default 5 s keep-alive would close their connections under them.
-                 "--timeout-keep-alive", "300"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited early:\n{logfile.read_text()[-3000:]}")
-            try:
-                httpx.get(self.base + "/__bench/timings", timeout=1.0)
-                return
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("the server did not start within 60 s") from None
-                time.sleep(0.1)
+        self.start()
+
+    @property
+    def base(self) -> str:
+        return self.base_url
 
     def cpu_s(self) -> float:
         """CPU seconds (user + system, every thread) the server process has used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def timings(self) -> list[list]:
         return httpx.get(self.base + "/__bench/timings", timeout=10).json()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
 
 # ------------------------------------------------------------------------------------------ clients
 
 
 async def sign_in(base: str, username: str, limits: httpx.Limits) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=60.0, limits=limits)
-    r = await client.get("/login")
-    r.raise_for_status()
-    m = re.search(r'name="_csrf_token"\s+value="([^"]+)"', r.text) or re.search(
-        r'value="([^"]+)"\s+name="_csrf_token"', r.text)
-    if not m or "fieldpace_csrf" not in client.cookies:
-        raise RuntimeError("login page: no CSRF token or cookie")
-    r = await client.post("/login", data={"_csrf_token": m.group(1), "username": username, "password": DEMO_PASSWORD})
-    if r.status_code not in (302, 303) or "fieldpace_session" not in client.cookies:
-        raise RuntimeError(f"sign-in as {username} failed: HTTP {r.status_code}")
-    client.headers["x-csrftoken"] = client.cookies["fieldpace_csrf"]
-    return client
+    """A device signed in through the login form; its client sends the CSRF header (server.testing)."""
+    return await sign_in_async(base, username, DEMO_PASSWORD, limits=limits)
 
 
 async def sign_in_all(base: str, usernames: list[str]) -> dict[str, httpx.AsyncClient]:
@@ -475,7 +441,7 @@ def run_engine(engine, workdir: Path, args) -> dict:
         log(f"  raw floor: {len(rows):,} visit rows in {len(rows) // args.batch} transactions of {args.batch} through "
             f"{'aiosqlite' if engine.name == 'sqlite' else 'asyncpg'} (one connection, no HTTP): {floor_s:.2f} s = "
             f"{floor_rate:,.0f} rows/s; first push is {ratio:.2f} x the floor")
-        r1 = lambda x: round(x, 1)  # noqa: E731
+        r1 = functools.partial(round, ndigits=1)
         return {
             "mutations": total, "devices": len(devices), "batch": args.batch, "concurrency": args.concurrency,
             "push_mutations_per_s": round(first["mutations_per_s"]), "push_s": first["seconds"],
@@ -563,7 +529,9 @@ def main() -> int:
             "pull": e["pull_p95_ms"] < TARGET_PULL_MS,
         }
         verdicts[name] = v
-        ok = lambda b: "PASS" if b else "MISS"  # noqa: E731
+        def ok(b: bool) -> str:
+            return "PASS" if b else "MISS"
+
         log(f"{ok(v['push'])}  {name}: first push {e['push_mutations_per_s']:,} mutations/s "
             f"(target >= {TARGET_MUTATIONS_PER_S:,.0f}; floor {e['floor_rows_per_s']:,} rows/s, "
             f"ratio {e['push_vs_floor']:.2f}){note}")

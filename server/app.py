@@ -49,7 +49,8 @@ TEMPLATE_DIRS = [ROOT / "web" / "templates", *(ROOT / "server" / d / "templates"
 def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_callables(i18n.translate, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # The i18n extension adds install_gettext_callables to the environment at run time: no stub knows it.
+    env.install_gettext_callables(i18n.translate, i18n.translate_plural, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         N_=i18n.N_, current_locale=i18n.current_locale, LOCALE_NAMES=i18n.LOCALE_NAMES,
         current_actor=_template_actor, flash_messages=_template_flash, company_today=clock.today,
@@ -83,7 +84,7 @@ def _error_response(request: Request, status: int, message: str, errors: dict | 
         if is_htmx(request):
             return Response("", status_code=401, headers={"HX-Redirect": login})
         return Response("", status_code=303, headers={"Location": login})
-    return page("system/error.html", status_code=status, status=status, message=message)  # type: ignore[return-value]
+    return page("system/error.html", status_code=status, status=status, message=message)
 
 
 def _http_exception(request: Request, exc: HTTPException) -> Response:

@@ -7,6 +7,7 @@ The active locale lives in a context variable that the locale middleware sets fo
 from __future__ import annotations
 
 import contextvars
+import io
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -15,8 +16,10 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, negotiate_locale
 from babel.dates import format_date, format_datetime, format_time
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
+from babel.support import NullTranslations, Translations
 
 LOCALES = ("zh_CN", "en")
 LOCALE_NAMES = {"zh_CN": "简体中文", "en": "English"}
@@ -34,33 +37,26 @@ def configure(currency: str) -> None:
 
 
 @cache
-def catalog(locale: str) -> dict[str, str]:
-    """msgid -> msgstr for one locale, read from its .po file once per process."""
+def translations(locale: str) -> NullTranslations:
+    """The locale's Babel `Translations`, built in memory from its .po file once per process: the catalog
+    is read with `read_po` and compiled with `write_mo` into a buffer (no .mo file, no build step).
+
+    Fuzzy entries and entries with an empty form are left out, so they fall back to the English msgid
+    (gettext's rule: the singular for n == 1, the plural otherwise). Plural forms come from the catalog's
+    `Plural-Forms` header: zh_CN has one form, en two."""
     path = CATALOG_DIR / locale / "LC_MESSAGES" / "messages.po"
     if not path.exists():
-        return {}
+        return NullTranslations()
     with path.open("rb") as fh:
         cat = read_po(fh, locale=locale)
-    out: dict[str, str] = {}
-    for message in cat:
-        if not message.id or message.fuzzy:
-            continue
-        if isinstance(message.id, str):
-            if message.string:
-                out[message.id] = message.string
-            continue
-        # A plural entry (msgid + msgid_plural, one msgstr[i] per plural form of the locale). ngettext()
-        # looks up the singular id for n == 1 and the plural id otherwise, so both ids get a key:
-        # zh_CN has one form (nplurals=1), which serves both ids; en has two, [0] for one and [1] for
-        # the rest. (Enough for the two-form-or-fewer languages in LOCALES.)
-        forms = (message.string,) if isinstance(message.string, str) else tuple(message.string)
-        singular, plural = message.id[0], message.id[1]
-        if forms and forms[0]:
-            out[singular] = forms[0]
-        other = forms[1] if len(forms) > 1 else forms[0] if forms else ""
-        if other:
-            out[plural] = other
-    return out
+    for message in list(cat):
+        forms = tuple(message.string) if isinstance(message.string, (list, tuple)) else (message.string,)
+        if message.id and (message.fuzzy or not all(forms)):
+            cat.delete(message.id, context=message.context)
+    buf = io.BytesIO()
+    write_mo(buf, cat)
+    buf.seek(0)
+    return Translations(buf, domain="messages")
 
 
 def set_locale(locale: str) -> contextvars.Token:
@@ -78,10 +74,15 @@ def current_locale() -> str:
 def translate(msgid: str) -> str:
     """The translation of `msgid` in the request's language, unformatted (the templates' gettext: Jinja's
     newstyle gettext formats it with the call's keywords itself)."""
-    return catalog(_locale.get()).get(msgid) or msgid
+    return translations(_locale.get()).gettext(msgid)
 
 
-def gettext(msgid: str, **params) -> str:
+def translate_plural(singular: str, plural: str, n: int) -> str:
+    """The plural form for `n` in the request's language, unformatted (the templates' ngettext)."""
+    return translations(_locale.get()).ngettext(singular, plural, n)
+
+
+def gettext(msgid: str, **params: object) -> str:
     """Translate `msgid` into the request's language; `%(name)s` placeholders take keyword values.
 
     Always a format string, as in the templates: a literal percent sign is written %% in every message,
@@ -97,14 +98,10 @@ def N_(msgid: str) -> str:
     return msgid
 
 
-def ngettext(singular: str, plural: str, n: int, **params) -> str:
-    # catalog() keys a plural entry under both its singular and its plural id: in zh_CN both map to the
-    # single Chinese form, in en to msgstr[0] and msgstr[1]. Untranslated ids fall back to the English.
-    cat = catalog(_locale.get())
-    msgid = singular if n == 1 else plural
-    text = cat.get(msgid) or msgid
+def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
+    """The form of a plural message for `n`, formatted; `%(num)s` is `n` unless given."""
     params.setdefault("num", n)
-    return text % params
+    return translate_plural(singular, plural, n) % params
 
 
 def pick_locale(user_setting: str | None, accept_language: str | None, default: str) -> str:
@@ -145,26 +142,26 @@ def _local(value: datetime) -> datetime:
     return value.astimezone(tz) if value.tzinfo else value.replace(tzinfo=tz)
 
 
-def fmt_date(value: date | datetime | None, format: str = "medium") -> str:  # noqa: A002
+def fmt_date(value: date | datetime | None, format: str = "medium") -> str:
     if value is None:
         return ""
     return _formatted("date", value, format, _locale.get(), _timezone.get())
 
 
-def fmt_datetime(value: datetime | None, format: str = "short") -> str:  # noqa: A002
+def fmt_datetime(value: datetime | None, format: str = "short") -> str:
     if value is None:
         return ""
     return _formatted("datetime", value, format, _locale.get(), _timezone.get())
 
 
 @lru_cache(maxsize=4096)
-def _formatted(kind: str, value: date | datetime, format: str, locale: str, tz: str) -> str:  # noqa: A002
+def _formatted(kind: str, value: date | datetime, format: str, locale: str, tz: str) -> str:
     """Babel's formatting, remembered: it costs 10-35 µs a value, and pages show the same days and times
     again and again (a date on every row, a queue re-rendered). The key holds everything the text
     depends on, so a cached text is always the one Babel would give."""
-    if kind == "datetime":
-        return format_datetime(_local(value), format=format, locale=_parsed_locale(locale))
     if isinstance(value, datetime):
+        if kind == "datetime":
+            return format_datetime(_local(value), format=format, locale=_parsed_locale(locale))
         value = _local(value).date()
     return format_date(value, format=format, locale=_parsed_locale(locale))
 

@@ -46,6 +46,7 @@ def single(result: Result) -> tuple[UUID, bool]:
     """The answer of a one-record write through a batch service: (id, created), or FieldErrors."""
     if result.status == "rejected":
         raise FieldErrors(result.errors or {})
+    assert result.record_id is not None, result  # every outcome but "rejected" names its record
     return result.record_id, result.status == "applied"
 
 
@@ -65,8 +66,12 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def page(template: str, status_code: int = 200, **context: Any) -> Template:
-    """Render a template; handlers pass the fragment template for htmx requests themselves."""
+def page(template: str, **context: Any) -> Template:
+    """Render a template; handlers pass the fragment template for htmx requests themselves. The keyword
+    `status_code` (default 200) is the answer's status; every other keyword is the template's context.
+    (Not a parameter of its own: handlers spread `**dict[str, object]` contexts, which a typed
+    `status_code: int` would make a type error at every such call.)"""
+    status_code = int(context.pop("status_code", 200))
     return Template(template_name=template, context=context, status_code=status_code, media_type=MediaType.HTML)
 
 

@@ -81,12 +81,12 @@ def render(size: int, glyph_frac: float, corner_frac: float) -> bytes:
     # Bars are snapped to whole pixels so small sizes (favicon) stay crisp.
     bars = [
         (
-            round(origin + l * side),
+            round(origin + left * side),
             round(origin + t * side),
             round(origin + r * side),
             round(origin + b * side),
         )
-        for (l, t, r, b) in BARS
+        for (left, t, r, b) in BARS
     ]
     radius = size * corner_frac
     rows = []
@@ -98,8 +98,8 @@ def render(size: int, glyph_frac: float, corner_frac: float) -> bytes:
                 row += b"\x00\x00\x00\x00"
                 continue
             color = TEAL
-            for (l, t, r, b) in bars:
-                if l <= x < r and t <= y < b:
+            for (left, t, r, b) in bars:
+                if left <= x < r and t <= y < b:
                     color = WHITE
                     break
             row += bytes((*color, round(alpha * 255)))

@@ -1,14 +1,16 @@
 """Extract every translatable message and bring the catalogs up to date (`make messages`).
 
-1. Extracts messages from `server/**/*.py` (keywords `_`, `gettext`, `N_`, `ngettext`) and from every
-   Jinja template, `web/templates/**/*.html` and `server/**/templates/**/*.html` (the same keywords,
-   through jinja2's own Babel extractor with the i18n extension; newstyle calls such as
-   `_("Hi %(name)s", name=user)` extract like plain ones).
+1. Extracts messages the way `pybabel extract` does (Babel's `extract_from_dir` over METHOD_MAP): from
+   `server/**/*.py` with Babel's Python extractor (keywords `_`, `gettext`, `N_`, `ngettext`) and from
+   every Jinja template, `web/templates/**/*.html` and `server/**/templates/**/*.html` (the same
+   keywords, through jinja2's own Babel extractor `jinja2.ext.babel_extract` with the i18n extension;
+   newstyle calls such as `_("Hi %(name)s", name=user)` extract like plain ones).
 2. Writes the template `server/locales/messages.pot`.
-3. Updates `server/locales/<locale>/LC_MESSAGES/messages.po` for every locale in `server.i18n.LOCALES`:
-   existing translations are kept, new ids are added, obsolete ids are dropped. Fuzzy matching is off:
-   nothing gets a guessed translation. A translation Babel would still flag fuzzy (for instance a message
-   that turned from `_()` into `ngettext()`) is cleared and reported instead, so it shows up as missing.
+3. Updates `server/locales/<locale>/LC_MESSAGES/messages.po` for every locale in `server.i18n.LOCALES`
+   with Babel's `Catalog.update` (what `pybabel update` does): existing translations are kept, new ids
+   are added, obsolete ids are dropped. Fuzzy matching is off: nothing gets a guessed translation. A
+   translation Babel would still flag fuzzy (for instance a message that turned from `_()` into
+   `ngettext()`) is cleared and reported instead, so it shows up as missing.
    - `en` is the source language, so an empty msgstr is filled with the msgid itself (both forms for plurals).
    - `zh_CN` (and any other locale) keeps new ids empty: `tests/unit/test_i18n.py` fails until they are
      translated.
@@ -30,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_file
+from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,11 +44,21 @@ SOURCE_LOCALE = "en"
 # None: the first argument is the message; ngettext has singular and plural at positions 1 and 2.
 KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
 COMMENT_TAGS = ("Translators:",)
-JINJA_OPTIONS = {
-    "extensions": "jinja2.ext.i18n",
-    "newstyle_gettext": "true",
-    # A template that does not parse must fail loudly, not silently lose its strings.
-    "silent": "false",
+# What `pybabel extract -F` would read from a mapping file: patterns relative to the checkout, the first
+# match wins. Babel skips directories whose name starts with "." or "_" (.venv, __pycache__).
+JINJA = "jinja2.ext:babel_extract"
+METHOD_MAP = [
+    ("server/**/templates/**.html", JINJA),
+    ("web/templates/**.html", JINJA),
+    ("server/**.py", "python"),
+]
+OPTIONS_MAP = {
+    "**.html": {
+        "extensions": "jinja2.ext.i18n",
+        "newstyle_gettext": "true",
+        # A template that does not parse must fail loudly, not silently lose its strings.
+        "silent": "false",
+    },
 }
 WIDTH = 10_000  # never wrap msgids/msgstrs: wrapped lines make diffs noisy
 PROJECT = "Fieldpace"
@@ -72,41 +84,19 @@ def _new_catalog(locale: str | None = None) -> Catalog:
                    language_team=TEAM, fuzzy=False)
 
 
-def source_files(root: Path = ROOT) -> list[tuple[Path, str]]:
-    """(path, extraction method) for every file that may hold messages, in a stable order."""
-    server, web_templates = root / "server", root / "web" / "templates"
-    files: set[tuple[Path, str]] = set()
-    if server.is_dir():
-        for path in server.rglob("*.py"):
-            files.add((path, "python"))
-        for path in server.rglob("*.html"):
-            if "templates" in path.relative_to(server).parts:
-                files.add((path, "jinja2.ext:babel_extract"))
-    if web_templates.is_dir():
-        for path in web_templates.rglob("*.html"):
-            files.add((path, "jinja2.ext:babel_extract"))
-    # Skip caches and hidden directories (__pycache__, .venv inside a checkout, ...).
-    kept = [(p, m) for p, m in files
-            if not any(part.startswith((".", "__")) for part in p.relative_to(root).parts[:-1])]
-    return sorted(kept, key=lambda pm: pm[0].relative_to(root).as_posix())
-
-
 def extract_messages(root: Path = ROOT) -> Catalog:
-    """Every message in the sources, as a template catalog (ids only, locations without line numbers)."""
+    """Every message in the sources, as a template catalog (ids only, locations without line numbers):
+    what `pybabel extract` does with METHOD_MAP, through the same function (`extract_from_dir`)."""
     template = _new_catalog()
-    for path, method in source_files(root):
-        relative = path.relative_to(root).as_posix()
-        options = JINJA_OPTIONS if method.startswith("jinja2") else {}
-        for _lineno, message, comments, context in extract_from_file(
-            method, str(path), keywords=KEYWORDS, comment_tags=COMMENT_TAGS, options=options,
-            strip_comment_tags=True,
-        ):
-            if isinstance(message, (list, tuple)) and not all(message):
-                continue  # e.g. ngettext with a variable: nothing literal to translate
-            if not message:
-                continue
-            # Line numbers would churn on every edit: locations name the file only.
-            template.add(message, None, [(relative, None)], auto_comments=comments, context=context)
+    for filename, _lineno, message, comments, context in extract_from_dir(
+        root, METHOD_MAP, OPTIONS_MAP, keywords=KEYWORDS, comment_tags=COMMENT_TAGS, strip_comment_tags=True,
+    ):
+        if isinstance(message, (list, tuple)) and not all(message):
+            continue  # e.g. ngettext with a variable: nothing literal to translate
+        if not message:
+            continue
+        # Line numbers would churn on every edit: locations name the file only.
+        template.add(message, None, [(filename, None)], auto_comments=comments, context=context)
     return template
 
 

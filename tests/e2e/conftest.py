@@ -1,8 +1,9 @@
 """Real-browser fixtures: Debian's Chromium through Playwright, and the real app served by uvicorn.
 
-One server per test session, on a fresh SQLite database that the real migrations create. Users come
-from the real command line (`server.cli create-user`); the team, its leadership and the customers,
-which have no command, come from `tests/factories.py`, in a subprocess against the same database.
+One server per test session (`server.testing.ServerProcess`, the benchmarks' too), on a fresh SQLite
+database that the real migrations create. Users come from the real command line (`server.cli
+create-user`); the team, its leadership and the customers, which have no command, come from
+`tests/factories.py`, in a subprocess against the same database.
 
 No Chromium here: the tests are skipped with a notice, unless CI=true, where that is a failure.
 """
@@ -10,16 +11,14 @@ No Chromium here: the tests are skipped with a notice, unless CI=true, where tha
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from server.settings import ROOT
+from server.testing import ServerProcess, server_env
 from tests import factories
 
 CHROMIUM = os.environ.get("FIELDPACE_E2E_CHROMIUM", "/usr/bin/chromium")
@@ -55,12 +54,6 @@ def chromium_path() -> str:
     except ImportError:
         _unavailable("Playwright for Python is missing: `pip install -e '.[test]'` to run the browser tests")
     return CHROMIUM
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run(args: list[str], env: dict, timeout: float = 60) -> str:
@@ -115,34 +108,13 @@ os._exit(0)  # done: database connections still open in worker threads must not 
 """
 
 
-def _wait_healthy(base_url: str, proc: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the server did not become healthy in {timeout}s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="session")
 def live_env(chromium_path, tmp_path_factory) -> dict:
     """The server's environment: tests may run more seeding (`_run(["-c", ...], live_env)`) or read the
     SQLite file (`live_env["FIELDPACE_DATA_DIR"]/e2e.sqlite3`) against the same database."""
     data = tmp_path_factory.mktemp("e2e-data")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDPACE_")}
-    env.update({
-        "FIELDPACE_DATA_DIR": str(data),
-        "FIELDPACE_DATABASE_URL": f"sqlite:///{data / 'e2e.sqlite3'}",
-        "FIELDPACE_DEFAULT_LOCALE": "en",
-        "FIELDPACE_TIMEZONE": "Asia/Shanghai",
-        "PYTHONPATH": str(ROOT),
-    })
+    env = server_env(f"sqlite:///{data / 'e2e.sqlite3'}", data, default_locale="en", timezone="Asia/Shanghai")
+    env["PYTHONPATH"] = str(ROOT)
     return env
 
 
@@ -154,25 +126,8 @@ def live_server(live_env):
     _run(["-m", "server.cli", "migrate"], env)
     _run(["-c", SEED], env)
 
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = data / "uvicorn.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "server.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning"],
-            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_healthy(base_url, proc, log)
-        yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    with ServerProcess(env, data / "uvicorn.log") as server:
+        yield server.base_url
 
 
 @pytest.fixture(scope="session")

@@ -201,10 +201,13 @@ def test_chinese_from_accept_language_and_user_setting(client, world):
     client.login("rep_a1")
     r = client.get("/home", headers={"accept-language": "zh-CN,zh;q=0.9,en;q=0.8"})
     assert r.headers["content-language"] == "zh-CN"
+    # The page's text is Chinese, a plural message (ngettext in the template) too.
+    assert re.search(r"今日 \d+ 次拜访", r.text) and "Sign out" not in r.text, r.text[:2000]
     r = client.post_form("/settings/language", {"locale": "en"})
     assert r.status_code == 303
     r = client.get("/home", headers={"accept-language": "zh-CN"})
     assert r.headers["content-language"] == "en"
+    assert re.search(r"\d+ visits? today", r.text) and "Sign out" in r.text and "次拜访" not in r.text
 
 
 def test_csrf_is_required(client, world):

@@ -15,12 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.settings import ROOT
+from server.testing import ServerProcess, csrf_token, server_env, sign_in_async
 from sync.protocol import PROTOCOL_VERSION, SCHEMA_VERSION
 from tests import factories
 from tests.conftest import PG_URL, _pg_admin, _with_db, migrate
@@ -111,44 +107,10 @@ def seed(url: str) -> list[dict]:
 # -------------------------------------------------------------------------------------------- server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(url: str, data_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "FIELDPACE_DATABASE_URL": url, "FIELDPACE_DATA_DIR": str(data_dir),
-           "FIELDPACE_TIMEZONE": "Asia/Shanghai", "PYTHONUNBUFFERED": "1"}
-    env.pop("FIELDPACE_DEBUG", None)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "server.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, f"server exited early:\n{log.read_text()[-3000:]}"
-        try:
-            if httpx.get(base + "/login", timeout=1.0).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "server did not start within 60 s"
-        time.sleep(0.1)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+def start_server(url: str, data_dir: Path, log: Path) -> ServerProcess:
+    server = ServerProcess(server_env(url, data_dir, timezone="Asia/Shanghai"), log)
+    server.start()
+    return server
 
 
 # -------------------------------------------------------------------------------------------- device
@@ -189,16 +151,9 @@ class Device:
         self.duplicates = 0
 
     async def sign_in(self, base: str) -> None:
-        async with httpx.AsyncClient(base_url=base, cookies=self.cookies) as client:
-            r = await client.get("/login")
-            token = re.search(r'name="_csrf_token"\s+value="([^"]+)"', r.text) or re.search(
-                r'value="([^"]+)"\s+name="_csrf_token"', r.text)
-            assert token, "no CSRF token on the login page"
-            r = await client.post("/login", data={"_csrf_token": token.group(1), "username": self.rep["username"],
-                                                  "password": factories.PASSWORD})
-            assert r.status_code == 303, r.text[:300]
-            self.cookies = client.cookies
-            self.csrf = client.cookies["fieldpace_csrf"]
+        client = await sign_in_async(base, self.rep["username"], factories.PASSWORD)
+        self.cookies, self.csrf = client.cookies, csrf_token(client)
+        await client.aclose()
 
     async def push_once(self, client: httpx.AsyncClient, lose_reply: bool = False) -> bool:
         """Send the oldest pending batch; True when a reply came back (and was taken into account)."""
@@ -233,7 +188,7 @@ class Device:
         return True
 
 
-async def run_until_killed(devices: list[Device], base: str, proc: subprocess.Popen) -> int:
+async def run_until_killed(devices: list[Device], base: str, server: ServerProcess) -> int:
     """Every device pushes its outbox; SIGKILL the server once KILL_AFTER_REPLIES replies came back.
     Returns how many pushes were in flight (sent, unanswered) at the kill."""
     replies = in_flight = at_kill = 0
@@ -254,7 +209,7 @@ async def run_until_killed(devices: list[Device], base: str, proc: subprocess.Po
                 if replies >= KILL_AFTER_REPLIES and not killed:
                     killed = True
                     at_kill = in_flight  # the other devices' pushes, waiting for their replies
-                    proc.send_signal(signal.SIGKILL)
+                    server.kill()
                     return
 
     await asyncio.gather(*(device_loop(d, first_reply_lost=(i == 0)) for i, d in enumerate(devices)))
@@ -284,16 +239,16 @@ def test_kill_mid_push_then_resend_everything_applies_each_mutation_once(databas
     devices = [Device(rep) for rep in reps]
     data_dir, log = tmp_path / "data", tmp_path / "server.log"
 
-    proc, base = start_server(database_url, data_dir, log)
+    server = start_server(database_url, data_dir, log)
     try:
         async def first_run():
-            await asyncio.gather(*(d.sign_in(base) for d in devices))
-            return await run_until_killed(devices, base, proc)
+            await asyncio.gather(*(d.sign_in(server.base_url) for d in devices))
+            return await run_until_killed(devices, server.base_url, server)
 
         in_flight_at_kill = asyncio.run(first_run())
-        assert proc.wait(timeout=10) == -signal.SIGKILL
+        assert server.proc is not None and server.proc.wait(timeout=10) == -signal.SIGKILL
     finally:
-        stop(proc)
+        server.stop()
     before_restart = sum(len(d.outbox) - len(d.pending) for d in devices)
     unanswered = sum(d.failures for d in devices)
     # The kill hit while other pushes were in flight (they got no reply).
@@ -301,11 +256,11 @@ def test_kill_mid_push_then_resend_everything_applies_each_mutation_once(databas
     assert any(d.pending for d in devices)
 
     duplicates_before = sum(d.duplicates for d in devices)
-    proc, base = start_server(database_url, data_dir, log)  # same database, same secrets: sessions valid
+    server = start_server(database_url, data_dir, log)  # same database, same secrets: sessions valid
     try:
-        rounds = asyncio.run(drain(devices, base))
+        rounds = asyncio.run(drain(devices, server.base_url))
     finally:
-        stop(proc)
+        server.stop()
 
     # Every mutation acknowledged; none reported applied twice.
     assert all(not d.pending for d in devices)

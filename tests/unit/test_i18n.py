@@ -288,16 +288,44 @@ def tiny_catalogs(tmp_path, monkeypatch):
             encoding="utf-8",
         )
     monkeypatch.setattr(i18n, "CATALOG_DIR", tmp_path)
-    i18n.catalog.cache_clear()
+    i18n.translations.cache_clear()
     yield
-    i18n.catalog.cache_clear()
+    i18n.translations.cache_clear()
 
 
-def test_catalog_keys_plural_entries_under_both_ids(tiny_catalogs, locale):
-    assert i18n.catalog("zh_CN") == {"%(num)s file": "共 %(num)s 个文件", "%(num)s files": "共 %(num)s 个文件"}
-    assert i18n.catalog("en") == {"%(num)s file": "%(num)s file (en)", "%(num)s files": "%(num)s files (en)"}
+def test_translations_follow_each_locales_plural_forms(tiny_catalogs, locale):
+    zh, en = i18n.translations("zh_CN"), i18n.translations("en")
+    assert [zh.ngettext("%(num)s file", "%(num)s files", n) for n in (0, 1, 2)] == ["共 %(num)s 个文件"] * 3
+    assert [en.ngettext("%(num)s file", "%(num)s files", n) for n in (0, 1, 2)] == [
+        "%(num)s files (en)", "%(num)s file (en)", "%(num)s files (en)"]
+    assert zh.gettext("Guess") == "Guess"  # fuzzy entries are left out of the compiled catalog
+    assert i18n.translations("fr").gettext("Guess") == "Guess"  # no catalog: the msgid
     locale("zh_CN")
     assert [i18n.ngettext("%(num)s file", "%(num)s files", n) for n in (1, 4)] == ["共 1 个文件", "共 4 个文件"]
     assert i18n._("Guess") == "Guess"  # fuzzy entries are never used
     locale("en")
     assert [i18n.ngettext("%(num)s file", "%(num)s files", n) for n in (1, 4)] == ["1 file (en)", "4 files (en)"]
+    assert i18n.translate_plural("%(num)s file", "%(num)s files", 4) == "%(num)s files (en)"  # unformatted
+    assert i18n.ngettext("%(num)s dir", "%(num)s dirs", 1) == "1 dir"  # unknown: the English forms
+
+
+def test_an_untranslated_form_falls_back_to_the_english_msgid(tmp_path, monkeypatch, locale):
+    path = tmp_path / "zh_CN" / "LC_MESSAGES" / "messages.po"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n'
+        '"Plural-Forms: nplurals=1; plural=0;\\n"\n\n'
+        'msgid "Empty"\nmsgstr ""\n\n'
+        'msgid "%(num)s day"\nmsgid_plural "%(num)s days"\nmsgstr[0] ""\n\n'
+        'msgid "Daily report"\nmsgstr "日报"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(i18n, "CATALOG_DIR", tmp_path)
+    i18n.translations.cache_clear()
+    try:
+        locale("zh_CN")
+        assert i18n._("Daily report") == "日报"
+        assert i18n._("Empty") == "Empty"
+        assert [i18n.ngettext("%(num)s day", "%(num)s days", n) for n in (1, 2)] == ["1 day", "2 days"]
+    finally:
+        i18n.translations.cache_clear()
