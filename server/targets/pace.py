@@ -21,8 +21,9 @@ from server.accounts.permissions import Actor
 from server.accounts.tables import Team, User
 from server.targets import actuals, formulas
 from server.targets.actuals import KpiDef, Pair
+from server.targets.calendar import calendar_overrides, thresholds
 from server.targets.formulas import Pace, Thresholds
-from server.targets.tables import COMPANY_SCOPE_ID, PaceSetting, Target, WorkCalendar
+from server.targets.tables import COMPANY_SCOPE_ID, Target
 
 REP, TEAM, TEAMS, COMPANY = "rep", "team", "teams", "company"
 COMPANY_ID = UUID(COMPANY_SCOPE_ID)
@@ -98,22 +99,6 @@ class PaceBoard:
 
 
 # --- Inputs --------------------------------------------------------------------------------------
-
-
-async def thresholds() -> Thresholds:
-    row = await PaceSetting.select(PaceSetting.on_track_min, PaceSetting.at_risk_min).where(PaceSetting.id == 1).first()
-    if not row:
-        return Thresholds()
-    return Thresholds(on_track_min=float(row["on_track_min"]), at_risk_min=float(row["at_risk_min"]))
-
-
-
-
-async def calendar_overrides(start: date, end: date) -> dict[date, bool]:
-    rows = await WorkCalendar.select(WorkCalendar.day, WorkCalendar.working).where(
-        (WorkCalendar.day >= start) & (WorkCalendar.day <= end)
-    )
-    return {db.as_date(r["day"]): bool(r["working"]) for r in rows}
 
 
 async def targets(period: str, year: int, kpi_ids: list[UUID], scopes: list[UUID] | None) -> dict[tuple[UUID, str, UUID], float]:
