@@ -3,7 +3,7 @@
 Every function takes the signed-in Actor and narrows to what they may see: a rep their own numbers, a
 manager the teams they lead, admin everything. Numbers come from the pace engine
 (server/targets/pace.py), the SQL actuals (server/targets/actuals.py) and the sales aggregates
-(server/sales/services.py); nothing here loops over records in Python.
+(server/sales/analytics.py); nothing here loops over records in Python.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from server.accounts.permissions import Actor, can_see_rep
 from server.accounts.tables import Team, User
 from server.i18n import N_, _, fmt_money, fmt_number
 from server.reports.tables import Report
-from server.sales import services as sales
+from server.sales import analytics
 from server.sales.tables import OPEN_STAGES, Opportunity
 from server.targets import actuals, formulas, pace
 from server.targets.tables import Target
@@ -273,12 +273,12 @@ async def _trend_targets(kpi: actuals.KpiDef, codes: list[str], scope: Scope) ->
 
 
 async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | None) -> dict:
-    return await sales.funnel(actor, start, end, rep_ids)
+    return await analytics.funnel(actor, start, end, rep_ids)
 
 
 async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None) -> dict:
-    rows = [] if rep_ids == [] else await sales.ageing(actor, as_of, rep_ids)
-    return {"rows": rows, "totals": sales.ageing_totals(rows), "buckets": sales.AGEING_BUCKETS, "as_of": as_of}
+    rows = [] if rep_ids == [] else await analytics.ageing(actor, as_of, rep_ids)
+    return {"rows": rows, "totals": analytics.ageing_totals(rows), "buckets": analytics.AGEING_BUCKETS, "as_of": as_of}
 
 
 # --- Explanations --------------------------------------------------------------------------------
