@@ -19,7 +19,7 @@ from litestar import Response
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from server import clock, db
-from server.accounts.permissions import Actor, can_see_rep
+from server.accounts.permissions import Actor, can_see_rep, rep_scope
 from server.accounts.tables import Team, User
 from server.i18n import N_, _, fmt_money, fmt_number
 from server.reports.tables import Report
@@ -191,8 +191,7 @@ async def board_scope(actor: Actor, team: dict | None) -> Scope:
     if team is None and actor.is_admin:
         return Scope(pace.COMPANY, None, _("Company"), None)
     team_ids = [team["id"]] if team is not None else list(actor.led_team_ids)
-    reps = await User.select(User.id).where(User.team.is_in(team_ids) & (User.role == "rep")) if team_ids else []
-    rep_ids = [r["id"] for r in reps]
+    rep_ids = (await rep_scope(actor, teams=team_ids, reps_only=True)).ids() or []
     if team is not None:
         return Scope(pace.TEAM, team["id"], team["name"], rep_ids)
     if len(team_ids) == 1:
@@ -300,12 +299,11 @@ async def resolve_scope(actor: Actor, raw: str) -> Scope:
         team = await team_for(actor, ident)
         if team is None:
             raise NotFoundException()
-        reps = await User.select(User.id).where((User.team == team["id"]) & (User.role == "rep"))
-        return Scope(pace.TEAM, team["id"], team["name"], [r["id"] for r in reps])
+        reps = await rep_scope(actor, teams=[team["id"]], reps_only=True)
+        return Scope(pace.TEAM, team["id"], team["name"], reps.ids() or [])
     if kind == pace.TEAMS and actor.is_manager:
-        reps = await User.select(User.id).where(User.team.is_in(list(actor.led_team_ids)) & (User.role == "rep")) \
-            if actor.led_team_ids else []
-        return Scope(pace.TEAMS, None, _("My teams"), [r["id"] for r in reps])
+        reps = await rep_scope(actor, reps_only=True)
+        return Scope(pace.TEAMS, None, _("My teams"), reps.ids() or [])
     if kind == pace.COMPANY and actor.is_admin:
         return Scope(pace.COMPANY, None, _("Company"), None)
     raise NotFoundException()

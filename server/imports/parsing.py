@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
 
+from server import validation
 from server.i18n import N_, _
 from server.sales.tables import FULL_SHARE
 
-log = logging.getLogger("fieldpace.imports")
 MAX_BYTES = 2 * 1024 * 1024  # the largest file accepted (the app's request body limit is 2 MB too)
-MAX_CENTS = 10**13  # 100 billion yuan, as for orders typed in: x 10,000 basis points stays inside a BIGINT
 ENCODING_LABELS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "utf-16": "UTF-16", "gb18030": "GBK / GB18030"}
 
 
@@ -274,39 +271,25 @@ def parse_date(raw: str) -> date:
     raise CellError(_("“%(value)s” is not a date; write it as 2026-03-05, 2026/3/5 or 2026年3月5日.", value=raw.strip()))
 
 
-_CURRENCY = re.compile(r"^(¥|RMB|CNY|\$)\s*|\s*(元|RMB|CNY)$", re.IGNORECASE)
-_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
-_PLAIN = re.compile(r"\d+(\.\d+)?|\.\d+")
+_AMOUNT_MESSAGES = {
+    "negative": N_("The amount may not be negative."),
+    "decimals": N_("At most two decimals (fen)."),
+    "range": N_("The amount is too large."),
+    "zero": N_("The amount must be more than zero."),
+}
 
 
 def parse_amount(raw: str, *, allow_zero: bool = True) -> int:
-    """Yuan as written in a sheet -> cents. Accepts 1234.56, 1,234.56 and ¥1234.56; refuses negative
-    amounts, more than two decimals, and forms that would need a guess ("1 234,56", "1.234,56")."""
-    text = _nfkc(raw)
-    negative = False
-    for _round in range(2):  # "-¥5" and "¥-5"
-        if text.startswith("-"):
-            negative, text = True, text[1:].strip()
-        text = _CURRENCY.sub("", text).strip()
-    if _THOUSANDS.fullmatch(text):
-        text = text.replace(",", "")
-    elif not _PLAIN.fullmatch(text):
-        raise CellError(_("“%(value)s” is not an amount; write it as 1234.56 or 1,234.56 (a dot before the decimals).",
-                          value=raw.strip()))
-    if negative and text.strip("0.") != "":
-        raise CellError(_("The amount may not be negative."))
+    """Yuan as written in a sheet -> cents, by server/validation.py's one amount parser: 1234.56,
+    1,234.56, ¥1234.56, full-width digits; refuses negative amounts, more than two decimals, and forms
+    that would need a guess ("1 234,56", "1.234,56"). Sheets are read with the dot as decimal sign."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the patterns above only let numbers through
-        raise CellError(_("“%(value)s” is not an amount.", value=raw.strip())) from None
-    if value.as_tuple().exponent < -2 and value != value.quantize(Decimal("0.01")):
-        raise CellError(_("At most two decimals (fen)."))
-    cents = int(value * 100)
-    if cents > MAX_CENTS:
-        raise CellError(_("The amount is too large."))
-    if cents == 0 and not allow_zero:
-        raise CellError(_("The amount must be more than zero."))
-    return cents
+        return validation.parse_amount(raw, allow_zero=allow_zero, locale="en")
+    except validation.NumberError as e:
+        if e.reason in _AMOUNT_MESSAGES:
+            raise CellError(_(_AMOUNT_MESSAGES[e.reason])) from None
+        raise CellError(_("“%(value)s” is not an amount; write it as 1234.56 or 1,234.56 (a dot before the decimals).",
+                          value=(raw or "").strip())) from None
 
 
 _SPLIT_SEPARATORS = re.compile(r"[;,、|]")
@@ -329,15 +312,16 @@ def parse_split(raw: str) -> list[tuple[str, int]]:
         if not sep or not name or not share:
             raise CellError(_("Write a split as rep1:60;rep2:40 (each rep with a share)."))
         try:
-            value = Decimal(share)
-        except InvalidOperation:
-            raise CellError(_("“%(value)s” is not a share in percent.", value=share)) from None
-        if not value.is_finite() or value <= 0 or value > 100 or value != value.quantize(Decimal("0.01")):
-            raise CellError(_("“%(value)s” is not a share in percent (more than 0, at most 100, two decimals).", value=share))
+            bp = validation.parse_share(share, locale="en")
+        except validation.NumberError as e:
+            if e.reason == "format":
+                raise CellError(_("“%(value)s” is not a share in percent.", value=share)) from None
+            raise CellError(_("“%(value)s” is not a share in percent (more than 0, at most 100, two decimals).",
+                              value=share)) from None
         if name.lower() in seen:
             raise CellError(_("%(name)s appears twice in the split.", name=name))
         seen.add(name.lower())
-        out.append((name, int(value * 100)))
+        out.append((name, bp))
     total = sum(bp for _n, bp in out)
     if total != FULL_SHARE:
         raise CellError(_("The shares add up to %(total)s, not 100.", total=_percent(total)))

@@ -3,14 +3,10 @@ unchanged) or its errors, by natural key: customers by code, orders and collecti
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from server.i18n import _, fmt_money
-from server.imports.tables import IMPORT_KINDS
-
-log = logging.getLogger("fieldpace.imports")
 from server.imports.parsing import (
     CellError,
     CsvTable,
@@ -22,6 +18,7 @@ from server.imports.parsing import (
     parse_text,
     read_table,
 )
+from server.imports.tables import IMPORT_KINDS
 
 # ------------------------------------------------------------------------------------ planning (pure)
 

@@ -7,16 +7,11 @@ from decimal import Decimal
 from uuid import UUID
 
 from server import clock, db
-from server.accounts.permissions import Actor
+from server.accounts.permissions import Actor, rep_scope
 from server.db import is_sqlite
 from server.i18n import N_
-from server.sales.tables import (
-    FULL_SHARE,
-    OPEN_STAGES,
-    STAGES,
-    Opportunity,
-    Order,
-)
+from server.sales.opportunities import STAGE_LABELS
+from server.sales.tables import FULL_SHARE, OPEN_STAGES, STAGES, Opportunity, Order
 
 # The funnel's ladder: lost is an exit, not a step.
 LADDER = ("lead", "qualified", "proposal", "negotiation", "won")
@@ -27,29 +22,12 @@ AGEING_BUCKETS = (
     ("d61_90", N_("61–90 days")),
     ("d90_plus", N_("Over 90 days")),
 )
-from server.sales.opportunities import STAGE_LABELS
-from server.sales.scope import placeholders
 
 
-def _rep_condition(actor: Actor, rep_ids: list[UUID] | None, column: str, team_column: str, args: list) -> str | None:
+async def _rep_condition(actor: Actor, rep_ids: list[UUID] | None, column: str, args: list) -> str | None:
     """SQL condition limiting `column` (a rep id) to the actor's scope and `rep_ids`; None: nothing visible."""
-    parts = []
-    if actor.is_rep:
-        parts.append(f"{column} = {{}}")
-        args.append(actor.id)
-    elif actor.is_manager:
-        if not actor.led_team_ids:
-            return None
-        parts.append(f"{team_column} IN ({placeholders(actor.led_team_ids)})")
-        args.extend(actor.led_team_ids)
-    elif not actor.is_admin:
-        return None
-    if rep_ids is not None:
-        if not rep_ids:
-            return None
-        parts.append(f"{column} IN ({placeholders(rep_ids)})")
-        args.extend(rep_ids)
-    return " AND ".join(parts) or "1 = 1"
+    scope = (await rep_scope(actor)).within(rep_ids)
+    return None if scope.nobody else scope.sql(column, args)
 
 
 async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -> list[dict]:
@@ -63,7 +41,7 @@ async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -
     # Bucket edges as dates: days past due d = as_of - due, so 1 <= d <= 30 is as_of-30 <= due <= as_of-1.
     edges = [as_of - timedelta(days=n) for n in (30, 60, 90)]
     scope_args: list = []
-    cond = _rep_condition(actor, rep_ids, "s.rep", "u.team", scope_args)
+    cond = await _rep_condition(actor, rep_ids, "s.rep", scope_args)
     if cond is None:
         return []
     # Scope first: only the orders a rep in scope holds a share of, each order's collections summed through
@@ -128,7 +106,7 @@ async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | Non
     Three SQL aggregates; no loop over opportunities in Python."""
     sqlite = is_sqlite(Opportunity._meta.db)
     args: list = []
-    cond = _rep_condition(actor, rep_ids, "op.owner", "u.team", args)
+    cond = await _rep_condition(actor, rep_ids, "op.owner", args)
     empty = {"start": start, "end": end, "total": 0, "won": 0, "lost": 0, "win_rate": None,
              "stages": [{"stage": s, "label": STAGE_LABELS[s], "count": 0, "reached": 0, "conversion": None,
                          "avg_days": None, "intervals": 0} for s in STAGES]}

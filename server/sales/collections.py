@@ -9,12 +9,9 @@ from server import clock, db, validation
 from server.accounts.permissions import Actor
 from server.db import is_sqlite
 from server.i18n import _
-from server.sales.forms import day_ok, is_unique_violation, money, not_future, record_number
+from server.sales.forms import day_ok, is_unique_violation, not_future, record_number
 from server.sales.scope import order_visibility, order_visible, scope_rep_ids
-from server.sales.tables import (
-    Collection,
-    Order,
-)
+from server.sales.tables import Collection, Order
 from server.web import FieldErrors
 
 
@@ -39,7 +36,7 @@ async def create_collection(actor: Actor, data: dict) -> tuple[UUID, UUID, bool]
         "id": validation.uuid(data, "id", errors, required=False),
         "number": validation.text(data, "number", errors, max_len=64),
         "received_on": validation.day(data, "received_on", errors) or clock.today(),
-        "amount_cents": money(data, "amount", errors, required=True),
+        "amount_cents": validation.money(data, "amount", errors, required=True),
     }
     day_ok(clean["received_on"], "received_on", errors)
     not_future(clean, "received_on", errors)

@@ -11,9 +11,7 @@ from server.sales.collections import collections
 from server.sales.opportunities import opportunities
 from server.sales.orders import orders
 from server.sales.scope import scope_rep_ids
-from server.sales.tables import (
-    OPEN_STAGES,
-)
+from server.sales.tables import OPEN_STAGES
 
 
 async def hub(actor: Actor, rep: UUID | None = None) -> dict:

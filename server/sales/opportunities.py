@@ -10,16 +10,9 @@ from uuid import UUID, uuid4
 from server import clock, db, validation
 from server.accounts.permissions import Actor, can_manage_rep, can_see_rep
 from server.i18n import N_, _
-from server.sales.forms import day_ok, money
+from server.sales.forms import day_ok
 from server.sales.scope import customer_for, scope_rep_ids
-from server.sales.tables import (
-    CLOSED_STAGES,
-    OPEN_STAGES,
-    STAGES,
-    Opportunity,
-    OpportunityStage,
-    Order,
-)
+from server.sales.tables import CLOSED_STAGES, OPEN_STAGES, STAGES, Opportunity, OpportunityStage, Order
 from server.web import Conflict, FieldErrors
 
 STAGE_LABELS = {
@@ -62,7 +55,7 @@ def validate_opportunity(data: dict) -> dict:
         "name": validation.text(data, "name", errors, required=True, max_len=200),
         "customer": validation.uuid(data, "customer", errors, required=True),
         "stage": validation.choice(data, "stage", OPEN_STAGES, errors, default="lead"),
-        "amount_cents": money(data, "amount", errors, positive=False) or 0,
+        "amount_cents": validation.money(data, "amount", errors, positive=False) or 0,
         "expected_close": validation.day(data, "expected_close", errors),
     }
     clean["expected_close"] = day_ok(clean["expected_close"], "expected_close", errors)

@@ -9,17 +9,10 @@ from uuid import UUID, uuid4
 from server import clock, db, validation
 from server.accounts.permissions import Actor, can_see_rep
 from server.i18n import _, fmt_money
-from server.sales.forms import MAX_SPLITS, day_ok, is_unique_violation, money, not_future, percent_bp, record_number
+from server.sales.forms import MAX_SPLITS, day_ok, is_unique_violation, not_future, record_number
 from server.sales.opportunities import apply_stage, get_opportunity
 from server.sales.scope import customer_for, order_visibility, order_visible, placeholders, scope_rep_ids, split_choices
-from server.sales.tables import (
-    FULL_SHARE,
-    OPEN_STAGES,
-    Collection,
-    Opportunity,
-    Order,
-    OrderSplit,
-)
+from server.sales.tables import FULL_SHARE, OPEN_STAGES, Collection, Opportunity, Order, OrderSplit
 from server.web import Conflict, FieldErrors
 
 
@@ -113,7 +106,7 @@ def _parse_splits(data: dict, errors: dict) -> list[tuple[UUID, int]]:
         if pct_empty:
             errors[f"split_pct_{i}"] = _("Enter this rep's share.")
             continue
-        bp = percent_bp(pct_raw, f"split_pct_{i}", errors)
+        bp = validation.share_bp({f"split_pct_{i}": pct_raw}, f"split_pct_{i}", errors)
         if rep is None or bp is None:
             continue
         if rep in seen:
@@ -133,8 +126,8 @@ def validate_order(data: dict) -> dict:
         "opportunity": validation.uuid(data, "opportunity", errors, required=False),
         "order_date": validation.day(data, "order_date", errors) or clock.today(),
         "due_date": validation.day(data, "due_date", errors),
-        "amount_cents": money(data, "amount", errors, required=True),
-        "cost_cents": money(data, "cost", errors, positive=False) or 0,
+        "amount_cents": validation.money(data, "amount", errors, required=True),
+        "cost_cents": validation.money(data, "cost", errors, positive=False) or 0,
         "note": validation.text(data, "note", errors, max_len=2000),
     }
     day_ok(clean["order_date"], "order_date", errors)

@@ -6,22 +6,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from server.accounts.permissions import Actor, can_see_rep, visible_rep_ids
+from server.accounts.permissions import Actor, can_see_rep, rep_scope
 from server.accounts.tables import User
 from server.customers.tables import Customer
-from server.sales.tables import (
-    Order,
-)
+from server.sales.tables import Order
 
 
 async def scope_rep_ids(actor: Actor, rep: UUID | None = None) -> list[UUID] | None:
     """The reps whose results the actor reads (None: everyone), narrowed to `rep` when given."""
-    visible = await visible_rep_ids(actor)
-    if rep is None:
-        return visible
-    if visible is None or rep in visible:
-        return [rep]
-    return []
+    return (await rep_scope(actor, rep=rep)).ids()
 
 
 async def rep_choices(actor: Actor) -> list[dict]:
@@ -52,12 +45,10 @@ async def split_choices(actor: Actor) -> list[dict]:
 
 
 async def customer_choices(actor: Actor, limit: int = 500) -> list[dict]:
-    rep_ids = await visible_rep_ids(actor)
-    if rep_ids == []:
+    query = (await rep_scope(actor)).narrow(
+        Customer.select(Customer.id, Customer.name, Customer.owner.display_name.as_alias("owner_name")), Customer.owner)
+    if query is None:
         return []
-    query = Customer.select(Customer.id, Customer.name, Customer.owner.display_name.as_alias("owner_name"))
-    if rep_ids is not None:
-        query = query.where(Customer.owner.is_in(rep_ids))
     return await query.order_by(Customer.name).limit(limit)
 
 
@@ -87,13 +78,13 @@ def order_visibility(rep_ids: list[UUID], args: list) -> str:
 
 
 async def order_visible(actor: Actor, order_id: UUID) -> bool:
-    rep_ids = await visible_rep_ids(actor)
-    if rep_ids is None:
+    scope = await rep_scope(actor)
+    if scope.rep_ids is None:
         return await Order.exists().where(Order.id == order_id)
-    if not rep_ids:
+    if scope.nobody:
         return False
     args: list = [order_id]
-    cond = order_visibility(rep_ids, args)
+    cond = order_visibility(list(scope.rep_ids), args)
     rows = await Order.raw(f"SELECT 1 AS ok FROM sales_order o JOIN customer c ON c.id = o.customer "
                            f"WHERE o.id = {{}} AND {cond}", *args)
     return bool(rows)

@@ -12,10 +12,7 @@ from server.accounts.permissions import Actor, require_role
 from server.db import as_date
 from server.i18n import _
 from server.targets import formulas
-from server.targets.tables import (
-    PaceSetting,
-    WorkCalendar,
-)
+from server.targets.tables import PaceSetting, WorkCalendar
 from server.web import FieldErrors
 
 

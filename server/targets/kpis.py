@@ -14,12 +14,7 @@ from server import clock, db, validation
 from server.accounts.permissions import Actor, require_role
 from server.i18n import _
 from server.targets import actuals
-from server.targets.tables import (
-    DIRECTIONS,
-    KINDS,
-    UNITS,
-    Kpi,
-)
+from server.targets.tables import DIRECTIONS, KINDS, UNITS, Kpi
 from server.targets.values import fmt_plain, parse_value
 from server.web import FieldErrors
 

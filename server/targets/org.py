@@ -12,10 +12,7 @@ from server.accounts.permissions import Actor
 from server.accounts.tables import Team, User
 from server.i18n import _
 from server.targets import formulas
-from server.targets.tables import (
-    COMPANY_SCOPE_ID,
-    Target,
-)
+from server.targets.tables import COMPANY_SCOPE_ID, Target
 
 COMPANY_ID = UUID(COMPANY_SCOPE_ID)
 

@@ -19,11 +19,7 @@ from server.i18n import N_, _
 from server.targets import actuals, formulas
 from server.targets.kpis import kpi_get
 from server.targets.org import COMPANY, COMPANY_ID, Cell, Org, can_read_scope, check_scope, load_org, mismatches, parse_scope
-from server.targets.tables import (
-    Target,
-    TargetChange,
-    TargetPlan,
-)
+from server.targets.tables import Target, TargetChange, TargetPlan
 from server.targets.values import parse_value, value_cap
 from server.web import Conflict, FieldErrors
 

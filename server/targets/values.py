@@ -2,52 +2,57 @@
 
 from __future__ import annotations
 
-import math
-import re
+from decimal import ROUND_DOWN, Decimal
 
+from server import validation
 from server.i18n import _, fmt_number
 from server.targets import actuals
 
-# --- Parsing -----------------------------------------------------------------------------------
+# --- Parsing: server/validation.py's strict decimal reading ("1,234.56"; "1,2,34" and "1e3" refused) -----
 
 MAX_VALUE = 1e12
-_NUMBER = re.compile(r"^\d+(\.\d+)?$")
 
 
 def parse_value(raw: object, decimals: int, errors: dict, name: str, *, required: bool = True,
                 high: float = MAX_VALUE) -> float | None:
     """A target value as typed: "1234.56" or "1,234.56"; not negative, at most `decimals` decimals."""
-    text = "" if raw is None else str(raw).strip().replace(",", "").replace(" ", "").replace("\u00a0", "")
+    text = "" if raw is None else str(raw).strip()
     if not text:
         if required:
             errors[name] = _("This field is required.")
         return None
-    if text.startswith("-") and _NUMBER.match(text[1:]):
-        errors[name] = _("Enter zero or more.")
-        return None
-    if not _NUMBER.match(text):
+    try:
+        number = validation.decimal_number(text)
+    except validation.NumberError:
         errors[name] = _("Enter a number, such as 1234.56.")
         return None
-    if "." in text and len(text.split(".")[1].rstrip("0")) > decimals:
+    if number < 0:
+        errors[name] = _("Enter zero or more.")
+        return None
+    if number > Decimal(high):  # before the decimals: quantizing a huge number overflows Decimal's context
+        errors[name] = _("Enter a number from %(low)s to %(high)s.", low=0, high=fmt_number(high))
+        return None
+    if number != number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN):
         errors[name] = (_("Enter a whole number.") if decimals == 0
                         else _("At most %(n)s decimals.", n=decimals))
         return None
-    value = float(text)
-    if not math.isfinite(value) or value > high:
-        errors[name] = _("Enter a number from %(low)s to %(high)s.", low=0, high=fmt_number(high))
-        return None
-    return value
+    return float(number)
 
 
 def parse_weight(raw: object, errors: dict, name: str) -> float | None:
-    text = "" if raw is None else str(raw).strip().replace(",", "")
+    """A weight or a percentage typed for a split: zero or more."""
+    text = "" if raw is None else str(raw).strip()
     if not text:
         errors[name] = _("This field is required.")
         return None
-    if not _NUMBER.match(text):
+    try:
+        number = validation.decimal_number(text)
+    except validation.NumberError:
+        number = Decimal(-1)
+    if number < 0:
         errors[name] = _("Enter zero or more, such as 12.5.")
         return None
-    value = float(text)
+    value = float(number)
     if value > MAX_VALUE:
         errors[name] = _("Enter a number from %(low)s to %(high)s.", low=0, high=fmt_number(MAX_VALUE))
         return None

@@ -9,9 +9,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from server import clock
+from server import clock, validation
 from server.accounts.permissions import load_actor
-from server.sales import analytics, forms, opportunities, orders
+from server.sales import analytics, opportunities, orders
 from server.sales.tables import Collection, Opportunity, OpportunityStage, Order, OrderSplit
 from server.web import FieldErrors
 from tests import factories
@@ -453,10 +453,10 @@ def test_hub_scopes_and_filters_by_rep(client, world):
 
 def test_money_parser():
     errors: dict = {}
-    assert forms.money({"a": "1,234.56"}, "a", errors) == 123456
-    assert forms.money({"a": "12"}, "a", errors) == 1200 and not errors
+    assert validation.money({"a": "1,234.56"}, "a", errors) == 123456
+    assert validation.money({"a": "12"}, "a", errors) == 1200 and not errors
     for bad in ("1.234", "-5", "0", "nan", "inf", "1e400", "abc", "99999999999999999999"):
         errors = {}
-        assert forms.money({"a": bad}, "a", errors) is None and "a" in errors, bad
+        assert validation.money({"a": bad}, "a", errors) is None and "a" in errors, bad
     with pytest.raises(FieldErrors):
         orders.validate_order({"customer": "x", "amount": ""})
