@@ -271,13 +271,13 @@ async def _trend_targets(kpi: actuals.KpiDef, codes: list[str], scope: Scope) ->
 # --- Funnel and ageing ---------------------------------------------------------------------------
 
 
-async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | None) -> dict:
+async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | None) -> analytics.Funnel:
     return await analytics.funnel(actor, start, end, rep_ids)
 
 
-async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None) -> dict:
+async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None) -> analytics.Ageing:
     rows = [] if rep_ids == [] else await analytics.ageing(actor, as_of, rep_ids)
-    return {"rows": rows, "totals": analytics.ageing_totals(rows), "buckets": analytics.AGEING_BUCKETS, "as_of": as_of}
+    return analytics.Ageing(rows, analytics.ageing_totals(rows), as_of)
 
 
 # --- Explanations --------------------------------------------------------------------------------

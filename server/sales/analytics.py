@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -24,20 +25,75 @@ AGEING_BUCKETS = (
 )
 
 
+@dataclass(frozen=True)
+class AgeingRow:
+    """One rep's outstanding cents in each bucket of AGEING_BUCKETS (shares applied, rounded), or the
+    buckets summed over reps (`ageing_totals`: no rep)."""
+
+    rep: UUID | None
+    rep_name: str
+    orders: int
+    not_due: int = 0
+    d1_30: int = 0
+    d31_60: int = 0
+    d61_90: int = 0
+    d90_plus: int = 0
+
+    def bucket(self, key: str) -> int:
+        return int(getattr(self, key))
+
+    @property
+    def total(self) -> int:
+        return self.not_due + self.d1_30 + self.d31_60 + self.d61_90 + self.d90_plus
+
+
+@dataclass(frozen=True)
+class Ageing:
+    """An ageing table as the dashboards show it: the rows, their totals, the buckets, the day."""
+
+    rows: list[AgeingRow]
+    totals: AgeingRow
+    as_of: date
+    buckets: tuple[tuple[str, str], ...] = AGEING_BUCKETS
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    stage: str
+    label: str
+    count: int  # opportunities now in this stage
+    reached: int  # opportunities whose history reached this step or a later one
+    conversion: float | None  # reached(next step) / reached(this step)
+    avg_days: float | None  # mean time in the stage
+    intervals: int  # how many stays the mean is over
+
+
+@dataclass(frozen=True)
+class Funnel:
+    start: date
+    end: date
+    total: int
+    stages: list[FunnelStage]
+    won: int
+    lost: int
+    win_rate: float | None
+
+
+
 async def _rep_condition(actor: Actor, rep_ids: list[UUID] | None, column: str, args: list) -> str | None:
     """SQL condition limiting `column` (a rep id) to the actor's scope and `rep_ids`; None: nothing visible."""
     scope = (await rep_scope(actor)).within(rep_ids)
     return None if scope.nobody else scope.sql(column, args)
 
 
-async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -> list[dict]:
+async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -> list[AgeingRow]:
     """Outstanding balances as of `as_of`, per rep of the actor's scope (narrowed to `rep_ids`), in ageing
     buckets by days past due (due date, else order date): not_due (0 or fewer), d1_30, d31_60, d61_90,
     d90_plus. Outstanding = amount - collections received by `as_of`, of orders dated by `as_of`; a
     shared order's outstanding is credited to each rep by their share.
 
-    One row per rep with any outstanding: {"rep", "rep_name", "not_due", "d1_30", "d31_60", "d61_90",
-    "d90_plus", "total", "orders"} (amounts in cents, rounded), sorted by rep name. One SQL statement."""
+    One AgeingRow per rep with any outstanding (amounts in cents, rounded), sorted by rep name. One SQL
+    statement."""
     # Bucket edges as dates: days past due d = as_of - due, so 1 <= d <= 30 is as_of-30 <= due <= as_of-1.
     edges = [as_of - timedelta(days=n) for n in (30, 60, 90)]
     scope_args: list = []
@@ -63,15 +119,8 @@ async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -
     )
     args = [*scope_args, as_of, as_of, as_of, as_of, edges[0], edges[0], edges[1], edges[1], edges[2], edges[2]]
     rows = await Order.raw(sql, *args)
-    out = []
-    for r in rows:
-        item = {"rep": db.as_uuid(r["rep"]), "rep_name": r["rep_name"],
-                "orders": int(r["orders"])}
-        for key, _label in AGEING_BUCKETS:
-            item[key] = _share_cents(r[key])
-        item["total"] = sum(item[key] for key, _label in AGEING_BUCKETS)
-        out.append(item)
-    return out
+    return [AgeingRow(db.as_uuid(r["rep"]), r["rep_name"], int(r["orders"]),
+                      **{key: _share_cents(r[key]) for key, _label in AGEING_BUCKETS}) for r in rows]
 
 
 def _share_cents(value) -> int:
@@ -79,9 +128,10 @@ def _share_cents(value) -> int:
     return int((Decimal(int(value or 0)) / FULL_SHARE).quantize(Decimal("1"), rounding="ROUND_HALF_UP"))
 
 
-def ageing_totals(rows: list[dict]) -> dict:
+def ageing_totals(rows: list[AgeingRow]) -> AgeingRow:
     """The buckets summed over reps (a team's or the company's ageing)."""
-    return {key: sum(r[key] for r in rows) for key in (*(k for k, _l in AGEING_BUCKETS), "total")}
+    return AgeingRow(None, "", sum(r.orders for r in rows),
+                     **{key: sum(r.bucket(key) for r in rows) for key, _label in AGEING_BUCKETS})
 
 
 def _utc_start(day: date) -> datetime:
@@ -89,13 +139,12 @@ def _utc_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=clock.company_tz()).astimezone(UTC)
 
 
-async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | None = None) -> dict:
+async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | None = None) -> Funnel:
     """The opportunity funnel of the actor's scope (narrowed to `rep_ids`) for the window start..end
     (inclusive company days). Opportunities counted: created by the end of the window and not closed
     before it starts.
 
-    Returns {"start", "end", "total", "stages": [{"stage", "label", "count", "reached", "conversion",
-    "avg_days", "intervals"}], "won", "lost", "win_rate"} where
+    Returns a Funnel whose stages (FunnelStage, in STAGES order) have
     - count: opportunities now in that stage;
     - reached: opportunities whose history reached that step of lead → qualified → proposal → negotiation
       → won or a later one (skipping a step passes through it; lost is an exit, not a step);
@@ -107,9 +156,7 @@ async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | Non
     sqlite = is_sqlite(Opportunity._meta.db)
     args: list = []
     cond = await _rep_condition(actor, rep_ids, "op.owner", args)
-    empty = {"start": start, "end": end, "total": 0, "won": 0, "lost": 0, "win_rate": None,
-             "stages": [{"stage": s, "label": STAGE_LABELS[s], "count": 0, "reached": 0, "conversion": None,
-                         "avg_days": None, "intervals": 0} for s in STAGES]}
+    empty = Funnel(start, end, 0, [FunnelStage(s, STAGE_LABELS[s], 0, 0, None, None, 0) for s in STAGES], 0, 0, None)
     if cond is None:
         return empty
     window_sql = ("SELECT op.id, op.stage FROM opportunity op JOIN app_user u ON u.id = op.owner "
@@ -149,12 +196,12 @@ async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | Non
             conversion = reached[i + 1] / reached[i]
         d = days.get(s)
         avg = None if not d or d["avg_days"] is None else float(d["avg_days"])
-        stages.append({
-            "stage": s, "label": STAGE_LABELS[s], "count": by_stage.get(s, 0),
-            "reached": reached[i] if i is not None else by_stage.get(s, 0) if s == "lost" else 0,
-            "conversion": conversion, "avg_days": avg, "intervals": int(d["intervals"]) if d else 0,
-        })
+        stages.append(FunnelStage(
+            stage=s, label=STAGE_LABELS[s], count=by_stage.get(s, 0),
+            reached=reached[i] if i is not None else by_stage.get(s, 0) if s == "lost" else 0,
+            conversion=conversion, avg_days=avg, intervals=int(d["intervals"]) if d else 0,
+        ))
     won, lost = by_stage.get("won", 0), by_stage.get("lost", 0)
-    return {"start": start, "end": end, "total": sum(by_stage.values()), "stages": stages, "won": won, "lost": lost,
-            "win_rate": won / (won + lost) if won + lost else None}
+    return Funnel(start=start, end=end, total=sum(by_stage.values()), stages=stages, won=won, lost=lost,
+                  win_rate=won / (won + lost) if won + lost else None)
 

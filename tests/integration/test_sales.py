@@ -369,17 +369,17 @@ def test_ageing_buckets_hand_computed(client, world):
     run(f.order(w.customer_b, {w.rep_b: 10000}, amount=700, day=date(2026, 6, 10)))  # team B: 20 days
 
     rows = run(analytics.ageing(_actor(client, w.manager), as_of))
-    by_rep = {r["rep"]: r for r in rows}
+    by_rep = {r.rep: r for r in rows}
     assert set(by_rep) == {w.rep, w.other_rep}
     buckets = ("not_due", "d1_30", "d31_60", "d61_90", "d90_plus", "total")
-    assert tuple(by_rep[w.rep][k] for k in buckets) == (80000, 25000, 30000, 40000, 30000, 205000)
-    assert tuple(by_rep[w.other_rep][k] for k in buckets) == (0, 0, 20000, 0, 0, 20000)
-    assert by_rep[w.rep]["orders"] == 5
-    assert analytics.ageing_totals(rows)["total"] == 225000
+    assert tuple(getattr(by_rep[w.rep], k) for k in buckets) == (80000, 25000, 30000, 40000, 30000, 205000)
+    assert tuple(getattr(by_rep[w.other_rep], k) for k in buckets) == (0, 0, 20000, 0, 0, 20000)
+    assert by_rep[w.rep].orders == 5
+    assert analytics.ageing_totals(rows).total == 225000
     # The rep sees only their own row; the admin narrowed to rep_b1 sees team B's order.
-    assert [r["rep"] for r in run(analytics.ageing(_actor(client, w.rep), as_of))] == [w.rep]
+    assert [r.rep for r in run(analytics.ageing(_actor(client, w.rep), as_of))] == [w.rep]
     admin_b = run(analytics.ageing(_actor(client, w.admin), as_of, [w.rep_b]))
-    assert [(r["rep"], r["d1_30"], r["total"]) for r in admin_b] == [(w.rep_b, 70000, 70000)]
+    assert [(r.rep, r.d1_30, r.total) for r in admin_b] == [(w.rep_b, 70000, 70000)]
     assert run(analytics.ageing(_actor(client, w.other_manager), as_of, [w.rep])) == []
     # The page shows the same figures.
     client.login("mgr_a")
@@ -402,26 +402,26 @@ def test_funnel_conversion_and_time_in_stage_hand_computed(client, world):
     run(_opportunity_with_history(w.rep_b, w.customer_b, [("lead", 5), ("won", 1)], now))  # team B
     today = clock.today()
     result = run(analytics.funnel(_actor(client, w.manager), today - timedelta(days=30), today))
-    stages = {s["stage"]: s for s in result["stages"]}
-    assert result["total"] == 4 and (result["won"], result["lost"], result["win_rate"]) == (1, 1, 0.5)
-    assert {k: v["count"] for k, v in stages.items()} == {
+    stages = {s.stage: s for s in result.stages}
+    assert result.total == 4 and (result.won, result.lost, result.win_rate) == (1, 1, 0.5)
+    assert {k: v.count for k, v in stages.items()} == {
         "lead": 1, "qualified": 0, "proposal": 1, "negotiation": 0, "won": 1, "lost": 1}
-    assert [stages[s]["reached"] for s in analytics.LADDER] == [4, 3, 2, 1, 1]
-    assert stages["lead"]["conversion"] == pytest.approx(3 / 4)
-    assert stages["qualified"]["conversion"] == pytest.approx(2 / 3)
-    assert stages["proposal"]["conversion"] == pytest.approx(1 / 2)
-    assert stages["negotiation"]["conversion"] == pytest.approx(1.0)
-    assert stages["won"]["conversion"] is None
+    assert [stages[s].reached for s in analytics.LADDER] == [4, 3, 2, 1, 1]
+    assert stages["lead"].conversion == pytest.approx(3 / 4)
+    assert stages["qualified"].conversion == pytest.approx(2 / 3)
+    assert stages["proposal"].conversion == pytest.approx(1 / 2)
+    assert stages["negotiation"].conversion == pytest.approx(1.0)
+    assert stages["won"].conversion is None
     # lead: 5, 2, 6, and 2 so far -> 3.75; qualified: 5, 10 -> 7.5; proposal: 5, 4 so far -> 4.5.
-    assert stages["lead"]["avg_days"] == pytest.approx(3.75, abs=0.01)
-    assert stages["qualified"]["avg_days"] == pytest.approx(7.5, abs=0.01)
-    assert stages["proposal"]["avg_days"] == pytest.approx(4.5, abs=0.01)
-    assert stages["won"]["avg_days"] is None and stages["lost"]["avg_days"] is None
-    assert stages["negotiation"]["avg_days"] is None
+    assert stages["lead"].avg_days == pytest.approx(3.75, abs=0.01)
+    assert stages["qualified"].avg_days == pytest.approx(7.5, abs=0.01)
+    assert stages["proposal"].avg_days == pytest.approx(4.5, abs=0.01)
+    assert stages["won"].avg_days is None and stages["lost"].avg_days is None
+    assert stages["negotiation"].avg_days is None
     # A rep's funnel is their own; the other manager's excludes team A.
     other = run(analytics.funnel(_actor(client, w.other_manager), today - timedelta(days=30), today))
-    assert other["total"] == 1 and other["won"] == 1
-    assert run(analytics.funnel(_actor(client, w.other_rep), today - timedelta(days=30), today))["total"] == 0
+    assert other.total == 1 and other.won == 1
+    assert run(analytics.funnel(_actor(client, w.other_rep), today - timedelta(days=30), today)).total == 0
 
 
 # --- Pages -------------------------------------------------------------------------------------------
