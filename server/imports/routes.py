@@ -83,7 +83,7 @@ async def import_template(actor: Actor, filename: str) -> Response:
 @get("/imports/{batch_id:uuid}")
 async def import_detail(actor: Actor, batch_id: UUID) -> object:
     info = await services.detail(actor, batch_id)
-    return page("imports/detail.html", actor=actor, **info, **_labels())
+    return page("imports/detail.html", actor=actor, **info.context(), **_labels())
 
 
 @post("/imports/{batch_id:uuid}/run")
@@ -92,7 +92,7 @@ async def import_run(request: Request, actor: Actor, batch_id: UUID) -> object:
         await services.start(actor, batch_id)
     except services.RunRefused as e:
         info = await services.detail(actor, batch_id)
-        return page("imports/detail.html", status_code=e.status, actor=actor, refused=e.message, **info, **_labels())
+        return page("imports/detail.html", status_code=e.status, actor=actor, refused=e.message, **info.context(), **_labels())
     return redirect(f"/imports/{batch_id}", request)
 
 

@@ -15,6 +15,8 @@ import asyncio
 import contextvars
 import hashlib
 import logging
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 from uuid import UUID, uuid4
 
 from litestar.exceptions import NotFoundException
@@ -156,28 +158,45 @@ async def get(actor: Actor, batch_id: UUID) -> dict:
     return row
 
 
-async def detail(actor: Actor, batch_id: UUID) -> dict:
+@dataclass
+class ImportPreview:
+    """A batch as its page shows it: the batch row and, while it can still run, its rows planned against
+    the database as it is now (errors first, at most PREVIEW_ROWS), their counts and the file's shape."""
+
+    batch: dict
+    before: datetime | None = None  # when the same file (same kind) was imported before
+    rows: list[RowPlan] = field(default_factory=list)
+    counts: dict[str, int] | None = None
+    ignored: list[str] = field(default_factory=list)  # headers that name no column
+    delimiter: str = ""  # translated: comma, semicolon or tab
+    file_error: str = ""
+
+    def context(self) -> dict[str, object]:
+        """The fields as a template's variables."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+async def detail(actor: Actor, batch_id: UUID) -> ImportPreview:
     """A batch, and while it can still run, its rows planned against the database as it is now."""
     batch = await get(actor, batch_id)
-    out = {"batch": batch, "rows": [], "counts": None, "ignored": [], "before": None, "delimiter": ""}
     before = await ImportBatch.select(ImportBatch.finished_at).where(
         (ImportBatch.sha256 == batch["sha256"]) & (ImportBatch.kind == batch["kind"]) & (ImportBatch.status == "done")
         & (ImportBatch.id != batch_id)).order_by(ImportBatch.finished_at, ascending=False).first()
-    out["before"] = before["finished_at"] if before else None
+    out = ImportPreview(batch=batch, before=before["finished_at"] if before else None)
     if batch["status"] in ("previewed", "failed"):
         content = await ImportBatch.select(ImportBatch.content).where(ImportBatch.id == batch_id).first()
         try:
-            parsed, plans = await plan_text(batch["kind"], content["content"])
+            parsed, plans = await plan_text(batch["kind"], content["content"] if content else "")
         except ImportFileError as e:  # pragma: no cover - the file was read at preview
-            out["file_error"] = e.message
+            out.file_error = e.message
             return out
-        out["counts"] = counts(plans)
+        out.counts = counts(plans)
         errors_first = sorted(plans, key=lambda p: (p.action != "error", p.line))
         for plan in errors_first[:PREVIEW_ROWS]:
             plan.changed = [parsed.written.get(CHANGED_COLUMN.get(k, k), k) for k in plan.changed]
-        out["rows"] = errors_first[:PREVIEW_ROWS]
-        out["ignored"] = parsed.ignored
-        out["delimiter"] = {",": _("comma"), ";": _("semicolon"), "\t": _("tab")}[parsed.table.delimiter]
+        out.rows = errors_first[:PREVIEW_ROWS]
+        out.ignored = parsed.ignored
+        out.delimiter = {",": _("comma"), ";": _("semicolon"), "\t": _("tab")}[parsed.table.delimiter]
     return out
 
 
