@@ -10,7 +10,18 @@ from litestar.exceptions import NotFoundException
 
 from server.accounts.permissions import Actor
 from server.targets import actuals, formulas
-from server.targets.org import COMPANY, Org, can_read_scope, can_write_scope, load_org, mismatches, parse_scope, scope_key
+from server.targets.org import (
+    COMPANY,
+    Mismatch,
+    Org,
+    Scope,
+    can_read_scope,
+    can_write_scope,
+    load_org,
+    mismatches,
+    parse_scope,
+    scope_key,
+)
 from server.targets.plans import plan_cells, plan_get, plan_kpis, plan_period
 from server.targets.values import fmt_plain
 
@@ -28,10 +39,15 @@ async def cell_view(actor: Actor, plan_id: UUID, kpi_id: str, period: str, scope
     if not org.knows(scope) or not can_read_scope(actor, org, scope):
         raise NotFoundException()
     grid_data = await grid(actor, plan_id, kpi.code, plan=plan, org=org)
-    row = next((r for r in grid_data["rows"] if r["scope"] == scope), None)
+    row = next((r for r in rows_of(grid_data) if r.scope == scope), None)
     if row is None:
         raise NotFoundException()
-    return {**grid_data, "row": row, "cell": row["cells"][period], "period": period}
+    return {**grid_data, "row": row, "cell": row.cells[period], "period": period}
+
+
+def rows_of(grid_data: dict) -> list[GridRow]:
+    rows: list[GridRow] = grid_data["rows"]
+    return rows
 
 
 
@@ -99,6 +115,37 @@ def _best(kpi: actuals.KpiDef, monthly: dict[str, actuals.Pair], year: int) -> d
     return best
 
 
+@dataclass
+class GridCell:
+    """One cell of the grid: its value (None: not set), as the input shows it, the suggestion from
+    history, the SMART checks of a set value and where its children do not add up."""
+
+    value: float | None
+    input: str
+    suggestion: formulas.Suggestion | None
+    smart: list[formulas.Check] | None
+    smart_ok: bool
+    mismatch: list[Mismatch]
+    kind: str  # month | quarter | year
+
+
+@dataclass
+class GridRow:
+    """One row of the grid: the company, a team or a rep, with a cell per period."""
+
+    scope: Scope
+    key: str
+    kind: str
+    id: UUID
+    name: str
+    depth: int  # 0 company, 1 team (or a rep directly under the company), 2 rep
+    writable: bool
+    inline: bool  # edited in place (a writable row of a draft plan)
+    cells: dict[str, GridCell]
+    has_children: bool
+    reps_folded: bool
+
+
 REPS_INLINE = 60  # beyond this many readable reps, rep rows show one team at a time
 
 
@@ -113,7 +160,8 @@ async def grid(actor: Actor, plan_id: UUID, kpi_code: str = "", *, plan: dict | 
     org = org or await load_org(plan_id)
     year = plan["year"]
     periods = formulas.year_periods(year)
-    out = {"plan": plan, "kpis": kpis, "kpi": kpi, "periods": periods, "rows": [], "mismatch_count": 0,
+    rows: list[GridRow] = []
+    out = {"plan": plan, "kpis": kpis, "kpi": kpi, "periods": periods, "rows": rows, "mismatch_count": 0,
            "locked": plan["status"] == "approved", "org": org}
     if kpi is None:
         return out
@@ -139,7 +187,7 @@ async def grid(actor: Actor, plan_id: UUID, kpi_code: str = "", *, plan: dict | 
         before_pairs = hist.year_pairs(monthly, year - 2)
         best = _best(kpi, monthly, year)
         parent = org.parent(scope)
-        row_cells = {}
+        row_cells: dict[str, GridCell] = {}
         for period in periods:
             pkind, start, end = formulas.parse_period(period)
             months = [int(m[5:7]) for m in formulas.months(period)]
@@ -155,19 +203,19 @@ async def grid(actor: Actor, plan_id: UUID, kpi_code: str = "", *, plan: dict | 
                     kpi_active=kpi.active, kpi_defined=bool(kpi.explanation), measurable=kpi.measurable, value=value,
                     direction=kpi.direction, kind=kpi.kind, best=best[pkind], is_company=scope == COMPANY,
                     parent_value=parent_value, period_start=start, period_end=end, plan_year=year)
-            row_cells[period] = {
-                "value": value, "input": fmt_plain(value, decimals), "suggestion": suggestion, "smart": checks,
-                "smart_ok": checks is not None and all(c.ok for c in checks),
-                "mismatch": found.get((period, scope[0], scope[1]), []), "kind": pkind,
-            }
+            row_cells[period] = GridCell(
+                value=value, input=fmt_plain(value, decimals), suggestion=suggestion, smart=checks,
+                smart_ok=checks is not None and all(c.ok for c in checks),
+                mismatch=found.get((period, scope[0], scope[1]), []), kind=pkind,
+            )
         writable = can_write_scope(actor, org, scope) and (not locked or actor.is_admin)
-        out["rows"].append({
-            "scope": scope, "key": scope_key(scope), "kind": scope[0], "id": scope[1], "name": org.names.get(scope, ""),
-            "depth": 0 if scope == COMPANY else 1 if scope[0] == "team" or parent == COMPANY else 2,
-            "writable": writable, "inline": writable and not locked, "cells": row_cells,
-            "has_children": bool(org.children(scope)),
-            "reps_folded": collapsed and scope[0] == "team" and scope != shown_team and bool(org.children(scope)),
-        })
+        rows.append(GridRow(
+            scope=scope, key=scope_key(scope), kind=scope[0], id=scope[1], name=org.names.get(scope, ""),
+            depth=0 if scope == COMPANY else 1 if scope[0] == "team" or parent == COMPANY else 2,
+            writable=writable, inline=writable and not locked, cells=row_cells,
+            has_children=bool(org.children(scope)),
+            reps_folded=collapsed and scope[0] == "team" and scope != shown_team and bool(org.children(scope)),
+        ))
     out["decimals"] = decimals
     return out
 

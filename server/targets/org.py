@@ -137,11 +137,22 @@ def scope_key(scope: Scope) -> str:
     return f"{scope[0]}:{scope[1]}"
 
 
-def mismatches(values: dict[Cell, float], org: Org, year: int, decimals: int) -> dict[Cell, list[dict]]:
+@dataclass(frozen=True)
+class Mismatch:
+    """Children that do not add up to their parent cell: by period (quarters, months) or by org (teams,
+    reps); `difference` = parent - children (the parent counts as 0 when it is missing)."""
+
+    how: str  # period | org
+    children: float
+    difference: float
+    missing_parent: bool
+
+
+def mismatches(values: dict[Cell, float], org: Org, year: int, decimals: int) -> dict[Cell, list[Mismatch]]:
     """Where a sum KPI's children do not add up to their parent: quarters vs the year, months vs their
     quarter (per row), teams vs the company and reps vs their team (per period). A group is checked once
     any child has a value (a parent not yet split is not a mismatch); missing cells count as 0."""
-    out: dict[Cell, list[dict]] = {}
+    out: dict[Cell, list[Mismatch]] = {}
     tolerance = 0.5 * 10 ** -decimals
     scopes = org.scopes()
 
@@ -153,9 +164,9 @@ def mismatches(values: dict[Cell, float], org: Org, year: int, decimals: int) ->
         parent_value = values.get(parent)
         difference = (parent_value or 0.0) - total
         if parent_value is None or abs(difference) > tolerance:
-            out.setdefault(parent, []).append({"how": how, "children": round(total, decimals),
-                                               "difference": round(difference, decimals),
-                                               "missing_parent": parent_value is None})
+            out.setdefault(parent, []).append(Mismatch(how=how, children=round(total, decimals),
+                                                       difference=round(difference, decimals),
+                                                       missing_parent=parent_value is None))
 
     for kind, sid in scopes:
         year_code = formulas.year_code(year)

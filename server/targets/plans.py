@@ -7,6 +7,7 @@ approved plan is locked: only an admin changes it, with a reason, and every chan
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from uuid import UUID, uuid4
 
@@ -18,7 +19,18 @@ from server.db import is_sqlite
 from server.i18n import N_, _
 from server.targets import actuals, formulas
 from server.targets.kpis import kpi_get
-from server.targets.org import COMPANY, COMPANY_ID, Cell, Org, can_read_scope, check_scope, load_org, mismatches, parse_scope
+from server.targets.org import (
+    COMPANY,
+    COMPANY_ID,
+    Cell,
+    Org,
+    Scope,
+    can_read_scope,
+    check_scope,
+    load_org,
+    mismatches,
+    parse_scope,
+)
 from server.targets.tables import Target, TargetChange, TargetPlan
 from server.targets.values import parse_value, value_cap
 from server.web import Conflict, FieldErrors
@@ -219,9 +231,23 @@ async def set_cell(actor: Actor, plan_id: UUID, data: dict) -> dict:
     return {"kpi": kpi, "period": period, "scope": scope}
 
 
-async def plan_mismatches(plan_id: UUID, year: int, org: Org) -> list[dict]:
+@dataclass(frozen=True)
+class PlanMismatch:
+    """A cell of the plan whose children do not add up (see org.Mismatch), named for the approval page."""
+
+    kpi: actuals.KpiDef
+    period: str
+    scope: Scope
+    name: str
+    how: str
+    children: float
+    difference: float
+    missing_parent: bool
+
+
+async def plan_mismatches(plan_id: UUID, year: int, org: Org) -> list[PlanMismatch]:
     """Every mismatch of the plan's sum KPIs, for the approval check."""
-    out = []
+    out: list[PlanMismatch] = []
     for kpi in await plan_kpis(plan_id):
         if kpi.kind != "sum":
             continue
@@ -229,8 +255,9 @@ async def plan_mismatches(plan_id: UUID, year: int, org: Org) -> list[dict]:
         values = {k: r["value"] for k, r in (await plan_cells(plan_id, kpi.id)).items()}
         for (period, kind, sid), items in mismatches(values, org, year, decimals).items():
             for item in items:
-                out.append({"kpi": kpi, "period": period, "scope": (kind, sid),
-                            "name": org.names.get((kind, sid), ""), **item})
+                out.append(PlanMismatch(kpi=kpi, period=period, scope=(kind, sid), name=org.names.get((kind, sid), ""),
+                                        how=item.how, children=item.children, difference=item.difference,
+                                        missing_parent=item.missing_parent))
     return out
 
 
@@ -273,7 +300,7 @@ async def approve(actor: Actor, plan_id: UUID) -> None:
 class Mismatched(Conflict):
     """Approval refused: the listed cells do not add up."""
 
-    def __init__(self, found: list[dict]):
+    def __init__(self, found: list[PlanMismatch]):
         super().__init__(ngettext_mismatch(len(found)))
         self.found = found
 

@@ -204,7 +204,7 @@ async def cell_page(actor: Actor, plan_id: UUID, kpi: str = "", period: str = ""
     require_role(actor, "manager", "admin")
     data = await grid.cell_view(actor, plan_id, kpi, period, scope_kind, scope_id)
     return page("targets/cell.html", actor=actor, **data, labels=_period_labels(data["plan"]["year"]),
-                values={"value": data["cell"]["input"]}, errors={}, **LABELS)
+                values={"value": data["cell"].input}, errors={}, **LABELS)
 
 
 @post("/targets/{plan_id:uuid}/cells")
