@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeVar
 from uuid import UUID
 
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from piccolo.columns import Column
 from piccolo.columns.combination import Combinable
+from piccolo.query import Select
 
 from server.accounts.tables import TeamManager, User
 from server.web import session_of
-
-Q = TypeVar("Q")
 
 
 @dataclass(frozen=True)
@@ -140,13 +138,13 @@ class RepScope:
             return column.is_null() & column.is_not_null()
         return column.is_in(list(self.rep_ids))
 
-    def narrow(self, query: Q, column: Column) -> Q | None:
+    def narrow(self, query: Select, column: Column) -> Select | None:
         """`query` limited to this scope on `column`, or None when nobody is in scope (run nothing)."""
         if self.rep_ids is None:
             return query
         if not self.rep_ids:
             return None
-        return query.where(column.is_in(list(self.rep_ids)))  # type: ignore[attr-defined]  # Select/Count/Exists all have where()
+        return query.where(column.is_in(list(self.rep_ids)))
 
 
 EVERYONE = RepScope(None)

@@ -39,7 +39,7 @@ def _page_int(raw: str | None) -> int:
 
 @get("/dashboard")
 async def dashboard(request: Request, actor: Actor, period: str = "", team: str = "", kpi: str = "",
-                    format: str = "", table: str = "", section: str = "") -> object:  # noqa: A002
+                    format: str = "", table: str = "", section: str = "") -> object:  # noqa: A002 - the query parameter is named "format"
     """A manager's teams (reps x KPIs), or the admin's company (teams x KPIs) and any team's view."""
     if actor.is_rep:
         raise PermissionDeniedException()
@@ -114,7 +114,7 @@ def _dashboard_csv(table, trend, trend_kpi, funnel, ageing, code):
 
 @get("/dashboard/explain")
 async def explain(request: Request, actor: Actor, kpi: str = "", period: str = "",
-                  format: str = "") -> object:  # noqa: A002
+                  format: str = "") -> object:  # noqa: A002 - the query parameter is named "format"
     """One number opened: its formula with the values filled in, and the records behind it.
     `scope` (rep:ID, team:ID, teams, company) and `page` are read from the query string: Litestar reserves
     the name `scope` for a handler's parameters."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
-import numbers
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 from litestar import Response
@@ -147,6 +147,11 @@ class Scope:
     name: str
     rep_ids: list[UUID] | None  # None: every rep (the company)
 
+    @property
+    def ids(self) -> list[UUID]:
+        """[id] of a rep's or a team's scope; [] for the company or a manager's teams together."""
+        return [] if self.id is None else [self.id]
+
 
 async def team_for(actor: Actor, raw: str | None) -> dict | None:
     """The team named by `raw` if the actor may open it (a manager: a team they lead; admin: any);
@@ -255,9 +260,9 @@ async def _trend_targets(kpi: actuals.KpiDef, codes: list[str], scope: Scope) ->
     if scope.kind == pace.COMPANY:
         kinds, ids = pace.COMPANY, [pace.COMPANY_ID]
     elif scope.kind == pace.REP:
-        kinds, ids = pace.REP, [scope.id]
+        kinds, ids = pace.REP, scope.ids
     elif scope.kind == pace.TEAM:
-        kinds, ids = pace.TEAM, [scope.id]
+        kinds, ids = pace.TEAM, scope.ids
     else:
         return {}  # a manager's several teams: no single target line
     rows = await Target.select(Target.period, Target.value, Target.plan.approved_at.as_alias("approved_at")).where(
@@ -318,10 +323,10 @@ async def explain(actor: Actor, kpi_code: str, scope_raw: str, period: str, page
     scope = await resolve_scope(actor, scope_raw)
     today = today or clock.today()
     if scope.kind == pace.REP:
-        b = await pace.compute(actor, period, rep_ids=[scope.id], kpi_codes=[kpi.code], today=today)
+        b = await pace.compute(actor, period, rep_ids=scope.ids, kpi_codes=[kpi.code], today=today)
         line = b.line(f"rep:{scope.id}")
     elif scope.kind == pace.TEAM:
-        b = await pace.compute(actor, period, team_ids=[scope.id], kpi_codes=[kpi.code], today=today)
+        b = await pace.compute(actor, period, team_ids=scope.ids, kpi_codes=[kpi.code], today=today)
         line = b.line(f"team:{scope.id}")
     else:
         b = await pace.compute(actor, period, kpi_codes=[kpi.code], today=today)
@@ -380,7 +385,7 @@ def explain_csv(data: dict) -> tuple[list[str], list[list]]:
         day = day.isoformat() if hasattr(day, "isoformat") else str(day or "")
         amount = r.get("amount")
         rows.append([day[:10], r.get("ref") or "", r.get("customer") or "", r.get("rep_name", ""),
-                     csv_number(float(amount)) if isinstance(amount, numbers.Number) else (amount or ""),
+                     csv_number(float(amount)) if isinstance(amount, (int, float, Decimal)) else (amount or ""),
                      csv_number(r["share"] * 100, 2),
                      csv_number(r["credited"], 2) if r.get("credited") is not None else ""])
     return header, rows

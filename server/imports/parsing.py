@@ -83,7 +83,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
     "collections": (
         Column("number", "collection_number", "回款单号", ("number", "receiptno", "receiptnumber", "收款单号", "单号"), True,
-               N_("The ERP's receipt number: the key that matches a row to an existing collection."), ("RC-2026-0001", "RC-2026-0002")),
+               N_("The ERP's receipt number: the key that matches a row to an existing collection."),
+               ("RC-2026-0001", "RC-2026-0002")),
         Column("order_number", "order_number", "订单号", ("order", "orderno", "订单编号"), True,
                N_("Number of an order that already exists."), ("SO-2026-0001", "SO-2026-0001")),
         Column("date", "date", "日期", ("receivedon", "received", "回款日期", "收款日期"), True,
@@ -164,7 +165,8 @@ def decode(data: bytes) -> tuple[str, str]:
             break
     if text is None:
         if b"\x00" in data:
-            raise ImportFileError(_("This is not a text (CSV) file. Save the sheet as “CSV (comma delimited)” or “CSV UTF-8” and try again."))
+            raise ImportFileError(_(
+                "This is not a text (CSV) file. Save the sheet as “CSV (comma delimited)” or “CSV UTF-8” and try again."))
         for name in ("utf-8", "gb18030"):
             try:
                 text, encoding = data.decode(name), name
@@ -172,14 +174,17 @@ def decode(data: bytes) -> tuple[str, str]:
             except UnicodeDecodeError:
                 continue
         else:
-            raise ImportFileError(_("The file's characters cannot be read (it is neither UTF-8 nor GBK). Save it as “CSV UTF-8” and try again."))
+            raise ImportFileError(_(
+                "The file's characters cannot be read (it is neither UTF-8 nor GBK). Save it as “CSV UTF-8” and try again."))
     text = text.lstrip("\ufeff")
     # Control characters other than tab and line breaks do not occur in a CSV: a binary file.
     if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
-        raise ImportFileError(_("This is not a text (CSV) file. Save the sheet as “CSV (comma delimited)” or “CSV UTF-8” and try again."))
+        raise ImportFileError(_(
+            "This is not a text (CSV) file. Save the sheet as “CSV (comma delimited)” or “CSV UTF-8” and try again."))
     if not text.strip():
         raise ImportFileError(_("The file is empty."))
-    return text, encoding  # type: ignore[return-value]
+    assert text is not None and encoding is not None  # both set above, or ImportFileError was raised
+    return text, encoding
 
 
 def normalise_newlines(text: str) -> str:
@@ -234,7 +239,8 @@ def read_table(text: str) -> CsvTable:
             else:
                 rows.append((start, cells))
     except csv.Error as e:
-        raise ImportFileError(_("Line %(line)s cannot be read as CSV (%(detail)s).", line=reader.line_num, detail=str(e))) from None
+        raise ImportFileError(_("Line %(line)s cannot be read as CSV (%(detail)s).", line=reader.line_num,
+                                detail=str(e))) from None
     return CsvTable(delimiter=delimiter, header_line=header_line, headers=header or [], rows=rows)
 
 

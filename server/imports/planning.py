@@ -81,7 +81,7 @@ def plan_rows(parsed: Parsed, lookups: Lookups) -> list[RowPlan]:
         plan = RowPlan(line=line, key="")
         errors: dict[str, str] = {}
 
-        def get(key: str, parser, *args, **kwargs):
+        def get(key: str, parser, *args, cells: list[str] = cells, errors: dict[str, str] = errors, **kwargs):
             raw = parsed.cell(cells, key)
             if raw is None:
                 return None

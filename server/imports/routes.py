@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
@@ -22,7 +23,7 @@ _UPLOAD_BODY_LIMIT = parsing.MAX_BYTES + 256 * 1024
 def _too_large(request: Request, exc: HTTPException) -> Response:
     """A body over the upload bound is refused before the handler runs: explain it, not a bare 413."""
     return page("system/error.html", status_code=413, status=413, message=_(
-        "The file is larger than 2 MB. Split it into smaller files and import them one by one."))  # type: ignore[return-value]
+        "The file is larger than 2 MB. Split it into smaller files and import them one by one."))
 
 
 async def _index(actor: Actor, status_code: int = 200, values: dict | None = None, errors: dict | None = None):
@@ -32,7 +33,7 @@ async def _index(actor: Actor, status_code: int = 200, values: dict | None = Non
     )
 
 
-def _labels() -> dict:
+def _labels() -> dict[str, Any]:
     return {
         "columns": parsing.COLUMNS, "kinds": IMPORT_KINDS, "kind_labels": services.KIND_LABELS,
         "status_labels": services.STATUS_LABELS, "action_labels": services.ACTION_LABELS,
@@ -49,9 +50,9 @@ async def import_index(actor: Actor) -> object:
 async def import_upload(request: Request, actor: Actor) -> object:
     services.require_admin(actor)
     form = await request.form()
-    kind = form.get("kind") if isinstance(form.get("kind"), str) else ""
+    kind = raw_kind if isinstance(raw_kind := form.get("kind"), str) else ""
     upload = form.get("file")
-    pasted = form.get("text") if isinstance(form.get("text"), str) else ""
+    pasted = raw_text if isinstance(raw_text := form.get("text"), str) else ""
     values = {"kind": kind, "text": pasted}
     try:
         if isinstance(upload, UploadFile) and upload.filename:
@@ -62,7 +63,8 @@ async def import_upload(request: Request, actor: Actor) -> object:
         else:
             raise FieldErrors({"file": _("Choose a CSV file, or paste the rows.")})
         if len(data) > parsing.MAX_BYTES:
-            raise FieldErrors({"file": _("The file is larger than 2 MB. Split it into smaller files and import them one by one.")})
+            raise FieldErrors({"file": _(
+                "The file is larger than 2 MB. Split it into smaller files and import them one by one.")})
         batch_id = await services.preview(actor, kind, filename, data)
     except FieldErrors as e:
         return await _index(actor, 422, values, e.errors)

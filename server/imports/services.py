@@ -17,6 +17,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from litestar.exceptions import NotFoundException
@@ -171,7 +172,7 @@ class ImportPreview:
     delimiter: str = ""  # translated: comma, semicolon or tab
     file_error: str = ""
 
-    def context(self) -> dict[str, object]:
+    def context(self) -> dict[str, Any]:
         """The fields as a template's variables."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
@@ -258,6 +259,8 @@ async def run(actor: Actor, batch_id: UUID) -> None:
     """Apply the batch as one write transaction; a failure rolls everything back and marks it failed."""
     try:
         content = await ImportBatch.select(ImportBatch.kind, ImportBatch.content).where(ImportBatch.id == batch_id).first()
+        if content is None:
+            raise LookupError(batch_id)
         async with db.write_transaction():
             parsed, plans = await plan_text(content["kind"], content["content"])
             tally = counts(plans)
@@ -279,7 +282,7 @@ async def run(actor: Actor, batch_id: UUID) -> None:
             await ImportBatch.update({ImportBatch.status: "failed", ImportBatch.error: message,
                                       ImportBatch.processed_rows: 0, ImportBatch.finished_at: clock.now()}).where(
                 ImportBatch.id == batch_id)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - marking it failed must not raise over the original error
             log.exception("Could not mark import %s failed", batch_id)
     finally:
         PROGRESS.pop(batch_id, None)
@@ -320,6 +323,7 @@ async def _apply_customers(actor: Actor, creates: list[RowPlan], updates: list[R
         if "owner" in p.changed:
             # The previous owner's phones drop the customer at their next pull.
             old = await Customer.select(Customer.owner).where(Customer.id == p.existing_id).first()
+            assert old is not None  # the plan matched this customer within this transaction
             await db.insert_rows(Tombstone, [{"id": uuid4(), "record_type": "customer", "record_id": p.existing_id,
                                               "owner": old["owner"], "server_seq": seq, "deleted_at": now}])
             seq += 1
@@ -328,7 +332,8 @@ async def _apply_customers(actor: Actor, creates: list[RowPlan], updates: list[R
 
 
 async def _apply_orders(actor: Actor, creates: list[RowPlan], updates: list[RowPlan], now) -> None:
-    order_rows, split_rows = [], []
+    order_rows: list[dict] = []
+    split_rows: list[dict] = []
     for p in creates:
         oid = uuid4()
         v = p.values

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 from server import clock, db, validation
@@ -21,18 +22,18 @@ async def create_collection(actor: Actor, data: dict) -> tuple[UUID, UUID, bool]
     The collections of an order may not add up to more than its amount."""
     errors: dict[str, str] = {}
     order_id = validation.uuid(data, "order", errors, required=True)
-    if errors:
+    if errors or order_id is None:
         raise FieldErrors(errors)
     if not await order_visible(actor, order_id):
         raise LookupError(order_id)
-    rid = validation.optional_uuid(data.get("id") if isinstance(data.get("id"), str) else None)
-    if rid is not None:
-        existing = await Collection.select(Collection.sales_order).where(Collection.id == rid).first()
+    given = validation.optional_uuid(data.get("id") if isinstance(data.get("id"), str) else None)
+    if given is not None:
+        existing = await Collection.select(Collection.sales_order).where(Collection.id == given).first()
         if existing:
             if existing["sales_order"] == order_id:
-                return rid, order_id, False
+                return given, order_id, False
             raise FieldErrors({"id": _("This identifier belongs to another record.")})
-    clean = {
+    clean: dict[str, Any] = {
         "id": validation.uuid(data, "id", errors, required=False),
         "number": validation.text(data, "number", errors, max_len=64),
         "received_on": validation.day(data, "received_on", errors) or clock.today(),
@@ -44,7 +45,7 @@ async def create_collection(actor: Actor, data: dict) -> tuple[UUID, UUID, bool]
         raise FieldErrors(errors)
     if clean["number"] and await Collection.exists().where(Collection.number == clean["number"]):
         raise FieldErrors({"number": _("A receipt with this number exists already.")})
-    rid = clean["id"] or uuid4()
+    rid: UUID = clean["id"] or uuid4()
     for attempt in range(5):
         number = clean["number"] or record_number("RC", clean["received_on"])
         try:
@@ -53,6 +54,8 @@ async def create_collection(actor: Actor, data: dict) -> tuple[UUID, UUID, bool]
                     # Two receipts for one order at once: the second waits, then sees the first in its sum.
                     await Order.raw("SELECT id FROM sales_order WHERE id = {} FOR UPDATE", order_id)
                 order = await Order.select(Order.amount_cents).where(Order.id == order_id).first()
+                if order is None:
+                    raise LookupError(order_id)
                 paid = await Collection.raw(
                     "SELECT COALESCE(SUM(amount_cents), 0) AS paid FROM collection WHERE sales_order = {}", order_id)
                 paid_cents = int(paid[0]["paid"] or 0)

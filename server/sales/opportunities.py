@@ -5,6 +5,7 @@ An opportunity belongs to its owner (the customer's owner); someone else's answe
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from server import clock, db, validation
@@ -48,9 +49,9 @@ async def opportunities(actor: Actor, stage: str = "", rep: UUID | None = None, 
     return await query.order_by(Opportunity.stage_changed_at, ascending=False).limit(limit)
 
 
-def validate_opportunity(data: dict) -> dict:
+def validate_opportunity(data: dict) -> dict[str, Any]:
     errors: dict[str, str] = {}
-    clean = {
+    clean: dict[str, Any] = {
         "id": validation.uuid(data, "id", errors, required=False),
         "name": validation.text(data, "name", errors, required=True, max_len=200),
         "customer": validation.uuid(data, "customer", errors, required=True),

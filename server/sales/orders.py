@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 from server import clock, db, validation
@@ -92,34 +93,34 @@ def _parse_splits(data: dict, errors: dict) -> list[tuple[UUID, int]]:
         errors["splits"] = _("At most %(n)s reps share an order.", n=MAX_SPLITS)
         return []
     seen: set[UUID] = set()
-    for i, rep_raw, pct_raw in rows:
+    for key, rep_raw, pct_raw in rows:
         rep_empty, pct_empty = rep_raw in (None, ""), pct_raw in (None, "")
         if rep_empty and pct_empty:
             continue
         rep = None
         if rep_empty:
-            errors[f"split_rep_{i}"] = _("Choose a rep for this share.")
+            errors[f"split_rep_{key}"] = _("Choose a rep for this share.")
         else:
             rep = validation.optional_uuid(str(rep_raw))
             if rep is None:
-                errors[f"split_rep_{i}"] = _("Not a valid identifier.")
+                errors[f"split_rep_{key}"] = _("Not a valid identifier.")
         if pct_empty:
-            errors[f"split_pct_{i}"] = _("Enter this rep's share.")
+            errors[f"split_pct_{key}"] = _("Enter this rep's share.")
             continue
-        bp = validation.share_bp({f"split_pct_{i}": pct_raw}, f"split_pct_{i}", errors)
+        bp = validation.share_bp({f"split_pct_{key}": pct_raw}, f"split_pct_{key}", errors)
         if rep is None or bp is None:
             continue
         if rep in seen:
-            errors[f"split_rep_{i}"] = _("This rep already has a share.")
+            errors[f"split_rep_{key}"] = _("This rep already has a share.")
             continue
         seen.add(rep)
         splits.append((rep, bp))
     return splits
 
 
-def validate_order(data: dict) -> dict:
+def validate_order(data: dict) -> dict[str, Any]:
     errors: dict[str, str] = {}
-    clean = {
+    clean: dict[str, Any] = {
         "id": validation.uuid(data, "id", errors, required=False),
         "number": validation.text(data, "number", errors, max_len=64),
         "customer": validation.uuid(data, "customer", errors, required=True),

@@ -4,6 +4,7 @@ services own queries and ownership checks."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID, uuid4
 
 from litestar import Request, Router, get, post
@@ -17,8 +18,8 @@ from server.sales.tables import OPEN_STAGES, STAGES
 from server.validation import optional_uuid
 from server.web import Conflict, FieldErrors, flash, form_data, page, redirect
 
-LABELS = {"stage_labels": opportunities.STAGE_LABELS, "ageing_buckets": analytics.AGEING_BUCKETS, "stages": STAGES,
-          "open_stages": OPEN_STAGES}
+LABELS: dict[str, Any] = {"stage_labels": opportunities.STAGE_LABELS, "ageing_buckets": analytics.AGEING_BUCKETS,
+                          "stages": STAGES, "open_stages": OPEN_STAGES}
 
 
 
@@ -274,7 +275,8 @@ router = Router(
     path="/",
     route_handlers=[
         sales_hub, opportunity_list, opportunity_new, opportunity_create, opportunity_detail, opportunity_stage,
-        order_list, order_new, order_create, order_edit, order_update, order_detail, collection_list, collection_new, collection_create,
+        order_list, order_new, order_create, order_edit, order_update, order_detail,
+        collection_list, collection_new, collection_create,
         api_opportunities, api_opportunity_create, api_orders, api_order_create,
     ],
 )

@@ -31,7 +31,7 @@ async def rep_choices(actor: Actor) -> list[dict]:
 
 async def split_choices(actor: Actor) -> list[dict]:
     """Active reps an order of this actor may be split to: a rep's own team, a manager's teams, admin all."""
-    query = User.select(User.id, User.display_name).where((User.role == "rep") & (User.active == True))  # noqa: E712
+    query = User.select(User.id, User.display_name).where((User.role == "rep") & (User.active == True))  # noqa: E712 - Piccolo builds SQL from ==
     if actor.is_rep:
         if actor.team_id is None:
             query = query.where(User.id == actor.id)

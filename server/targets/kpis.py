@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 from uuid import UUID, uuid4
 
 from litestar.exceptions import NotFoundException, PermissionDeniedException
@@ -26,7 +27,9 @@ async def kpi_catalogue() -> list[actuals.KpiDef]:
     return sorted(await actuals.kpis(active_only=False), key=lambda k: (not k.active, k.position, k.code))
 
 
-async def kpi_get(kpi_id: UUID) -> actuals.KpiDef | None:
+async def kpi_get(kpi_id: UUID | None) -> actuals.KpiDef | None:
+    if kpi_id is None:
+        return None
     for kpi in await actuals.kpis(active_only=False):
         if kpi.id == kpi_id:
             return kpi
@@ -40,10 +43,10 @@ def slug(name: str) -> str:
     return code[:32].strip("_")
 
 
-def validate_kpi(data: dict) -> dict:
+def validate_kpi(data: dict) -> dict[str, Any]:
     """A custom KPI's definition from a form: every choice from the whitelists of actuals.SOURCES."""
     errors: dict[str, str] = {}
-    clean = {
+    clean: dict[str, Any] = {
         "name": validation.text(data, "name", errors, required=True, max_len=100),
         "unit": validation.choice(data, "unit", UNITS, errors, default="count"),
         "direction": validation.choice(data, "direction", DIRECTIONS, errors, default="higher"),

@@ -30,7 +30,7 @@ class Org:
     without a team sit directly under the company)."""
 
     teams: list[dict]
-    reps: dict[UUID, list[dict]]  # team id (or None) -> reps
+    reps: dict[UUID | None, list[dict]]  # team id (or None) -> reps
     names: dict[Scope, str] = field(default_factory=dict)
     team_of: dict[UUID, UUID | None] = field(default_factory=dict)
 

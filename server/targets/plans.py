@@ -88,10 +88,10 @@ async def create_plan(actor: Actor, data: dict) -> UUID:
                 chosen.append((kpi, value))
     if not chosen and not any(k.startswith("year_") for k in errors):
         errors["kpis"] = _("Choose at least one KPI and enter the company's target for the year.")
-    if errors:
+    if errors or year is None:
         raise FieldErrors(errors)
     pid, now = uuid4(), clock.now()
-    start, end = date(year, 1, 1), date(year, 12, 31)  # type: ignore[arg-type]
+    start, end = date(year, 1, 1), date(year, 12, 31)
     async with db.write_transaction():
         await TargetPlan.insert(TargetPlan(id=pid, name=name, year=year, status="draft", created_by=actor.id,
                                            created_at=now, updated_at=now))
@@ -211,7 +211,7 @@ async def set_cell(actor: Actor, plan_id: UUID, data: dict) -> dict:
     scope = parse_scope(str(data.get("scope_kind") or ""), str(data.get("scope_id") or ""))
     if scope is None:
         raise NotFoundException()
-    if errors:
+    if errors or kpi is None:
         raise FieldErrors(errors)
     org = await load_org(plan_id)
     check_scope(actor, org, scope)

@@ -3,6 +3,7 @@ the subject modules (kpis, calendar, plans, grid, splits) check roles and owners
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from litestar import Request, Router, get, post
@@ -16,7 +17,7 @@ from server.targets.values import fmt_plain
 from server.validation import optional_uuid
 from server.web import Conflict, FieldErrors, flash, form_data, is_htmx, page, redirect
 
-LABELS = {
+LABELS: dict[str, Any] = {
     "unit_labels": actuals.UNIT_LABELS, "direction_labels": actuals.DIRECTION_LABELS,
     "kind_labels": actuals.KIND_LABELS, "source_labels": actuals.SOURCE_LABELS, "field_labels": actuals.FIELD_LABELS,
     "status_labels": plans.STATUS_LABELS, "period_methods": splits.PERIOD_METHODS,
@@ -214,7 +215,7 @@ async def cell_save(request: Request, actor: Actor, plan_id: UUID) -> object:
     try:
         saved = await plans.set_cell(actor, plan_id, data)
     except FieldErrors as e:
-        kpi = await kpis.kpi_get(optional_uuid(data.get("kpi")))  # type: ignore[arg-type]
+        kpi = await kpis.kpi_get(optional_uuid(data.get("kpi")))
         code = kpi.code if kpi else ""
         if is_htmx(request) or data.get("from") != "cell":
             key = (data.get("period", ""), f"{data.get('scope_kind', '')}:{data.get('scope_id', '')}")
@@ -253,13 +254,13 @@ async def _split(request: Request, actor: Actor, plan_id: UUID, how: str) -> obj
         else:
             message = await splits.split_by_org(actor, plan_id, data)
     except FieldErrors as e:
-        kpi = await kpis.kpi_get(optional_uuid(data.get("kpi")))  # type: ignore[arg-type]
+        kpi = await kpis.kpi_get(optional_uuid(data.get("kpi")))
         view = await splits.split_view(actor, plan_id, kpi.code if kpi else "", data.get("scope_kind", ""),
                                          data.get("scope_id", ""))
         values = dict(data) if how == "period" else {**data, "org_method": data.get("method", "equal"), "method": "equal"}
         return page("targets/split.html", status_code=422, actor=actor, **view, form=how,
                     labels=_period_labels(view["plan"]["year"]), values=values, errors=e.errors, **LABELS)
-    kpi = await kpis.kpi_get(optional_uuid(data.get("kpi")))  # type: ignore[arg-type]
+    kpi = await kpis.kpi_get(optional_uuid(data.get("kpi")))
     flash(request, message)
     return redirect(f"/targets/{plan_id}?kpi={kpi.code if kpi else ''}", request)
 

@@ -65,7 +65,7 @@ async def split_by_period(actor: Actor, plan_id: UUID, data: dict) -> str:
         if not any(k.startswith("p") and k[1:].isdigit() for k in errors) and abs(sum(percentages) - 100) > 0.01:
             errors["percentages"] = _("The percentages add up to %(total)s %%, not 100 %%.",
                                       total=fmt_number(sum(percentages), 2))
-    if errors:
+    if errors or current is None:
         raise FieldErrors(errors)
     total = current["value"]
     decimals = formulas.decimals_for(kpi.unit)
