@@ -52,6 +52,11 @@ def parse_period(code: str) -> tuple[str, date, date]:
     raise ValueError(f"not a period code: {code!r}")
 
 
+def month_end(year: int, month: int) -> date:
+    """The last day of a month."""
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+
+
 def _check_year(year: int) -> None:
     if not 2000 <= year <= 2100:
         raise ValueError(f"year out of range: {year}")
