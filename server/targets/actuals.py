@@ -21,6 +21,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from server import clock
+from server.accounts.permissions import RepScope
 from server.db import as_uuid, is_sqlite
 from server.i18n import N_, _
 from server.targets.tables import Kpi
@@ -241,9 +242,11 @@ def _date_condition(day_column: str, start: date, end: date) -> tuple[str, list]
 
 
 def _rep_condition(rep_column: str, rep_ids: list[UUID] | None) -> tuple[str, list]:
+    """The reps condition of a query, rendered by the one scope type (None: everyone, no condition)."""
     if rep_ids is None:
         return "", []
-    return f" AND {rep_column} IN ({', '.join('{}' for _ in rep_ids)})", list(rep_ids)
+    params: list = []
+    return f" AND {RepScope(tuple(rep_ids)).sql(rep_column, params)}", params
 
 
 def _float(value) -> float:
