@@ -29,10 +29,11 @@ from server.accounts.services import hash_password
 from server.accounts.tables import Team, TeamManager, User
 from server.customers.tables import Customer
 from server.reports.tables import Report, ReportEvent
-from server.sales.tables import FULL_SHARE, Collection, Opportunity, OpportunityStage, Order, OrderSplit
+from server.sales import demo as sales_demo
+from server.sales.tables import Collection, Opportunity, OpportunityStage, Order, OrderSplit
 from server.syncing.tables import SyncCounter
-from server.targets import formulas
-from server.targets.tables import COMPANY_SCOPE_ID, Kpi, Target, TargetPlan
+from server.targets import demo as targets_demo
+from server.targets.tables import Target, TargetPlan
 from server.visits.tables import PURPOSES, Visit
 
 DEMO_PASSWORD = "fieldpace-demo"
@@ -52,8 +53,6 @@ RESULTS = ["签订订单一笔。", "获得两条新线索。", "客户同意试
 PROBLEMS = ["", "", "竞品降价,需要支持。", "样品库存不足。", "客户要求更长账期。"]
 PLANS = ["继续跟进重点客户,安排两次拜访。", "准备演示材料,拜访新客户。", "催收回款,整理报价。"]
 RETURN_COMMENTS = ["请补充客户的具体需求和预算。", "结果部分写得太笼统,请写清楚金额。", "明天的计划请具体到客户。"]
-PRODUCTS = ["数控机床", "自动化产线", "检测设备", "工业软件", "备件", "维保服务", "传感器", "控制系统"]
-DEALS = ["采购", "升级", "扩产", "替换", "试点"]
 TEAM_NAMES = ["华东销售一部", "华北销售二部"]
 MANAGER_NAMES = ["陈经理", "林经理"]
 
@@ -62,10 +61,6 @@ SEASON = [0.95, 0.62, 1.05, 1.0, 1.02, 1.12, 0.92, 0.9, 1.05, 0.85, 1.12, 1.3]
 GROWTH = 0.12  # the company grows ~12 % across the span
 ORDERS_PER_DAY = 0.29  # repeat business of an average rep per working day (~80 a year) ...
 OPPS_PER_DAY = 0.25  # ... plus ~65 opportunities a year, about a third of the closed ones won (~20 orders)
-SHARED = 0.10  # orders shared between two reps of a team
-# Stage funnel: (stage, probability of moving on, mean days in the stage).
-FUNNEL = [("lead", 0.8, 4.0), ("qualified", 0.75, 8.0), ("proposal", 0.8, 12.0), ("negotiation", 0.7, 10.0)]
-AVERAGE_MONTH = 175_000  # yuan: an average rep's monthly revenue at these rates
 CHUNK_ROWS = 60_000  # pending rows that trigger a flush (one transaction, set-based inserts)
 STAR, LAGGARD, IMPROVER = 0, 1, 2  # rep1 ahead, rep2 behind, rep3 improving
 
@@ -279,7 +274,8 @@ async def generate(reps: int = 8, days: int = 365, customers_per_rep: int = 40, 
         await w.flush_if_full()
     await w.flush()
 
-    await _plan(w, new_id, stats, admin, teams, members, rep_ids, ability, energy, today, days)
+    await targets_demo.plan(w, new_id, stats, admin, teams, members, rep_ids, ability, energy, today, days,
+                            season=SEASON, improver=IMPROVER)
     await w.flush()
     await SyncCounter.update({SyncCounter.value: seq["sync"]}).where(SyncCounter.id == 1)
     counts.update({k: v for k, v in w.counts.items() if k not in ("team", "app_user", "team_manager")})
@@ -376,17 +372,17 @@ def _rep(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, seq: dict, in
         c = customer_on(day)
         if c is None:
             continue
-        won = _opportunity(w, rng, new_id, stats, rep, c[2], midnight, now, tz)
+        won = sales_demo.opportunity(w, rng, new_id, stats, rep, c[2], midnight, now, tz)
         if won:
             orders.append(won)
 
     # Repeat business: random days for most; rep1, rep2 and rep3 work to a monthly budget, so their story
     # shows at any scale (rep3's grows every month).
     if index in (STAR, LAGGARD):
-        orders += _budget_orders(rng, customer_on, working, orders,
+        orders += sales_demo.budget_orders(rng, customer_on, working, orders,
                                  lambda m, t: a0 * SEASON[m - 1] * (1 + GROWTH * (t - 0.5)))
     elif improver:
-        orders += _budget_orders(rng, customer_on, working, orders, lambda m, t: 0.35 + 1.6 * t, growing=True)
+        orders += sales_demo.budget_orders(rng, customer_on, working, orders, lambda m, t: 0.35 + 1.6 * t, growing=True)
     else:
         for day, _w, _m, t, season in working:
             if rng.random() < ORDERS_PER_DAY * drive(t) * season:
@@ -396,129 +392,8 @@ def _rep(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, seq: dict, in
 
     partners = [i for i in team if i != index and i != IMPROVER]
     for day, customer, amount, opportunity in orders:
-        _order(w, rng, new_id, stats, seq, index, rep_ids, partners if not improver else [], day, customer,
-               amount, opportunity, margin, today, tz)
-
-
-def _opportunity(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, rep: UUID, customer: UUID,
-                 midnight: datetime, now: datetime, tz) -> tuple | None:
-    """One opportunity and its stage history; returns the order of a won deal (day, customer, amount, id)."""
-    oid = new_id()
-    created = midnight + timedelta(hours=rng.randint(9, 17), minutes=rng.randint(0, 59))
-    amount = round(rng.lognormvariate(math.log(40_000), 0.6))
-    w.add(OpportunityStage, {"id": new_id(), "opportunity": oid, "from_stage": "", "to_stage": "lead",
-                             "changed_at": created, "changed_by": rep})
-    stage, moment, closed_on = "lead", created, None
-    for step, (_name, onward, mean_days) in enumerate(FUNNEL):
-        nxt = moment + timedelta(days=0.5 + rng.expovariate(1 / mean_days))
-        if nxt > now:
-            break  # still open in this stage
-        if rng.random() < onward:
-            to = FUNNEL[step + 1][0] if step + 1 < len(FUNNEL) else "won"
-        else:
-            to = "lost"
-        w.add(OpportunityStage, {"id": new_id(), "opportunity": oid, "from_stage": stage, "to_stage": to,
-                                 "changed_at": nxt, "changed_by": rep})
-        stage, moment = to, nxt
-        if to in ("won", "lost"):
-            closed_on = nxt.astimezone(tz).date()
-            if stats.inside(closed_on):
-                stats.closed += 1
-                stats.won += to == "won"
-            break
-    name = f"{rng.choice(PRODUCTS)}{rng.choice(DEALS)}项目"
-    w.add(Opportunity, {"id": oid, "name": name, "customer": customer, "owner": rep, "stage": stage,
-                        "amount_cents": amount * 100,
-                        "expected_close": (created + timedelta(days=rng.randint(30, 120))).astimezone(tz).date(),
-                        "stage_changed_at": moment, "closed_on": closed_on, "created_by": rep,
-                        "created_at": created, "updated_at": moment})
-    if stage == "won":
-        return closed_on, customer, round(amount * rng.uniform(0.9, 1.05)), oid
-    return None
-
-
-def _budget_orders(rng: random.Random, customer_on, working: list, won: list, level,
-                   growing: bool = False) -> list[tuple]:
-    """Repeat orders that bring each month's revenue (won deals included) to a budget: the average rep's
-    month x `level(month, t)`; with `growing`, at least 6 % above the month before. The partial first and
-    current months get their working days' share."""
-    months: dict[tuple[int, int], list] = {}
-    for entry in working:
-        months.setdefault((entry[0].year, entry[0].month), []).append(entry)
-    won_by_month: dict[tuple[int, int], int] = {}
-    for day, _c, amount, _o in won:
-        won_by_month[(day.year, day.month)] = won_by_month.get((day.year, day.month), 0) + amount
-    out, previous = [], 0.0
-    keys = sorted(months)
-    for k, key in enumerate(keys):
-        year, month = key
-        share = len(months[key]) / max(1, formulas.working_days(date(year, month, 1), _month_end(year, month)))
-        budget = AVERAGE_MONTH * level(month, k / max(1, len(keys) - 1))
-        if growing:
-            budget = max(budget, previous * 1.06, won_by_month.get(key, 0) * 1.02)
-        fill = max(0.0, budget * share - won_by_month.get(key, 0))
-        n = max(1, round(fill / 14_000))
-        for part in formulas.split(round(fill), [rng.uniform(0.6, 1.4) for _ in range(n)], 0):
-            day = rng.choice(months[key])[0]
-            c = customer_on(day)
-            if c is not None and part > 0:
-                out.append((day, c[2], int(part), None))
-        if share >= 0.99:
-            previous = won_by_month.get(key, 0) + fill
-    return out
-
-
-def _order(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, seq: dict, index: int, rep_ids: list,
-           partners: list[int], day: date, customer: UUID, amount: int, opportunity: UUID | None,
-           margin: float, today: date, tz) -> None:
-    """An order, its split (10 % shared 60/40 or 50/50 with a teammate), its cost and its collections."""
-    oid = new_id()
-    seq["order"] += 1
-    amount_cents = max(100, amount * 100)
-    m = min(0.45, max(0.20, rng.gauss(margin, 0.05)))
-    cost_cents = round(amount_cents * (1 - m))
-    due = day + timedelta(days=30 if rng.random() < 0.7 else 60)
-    created = datetime.combine(day, dtime(rng.randint(9, 18), rng.randint(0, 59)), tz).astimezone(UTC)
-    rep = rep_ids[index]
-    w.add(Order, {"id": oid, "number": f"SO{seq['order']:08d}", "customer": customer, "opportunity": opportunity,
-                  "order_date": day, "due_date": due, "amount_cents": amount_cents, "cost_cents": cost_cents,
-                  "note": "", "source": "import" if rng.random() < 0.3 else "manual", "created_by": rep,
-                  "created_at": created, "updated_at": created})
-    if partners and rng.random() < SHARED:
-        mine = 6000 if rng.random() < 0.6 else 5000
-        shares = [(index, mine), (rng.choice(partners), FULL_SHARE - mine)]
-    else:
-        shares = [(index, FULL_SHARE)]
-    for who, bp in shares:
-        w.add(OrderSplit, {"id": new_id(), "sales_order": oid, "rep": rep_ids[who], "share_bp": bp,
-                           "order_date": day})
-        stats.add("revenue", who, day, amount_cents * bp / 1_000_000)
-        stats.add("gross_margin", who, day, (amount_cents - cost_cents) * bp / 1_000_000)
-
-    # Collections: most on time, some late, some in two parts (the rest sometimes never), a few never.
-    roll = rng.random()
-    if roll < 0.70:
-        payments = [(due + timedelta(days=rng.randint(-15, 3)), amount_cents)]
-    elif roll < 0.86:
-        payments = [(due + timedelta(days=rng.randint(5, 75)), amount_cents)]
-    elif roll < 0.95:
-        part = round(amount_cents * rng.uniform(0.3, 0.7))
-        payments = [(due + timedelta(days=rng.randint(-5, 10)), part)]
-        if rng.random() < 0.5:
-            payments.append((due + timedelta(days=rng.randint(20, 120)), amount_cents - part))
-    else:
-        payments = []  # overdue (or not yet due): the ageing report's long tail
-    for paid_on, cents in payments:
-        paid_on = max(paid_on, day)
-        if paid_on > today:
-            continue
-        seq["receipt"] += 1
-        at = datetime.combine(paid_on, dtime(15), tz).astimezone(UTC)
-        w.add(Collection, {"id": new_id(), "number": f"RC{seq['receipt']:08d}", "sales_order": oid,
-                           "received_on": paid_on, "amount_cents": cents, "source": "manual", "created_by": rep,
-                           "created_at": at})
-        for who, bp in shares:
-            stats.add("collections", who, paid_on, cents * bp / 1_000_000)
+        sales_demo.order(w, rng, new_id, stats, seq, index, rep_ids, partners if not improver else [], day, customer,
+                         amount, opportunity, margin, today, tz)
 
 
 def _daily_report(w: Writer, rng: random.Random, new_id: Ids, seq: dict, rep: UUID, manager: UUID, day: date,
@@ -555,96 +430,3 @@ def _daily_report(w: Writer, rng: random.Random, new_id: Ids, seq: dict, rep: UU
     if is_decided:
         w.add(ReportEvent, {"id": new_id(), "report": rid, "actor": manager, "action": status,
                             "from_status": "submitted", "to_status": status, "comment": comment, "at": decided})
-
-
-# --- The approved target plan -----------------------------------------------------------------------
-
-
-async def _plan(w: Writer, new_id: Ids, stats: Stats, admin: UUID, teams: list, members: list[list[int]],
-                rep_ids: list, ability: list[float], energy: list[float], today: date, days: int) -> None:
-    """An approved plan for the current year: every active built-in KPI, company/team/rep x year/quarters/
-    months. Sum KPIs: the company year is last twelve months' actual x 1.1, spread by that history's
-    seasonality (the generator's own curve when the span is shorter than a year), then each month split to
-    teams and reps by weights (formulas.split, so every parent is exactly the sum of its children, in
-    both directions). Rate KPIs: every cell carries the company's value."""
-    year = today.year
-    kpis = await Kpi.select(Kpi.id, Kpi.code, Kpi.unit, Kpi.kind).where(
-        (Kpi.builtin == True) & (Kpi.active == True)  # noqa: E712
-    ).order_by(Kpi.position)
-    plan = new_id()
-    created = datetime(year - 1, 12, 15, 2, 0, tzinfo=UTC)
-    approved = datetime(year - 1, 12, 20, 8, 0, tzinfo=UTC)
-    w.add(TargetPlan, {"id": plan, "name": f"{year} 年度销售目标", "year": year, "status": "approved",
-                       "created_by": admin, "created_at": created, "updated_at": approved,
-                       "approved_by": admin, "approved_at": approved})
-    full_year = days >= 365
-    annualise = 1.0 if full_year else 365 / days
-    month_working = [formulas.working_days(date(year, m, 1), _month_end(year, m)) for m in range(1, 13)]
-    model = formulas.seasonality([SEASON[m] * month_working[m] for m in range(12)])
-    # The manager's assessment of each rep when the plan was made: their form, with the extremes toned
-    # down (so the best beat it and the weakest fall short); rep3 was expected to have a good year (they
-    # fall short early on, catch up by mid-year and end well ahead).
-    assessed = [1.1 if i == IMPROVER else a ** 0.3 for i, a in enumerate(ability)]
-    busy = [0.5 + 0.5 * e for e in energy]
-    weights = {"revenue": assessed, "gross_margin": assessed, "collections": assessed, "visits": busy,
-               "new_customers": [1.0] * len(rep_ids)}
-    periods = formulas.year_periods(year)
-    bounds = {p: formulas.parse_period(p) for p in periods}
-    company = UUID(COMPANY_SCOPE_ID)
-    won_rate = 100.0 * stats.won / stats.closed if stats.closed else 30.0
-    revenue_total = sum(sum(r) for r in stats.sums["revenue"])
-    margin_total = sum(sum(r) for r in stats.sums["gross_margin"])
-    rates = {
-        "conversion_rate": round(won_rate + 3, 1),
-        "gross_margin_pct": round(100.0 * margin_total / revenue_total + 1, 1) if revenue_total else 30.0,
-        "satisfaction": round(min(5.0, stats.sat_sum / stats.sat_count + 0.1), 1) if stats.sat_count else 4.3,
-    }
-
-    def cell(kpi, period: str, scope_kind: str, scope_id: UUID, value: float) -> None:
-        kind, start, end = bounds[period]
-        w.add(Target, {"id": new_id(), "plan": plan, "kpi": kpi["id"], "period": period, "period_kind": kind,
-                       "period_start": start, "period_end": end, "scope_kind": scope_kind, "scope_id": scope_id,
-                       "value": value, "updated_by": admin, "updated_at": approved})
-
-    for kpi in kpis:
-        code = kpi["code"]
-        if kpi["kind"] == "rate" or code not in stats.sums:
-            value = rates.get(code)
-            if value is None:
-                continue
-            for period in periods:
-                cell(kpi, period, "company", company, value)
-                for team in teams:
-                    cell(kpi, period, "team", team, value)
-                for rep in rep_ids:
-                    cell(kpi, period, "rep", rep, value)
-            continue
-        decimals = formulas.decimals_for(kpi["unit"])
-        scale = 10 ** decimals
-        history = [sum(r[m] for r in stats.sums[code]) for m in range(12)]
-        season = formulas.seasonality(history) if full_year else model
-        year_value = round(sum(history) * annualise * 1.1, decimals)
-        # Integer units (cents, whole counts) per scope and month; quarters and years are sums of them.
-        company_months = [round(v * scale) for v in formulas.split(year_value, season, decimals)]
-        rep_w = weights[code]
-        team_w = [sum(rep_w[i] for i in group) for group in members]
-        team_months = [[0] * 12 for _ in teams]
-        rep_months = [[0] * 12 for _ in rep_ids]
-        for m in range(12):
-            for t, part in enumerate(formulas.split(company_months[m], team_w, 0)):
-                team_months[t][m] = int(part)
-                for i, share in zip(members[t], formulas.split(part, [rep_w[i] for i in members[t]], 0)):
-                    rep_months[i][m] = int(share)
-        for scope_kind, scope_ids, grid in (("company", [company], [company_months]), ("team", teams, team_months),
-                                            ("rep", rep_ids, rep_months)):
-            for scope_id, row in zip(scope_ids, grid):
-                cell(kpi, periods[0], scope_kind, scope_id, sum(row) / scale)
-                for q in range(4):
-                    cell(kpi, periods[1 + q], scope_kind, scope_id, sum(row[3 * q:3 * q + 3]) / scale)
-                for m in range(12):
-                    cell(kpi, periods[5 + m], scope_kind, scope_id, row[m] / scale)
-        await w.flush_if_full()
-
-
-def _month_end(year: int, month: int) -> date:
-    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)

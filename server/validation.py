@@ -5,11 +5,16 @@ Each returns a clean value or adds a translated message to `errors` under the fi
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, datetime
+from decimal import ROUND_DOWN, Decimal
 from uuid import UUID
 
+from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
+
 from server import clock
-from server.i18n import _
+from server.i18n import _, current_locale
 
 
 def text(data: dict, name: str, errors: dict, *, required: bool = False, max_len: int = 5000) -> str:
@@ -106,3 +111,118 @@ def integer(data: dict, name: str, errors: dict, *, low: int, high: int) -> int 
         errors[name] = _("Enter a number from %(low)s to %(high)s.", low=low, high=high)
         return None
     return value
+
+
+# --- Amounts and shares ---------------------------------------------------------------------------
+# One strict reading of numbers typed by people, for the forms, the JSON API, sync and CSV imports:
+# Babel's `parse_decimal(strict=True)` with the locale's grouping ("1,234.56"; "1,2,34" and "12,34" are
+# refused, not guessed), after NFKC (full-width digits) and an optional currency sign. Exponents, NaN,
+# infinity, "_" and digits of other scripts never reach Babel (Python's Decimal would take them).
+
+MAX_CENTS = 10**13  # 100 billion yuan: x 10,000 basis points (a share) stays far inside a BIGINT
+FULL_SHARE_BP = 10_000
+_CURRENCY = re.compile(r"^(¥|RMB|CNY|\$)\s*|\s*(元|RMB|CNY)$", re.IGNORECASE)
+
+
+class NumberError(ValueError):
+    """A number that cannot be read; `reason` is one of: format, negative, decimals, zero, range."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def decimal_number(raw: object, *, locale: str | None = None) -> Decimal:
+    """A plain decimal number as a person writes it in `locale` (default: the current one): digits, the
+    locale's grouping and decimal signs, a leading minus. NumberError("format") otherwise."""
+    if isinstance(raw, bool) or raw is None:
+        raise NumberError("format")
+    text = unicodedata.normalize("NFKC", str(raw)).strip()
+    negative = text.startswith("-")
+    body = text[1:].strip() if negative else text
+    babel_locale = locale or current_locale()
+    group, point = get_group_symbol(babel_locale), get_decimal_symbol(babel_locale)
+    if not body or any(not (ch in "0123456789" or ch in (group, point)) for ch in body) or not body.strip(group + point):
+        raise NumberError("format")
+    try:
+        value = parse_decimal(body, locale=babel_locale, strict=True)
+    except NumberFormatError:
+        raise NumberError("format") from None
+    if not value.is_finite():  # pragma: no cover - the characters checked above cannot spell NaN or Infinity
+        raise NumberError("format")
+    return -value if negative else value
+
+
+def _at_most_two_decimals(value: Decimal) -> None:
+    if value != value.quantize(Decimal("0.01"), rounding=ROUND_DOWN):
+        raise NumberError("decimals")
+
+
+def parse_amount(raw: object, *, allow_zero: bool = True, locale: str | None = None) -> int:
+    """Yuan as typed or written in a sheet -> cents: 1234.56, 1,234.56, ¥1234.56, ￥1,234.56, 12元,
+    full-width digits. Refused (NumberError with its reason): anything else ("format": "1,2,34", "1e3",
+    "nan"), below zero ("negative"), more than two decimals ("decimals"), 0 when not `allow_zero`
+    ("zero"), more than MAX_CENTS ("range")."""
+    if isinstance(raw, bool):
+        raise NumberError("format")
+    text = unicodedata.normalize("NFKC", "" if raw is None else str(raw)).strip()
+    negative = False
+    for _round in range(2):  # "-¥5" and "¥-5"
+        if text.startswith("-"):
+            negative, text = True, text[1:].strip()
+        text = _CURRENCY.sub("", text).strip()
+    value = decimal_number(text, locale=locale)
+    if value < 0 or (negative and value != 0):
+        raise NumberError("negative")
+    if value * 100 > MAX_CENTS:  # before the decimals: quantizing a huge number overflows Decimal's context
+        raise NumberError("range")
+    _at_most_two_decimals(value)
+    cents = int(value * 100)
+    if cents == 0 and not allow_zero:
+        raise NumberError("zero")
+    return cents
+
+
+def parse_share(raw: object, *, locale: str | None = None) -> int:
+    """A share of an order typed in percent ("60", "33.33", "50%", full-width too) -> basis points, more
+    than 0 and at most 100 %. NumberError("format" | "decimals" | "range") otherwise."""
+    if isinstance(raw, bool):
+        raise NumberError("format")
+    text = unicodedata.normalize("NFKC", "" if raw is None else str(raw)).strip()
+    text = text[:-1].strip() if text.endswith("%") else text
+    value = decimal_number(text, locale=locale)
+    if not 0 < value <= 100:
+        raise NumberError("range")
+    _at_most_two_decimals(value)
+    return int(value * 100)
+
+
+def money(data: dict, name: str, errors: dict, *, required: bool = False, positive: bool = True) -> int | None:
+    """A form's or the JSON API's amount field (yuan) as integer cents; a translated message in `errors`."""
+    raw = data.get(name)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if required:
+            errors[name] = _("This field is required.")
+        return None
+    try:
+        return parse_amount(raw, allow_zero=not positive)
+    except NumberError as e:
+        errors[name] = {
+            "negative": _("Enter an amount above zero.") if positive else _("The amount cannot be negative."),
+            "zero": _("Enter an amount above zero."),
+            "decimals": _("At most two decimals."),
+            "range": _("This amount is too large."),
+        }.get(e.reason, _("Enter an amount such as 1234.56."))
+        return None
+
+
+def share_bp(data: dict, name: str, errors: dict) -> int | None:
+    """A form's or the JSON API's share field (percent) as basis points; a translated message in `errors`."""
+    try:
+        return parse_share(data.get(name))
+    except NumberError as e:
+        errors[name] = {
+            "decimals": _("At most two decimals."),
+            "range": _("Enter a share above 0 and at most 100 %%."),
+        }.get(e.reason, _("Enter a percentage such as 60 or 33.33."))
+        return None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from piccolo.columns import Column
+from piccolo.columns.combination import Combinable
+from piccolo.query import Select
 
 from server.accounts.tables import TeamManager, User
 from server.web import session_of
@@ -84,16 +88,97 @@ def require_role(actor: Actor, *roles: str) -> None:
         raise PermissionDeniedException()
 
 
+@dataclass(frozen=True)
+class RepScope:
+    """Whose records an actor reads: everyone (`rep_ids` None), these reps, or nobody (no ids).
+
+    The one answer to "who is in scope", from `rep_scope()`; every service that lists records narrows
+    with it, as SQL (`sql`) or as a Piccolo condition (`where`, `narrow`)."""
+
+    rep_ids: tuple[UUID, ...] | None
+
+    @property
+    def everyone(self) -> bool:
+        return self.rep_ids is None
+
+    @property
+    def nobody(self) -> bool:
+        return self.rep_ids == ()
+
+    def ids(self) -> list[UUID] | None:
+        """The reps as a list, None for everyone ([] for nobody)."""
+        return None if self.rep_ids is None else list(self.rep_ids)
+
+    def within(self, rep_ids: Iterable[UUID] | None) -> RepScope:
+        """This scope narrowed to `rep_ids` (None: not narrowed); ids outside it are dropped."""
+        if rep_ids is None:
+            return self
+        wanted = tuple(dict.fromkeys(rep_ids))
+        if self.rep_ids is None:
+            return RepScope(wanted)
+        mine = set(self.rep_ids)
+        return RepScope(tuple(r for r in wanted if r in mine))
+
+    def sql(self, column: str, args: list) -> str:
+        """A SQL condition on `column` (a rep id) for a raw query with `{}` placeholders; appends its
+        arguments to `args`. Everyone: "1 = 1"; nobody: "1 = 0"."""
+        if self.rep_ids is None:
+            return "1 = 1"
+        if not self.rep_ids:
+            return "1 = 0"
+        args.extend(self.rep_ids)
+        return f"{column} IN ({', '.join('{}' for _r in self.rep_ids)})"
+
+    def where(self, column: Column) -> Combinable | None:
+        """A Piccolo condition on `column` (a rep id); None for everyone (no condition). Nobody: a
+        condition no row meets (Piccolo refuses an empty IN list)."""
+        if self.rep_ids is None:
+            return None
+        if not self.rep_ids:
+            return column.is_null() & column.is_not_null()
+        return column.is_in(list(self.rep_ids))
+
+    def narrow(self, query: Select, column: Column) -> Select | None:
+        """`query` limited to this scope on `column`, or None when nobody is in scope (run nothing)."""
+        if self.rep_ids is None:
+            return query
+        if not self.rep_ids:
+            return None
+        return query.where(column.is_in(list(self.rep_ids)))
+
+
+EVERYONE = RepScope(None)
+NOBODY = RepScope(())
+
+
+async def rep_scope(actor: Actor, *, rep: UUID | None = None, teams: Iterable[UUID] | None = None,
+                    reps_only: bool = False) -> RepScope:
+    """The users whose records `actor` may read: admin everyone, a manager the members of the teams they
+    lead, a rep themself. `teams` narrows to the members of those teams (a manager's outside their own
+    are dropped), `reps_only` to users with the rep role (what the boards count), `rep` to one user."""
+    if actor.is_rep:
+        scope = RepScope((actor.id,))
+    else:
+        allowed: list[UUID] | None = None if actor.is_admin else list(actor.led_team_ids)
+        if teams is not None:
+            allowed = [t for t in teams if allowed is None or t in allowed]
+        if allowed is None and not reps_only:
+            scope = EVERYONE
+        elif allowed == []:
+            scope = NOBODY
+        else:
+            query = User.select(User.id)
+            if allowed is not None:
+                query = query.where(User.team.is_in(allowed))
+            if reps_only:
+                query = query.where(User.role == "rep")
+            scope = RepScope(tuple(r["id"] for r in await query))
+    return scope if rep is None else scope.within([rep])
+
+
 async def visible_rep_ids(actor: Actor) -> list[UUID] | None:
-    """The reps whose records `actor` may read; None means everyone (admin)."""
-    if actor.is_admin:
-        return None
-    if actor.is_manager:
-        if not actor.led_team_ids:
-            return []
-        rows = await User.select(User.id).where(User.team.is_in(list(actor.led_team_ids)))
-        return [r["id"] for r in rows]
-    return [actor.id]
+    """The reps whose records `actor` may read; None means everyone (admin). `rep_scope()` as a list."""
+    return (await rep_scope(actor)).ids()
 
 
 async def can_see_rep(actor: Actor, rep_id: UUID) -> bool:

@@ -39,7 +39,7 @@ def _page_int(raw: str | None) -> int:
 
 @get("/dashboard")
 async def dashboard(request: Request, actor: Actor, period: str = "", team: str = "", kpi: str = "",
-                    format: str = "", table: str = "", section: str = "") -> object:  # noqa: A002
+                    format: str = "", table: str = "", section: str = "") -> object:  # noqa: A002 - the query parameter is named "format"
     """A manager's teams (reps x KPIs), or the admin's company (teams x KPIs) and any team's view."""
     if actor.is_rep:
         raise PermissionDeniedException()
@@ -98,23 +98,23 @@ def _dashboard_csv(table, trend, trend_kpi, funnel, ageing, code):
         return services.csv_response(f"fieldpace-trend-{trend_kpi.code}-{code}.csv", header, rows)
     if table == "funnel" and funnel is not None:
         header = [_("Stage"), _("Open now"), _("Reached"), _("Conversion to next %%"), _("Average days in stage")]
-        rows = [[_(s["label"]), s["count"], s["reached"],
-                 services.csv_number(None if s["conversion"] is None else s["conversion"] * 100, 1),
-                 services.csv_number(s["avg_days"], 1)] for s in funnel["stages"]]
+        rows = [[_(s.label), s.count, s.reached,
+                 services.csv_number(None if s.conversion is None else s.conversion * 100, 1),
+                 services.csv_number(s.avg_days, 1)] for s in funnel.stages]
         return services.csv_response(base, header, rows)
     if table == "ageing" and ageing is not None:
-        header = [_("Rep"), *[_(label) for _k, label in ageing["buckets"]], _("Total")]
-        rows = [[r["rep_name"], *[services.csv_number(r[k] / 100) for k, _l in ageing["buckets"]],
-                 services.csv_number(r["total"] / 100)] for r in ageing["rows"]]
-        rows.append([_("Total"), *[services.csv_number(ageing["totals"][k] / 100) for k, _l in ageing["buckets"]],
-                     services.csv_number(ageing["totals"]["total"] / 100)])
+        header = [_("Rep"), *[_(label) for _k, label in ageing.buckets], _("Total")]
+        rows = [[r.rep_name, *[services.csv_number(r.bucket(k) / 100) for k, _l in ageing.buckets],
+                 services.csv_number(r.total / 100)] for r in ageing.rows]
+        rows.append([_("Total"), *[services.csv_number(ageing.totals.bucket(k) / 100) for k, _l in ageing.buckets],
+                     services.csv_number(ageing.totals.total / 100)])
         return services.csv_response(base, header, rows)
     return services.csv_response(base, [_("Nothing to export")], [])
 
 
 @get("/dashboard/explain")
 async def explain(request: Request, actor: Actor, kpi: str = "", period: str = "",
-                  format: str = "") -> object:  # noqa: A002
+                  format: str = "") -> object:  # noqa: A002 - the query parameter is named "format"
     """One number opened: its formula with the values filled in, and the records behind it.
     `scope` (rep:ID, team:ID, teams, company) and `page` are read from the query string: Litestar reserves
     the name `scope` for a handler's parameters."""

@@ -3,27 +3,27 @@
 Every function takes the signed-in Actor and narrows to what they may see: a rep their own numbers, a
 manager the teams they lead, admin everything. Numbers come from the pace engine
 (server/targets/pace.py), the SQL actuals (server/targets/actuals.py) and the sales aggregates
-(server/sales/services.py); nothing here loops over records in Python.
+(server/sales/analytics.py); nothing here loops over records in Python.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import numbers
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 from litestar import Response
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from server import clock, db
-from server.accounts.permissions import Actor, can_see_rep
+from server.accounts.permissions import Actor, can_see_rep, rep_scope
 from server.accounts.tables import Team, User
 from server.i18n import N_, _, fmt_money, fmt_number
 from server.reports.tables import Report
-from server.sales import services as sales
+from server.sales import analytics
 from server.sales.tables import OPEN_STAGES, Opportunity
 from server.targets import actuals, formulas, pace
 from server.targets.tables import Target
@@ -147,6 +147,11 @@ class Scope:
     name: str
     rep_ids: list[UUID] | None  # None: every rep (the company)
 
+    @property
+    def ids(self) -> list[UUID]:
+        """[id] of a rep's or a team's scope; [] for the company or a manager's teams together."""
+        return [] if self.id is None else [self.id]
+
 
 async def team_for(actor: Actor, raw: str | None) -> dict | None:
     """The team named by `raw` if the actor may open it (a manager: a team they lead; admin: any);
@@ -191,8 +196,7 @@ async def board_scope(actor: Actor, team: dict | None) -> Scope:
     if team is None and actor.is_admin:
         return Scope(pace.COMPANY, None, _("Company"), None)
     team_ids = [team["id"]] if team is not None else list(actor.led_team_ids)
-    reps = await User.select(User.id).where(User.team.is_in(team_ids) & (User.role == "rep")) if team_ids else []
-    rep_ids = [r["id"] for r in reps]
+    rep_ids = (await rep_scope(actor, teams=team_ids, reps_only=True)).ids() or []
     if team is not None:
         return Scope(pace.TEAM, team["id"], team["name"], rep_ids)
     if len(team_ids) == 1:
@@ -256,9 +260,9 @@ async def _trend_targets(kpi: actuals.KpiDef, codes: list[str], scope: Scope) ->
     if scope.kind == pace.COMPANY:
         kinds, ids = pace.COMPANY, [pace.COMPANY_ID]
     elif scope.kind == pace.REP:
-        kinds, ids = pace.REP, [scope.id]
+        kinds, ids = pace.REP, scope.ids
     elif scope.kind == pace.TEAM:
-        kinds, ids = pace.TEAM, [scope.id]
+        kinds, ids = pace.TEAM, scope.ids
     else:
         return {}  # a manager's several teams: no single target line
     rows = await Target.select(Target.period, Target.value, Target.plan.approved_at.as_alias("approved_at")).where(
@@ -272,13 +276,13 @@ async def _trend_targets(kpi: actuals.KpiDef, codes: list[str], scope: Scope) ->
 # --- Funnel and ageing ---------------------------------------------------------------------------
 
 
-async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | None) -> dict:
-    return await sales.funnel(actor, start, end, rep_ids)
+async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | None) -> analytics.Funnel:
+    return await analytics.funnel(actor, start, end, rep_ids)
 
 
-async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None) -> dict:
-    rows = [] if rep_ids == [] else await sales.ageing(actor, as_of, rep_ids)
-    return {"rows": rows, "totals": sales.ageing_totals(rows), "buckets": sales.AGEING_BUCKETS, "as_of": as_of}
+async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None) -> analytics.Ageing:
+    rows = [] if rep_ids == [] else await analytics.ageing(actor, as_of, rep_ids)
+    return analytics.Ageing(rows, analytics.ageing_totals(rows), as_of)
 
 
 # --- Explanations --------------------------------------------------------------------------------
@@ -300,12 +304,11 @@ async def resolve_scope(actor: Actor, raw: str) -> Scope:
         team = await team_for(actor, ident)
         if team is None:
             raise NotFoundException()
-        reps = await User.select(User.id).where((User.team == team["id"]) & (User.role == "rep"))
-        return Scope(pace.TEAM, team["id"], team["name"], [r["id"] for r in reps])
+        reps = await rep_scope(actor, teams=[team["id"]], reps_only=True)
+        return Scope(pace.TEAM, team["id"], team["name"], reps.ids() or [])
     if kind == pace.TEAMS and actor.is_manager:
-        reps = await User.select(User.id).where(User.team.is_in(list(actor.led_team_ids)) & (User.role == "rep")) \
-            if actor.led_team_ids else []
-        return Scope(pace.TEAMS, None, _("My teams"), [r["id"] for r in reps])
+        reps = await rep_scope(actor, reps_only=True)
+        return Scope(pace.TEAMS, None, _("My teams"), reps.ids() or [])
     if kind == pace.COMPANY and actor.is_admin:
         return Scope(pace.COMPANY, None, _("Company"), None)
     raise NotFoundException()
@@ -320,10 +323,10 @@ async def explain(actor: Actor, kpi_code: str, scope_raw: str, period: str, page
     scope = await resolve_scope(actor, scope_raw)
     today = today or clock.today()
     if scope.kind == pace.REP:
-        b = await pace.compute(actor, period, rep_ids=[scope.id], kpi_codes=[kpi.code], today=today)
+        b = await pace.compute(actor, period, rep_ids=scope.ids, kpi_codes=[kpi.code], today=today)
         line = b.line(f"rep:{scope.id}")
     elif scope.kind == pace.TEAM:
-        b = await pace.compute(actor, period, team_ids=[scope.id], kpi_codes=[kpi.code], today=today)
+        b = await pace.compute(actor, period, team_ids=scope.ids, kpi_codes=[kpi.code], today=today)
         line = b.line(f"team:{scope.id}")
     else:
         b = await pace.compute(actor, period, kpi_codes=[kpi.code], today=today)
@@ -382,7 +385,7 @@ def explain_csv(data: dict) -> tuple[list[str], list[list]]:
         day = day.isoformat() if hasattr(day, "isoformat") else str(day or "")
         amount = r.get("amount")
         rows.append([day[:10], r.get("ref") or "", r.get("customer") or "", r.get("rep_name", ""),
-                     csv_number(float(amount)) if isinstance(amount, numbers.Number) else (amount or ""),
+                     csv_number(float(amount)) if isinstance(amount, (int, float, Decimal)) else (amount or ""),
                      csv_number(r["share"] * 100, 2),
                      csv_number(r["credited"], 2) if r.get("credited") is not None else ""])
     return header, rows

@@ -9,7 +9,7 @@ from server.accounts.permissions import Actor
 from server.dashboards import charts
 from server.dashboards import services as dashboards
 from server.reports import services as reports
-from server.sales.services import STAGE_LABELS
+from server.sales.opportunities import STAGE_LABELS
 from server.visits import services as visits
 from server.web import page, redirect
 

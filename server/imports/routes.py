@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
@@ -10,19 +11,19 @@ from litestar.exceptions import HTTPException, NotFoundException
 
 from server.accounts.permissions import Actor
 from server.i18n import _, current_locale
-from server.imports import services
+from server.imports import parsing, services
 from server.imports.tables import IMPORT_KINDS
 from server.web import FieldErrors, is_htmx, page, redirect
 
 # The upload's request may carry the form's other fields and multipart framing besides a 2 MB file;
 # the service refuses a file over 2 MB with a clear message, this bound protects the server.
-_UPLOAD_BODY_LIMIT = services.MAX_BYTES + 256 * 1024
+_UPLOAD_BODY_LIMIT = parsing.MAX_BYTES + 256 * 1024
 
 
 def _too_large(request: Request, exc: HTTPException) -> Response:
     """A body over the upload bound is refused before the handler runs: explain it, not a bare 413."""
     return page("system/error.html", status_code=413, status=413, message=_(
-        "The file is larger than 2 MB. Split it into smaller files and import them one by one."))  # type: ignore[return-value]
+        "The file is larger than 2 MB. Split it into smaller files and import them one by one."))
 
 
 async def _index(actor: Actor, status_code: int = 200, values: dict | None = None, errors: dict | None = None):
@@ -32,11 +33,11 @@ async def _index(actor: Actor, status_code: int = 200, values: dict | None = Non
     )
 
 
-def _labels() -> dict:
+def _labels() -> dict[str, Any]:
     return {
-        "columns": services.COLUMNS, "kinds": IMPORT_KINDS, "kind_labels": services.KIND_LABELS,
+        "columns": parsing.COLUMNS, "kinds": IMPORT_KINDS, "kind_labels": services.KIND_LABELS,
         "status_labels": services.STATUS_LABELS, "action_labels": services.ACTION_LABELS,
-        "encoding_labels": services.ENCODING_LABELS, "max_mb": services.MAX_BYTES // (1024 * 1024),
+        "encoding_labels": parsing.ENCODING_LABELS, "max_mb": parsing.MAX_BYTES // (1024 * 1024),
     }
 
 
@@ -47,22 +48,23 @@ async def import_index(actor: Actor) -> object:
 
 @post("/imports", request_max_body_size=_UPLOAD_BODY_LIMIT, exception_handlers={413: _too_large})
 async def import_upload(request: Request, actor: Actor) -> object:
-    services._admin(actor)
+    services.require_admin(actor)
     form = await request.form()
-    kind = form.get("kind") if isinstance(form.get("kind"), str) else ""
+    kind = raw_kind if isinstance(raw_kind := form.get("kind"), str) else ""
     upload = form.get("file")
-    pasted = form.get("text") if isinstance(form.get("text"), str) else ""
+    pasted = raw_text if isinstance(raw_text := form.get("text"), str) else ""
     values = {"kind": kind, "text": pasted}
     try:
         if isinstance(upload, UploadFile) and upload.filename:
-            data = await upload.read(services.MAX_BYTES + 1)
+            data = await upload.read(parsing.MAX_BYTES + 1)
             filename = upload.filename
         elif pasted.strip():
             data, filename = pasted.encode("utf-8"), ""
         else:
             raise FieldErrors({"file": _("Choose a CSV file, or paste the rows.")})
-        if len(data) > services.MAX_BYTES:
-            raise FieldErrors({"file": _("The file is larger than 2 MB. Split it into smaller files and import them one by one.")})
+        if len(data) > parsing.MAX_BYTES:
+            raise FieldErrors({"file": _(
+                "The file is larger than 2 MB. Split it into smaller files and import them one by one.")})
         batch_id = await services.preview(actor, kind, filename, data)
     except FieldErrors as e:
         return await _index(actor, 422, values, e.errors)
@@ -71,11 +73,11 @@ async def import_upload(request: Request, actor: Actor) -> object:
 
 @get("/imports/template/{filename:str}")
 async def import_template(actor: Actor, filename: str) -> Response:
-    services._admin(actor)
+    services.require_admin(actor)
     kind = filename.removesuffix(".csv")
     if kind not in IMPORT_KINDS or not filename.endswith(".csv"):
         raise NotFoundException()
-    body = services.example_csv(kind, chinese=current_locale().startswith("zh"))
+    body = parsing.example_csv(kind, chinese=current_locale().startswith("zh"))
     return Response(content=body, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="fieldpace-{kind}.csv"'})
 
@@ -83,7 +85,7 @@ async def import_template(actor: Actor, filename: str) -> Response:
 @get("/imports/{batch_id:uuid}")
 async def import_detail(actor: Actor, batch_id: UUID) -> object:
     info = await services.detail(actor, batch_id)
-    return page("imports/detail.html", actor=actor, **info, **_labels())
+    return page("imports/detail.html", actor=actor, **info.context(), **_labels())
 
 
 @post("/imports/{batch_id:uuid}/run")
@@ -92,7 +94,7 @@ async def import_run(request: Request, actor: Actor, batch_id: UUID) -> object:
         await services.start(actor, batch_id)
     except services.RunRefused as e:
         info = await services.detail(actor, batch_id)
-        return page("imports/detail.html", status_code=e.status, actor=actor, refused=e.message, **info, **_labels())
+        return page("imports/detail.html", status_code=e.status, actor=actor, refused=e.message, **info.context(), **_labels())
     return redirect(f"/imports/{batch_id}", request)
 
 

@@ -4,6 +4,7 @@ services own queries and ownership checks."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID, uuid4
 
 from litestar import Request, Router, get, post
@@ -12,18 +13,18 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from server import clock
 from server.accounts.permissions import Actor
 from server.i18n import _
-from server.sales import services
+from server.sales import analytics, collections, forms, hub, opportunities, orders, scope
 from server.sales.tables import OPEN_STAGES, STAGES
 from server.validation import optional_uuid
 from server.web import Conflict, FieldErrors, flash, form_data, page, redirect
 
-LABELS = {"stage_labels": services.STAGE_LABELS, "ageing_buckets": services.AGEING_BUCKETS, "stages": STAGES,
-          "open_stages": OPEN_STAGES}
+LABELS: dict[str, Any] = {"stage_labels": opportunities.STAGE_LABELS, "ageing_buckets": analytics.AGEING_BUCKETS,
+                          "stages": STAGES, "open_stages": OPEN_STAGES}
 
 
 
 def _month(raw: str) -> str:
-    return raw if raw and services._month_range(raw) else ""
+    return raw if raw and orders.month_range(raw) else ""
 
 
 # ------------------------------------------------------------------------------------------ hub
@@ -32,10 +33,10 @@ def _month(raw: str) -> str:
 @get("/sales")
 async def sales_hub(actor: Actor, rep: str = "") -> object:
     rep_id = None if actor.is_rep else optional_uuid(rep)
-    data = await services.hub(actor, rep_id)
+    data = await hub.hub(actor, rep_id)
     return page(
-        "sales/hub.html", actor=actor, rep=str(rep_id or ""), reps=await services.rep_choices(actor),
-        totals=services.ageing_totals(data["ageing"]), **data, **LABELS,
+        "sales/hub.html", actor=actor, rep=str(rep_id or ""), reps=await scope.rep_choices(actor),
+        totals=analytics.ageing_totals(data["ageing"]), **data, **LABELS,
     )
 
 
@@ -45,7 +46,7 @@ async def sales_hub(actor: Actor, rep: str = "") -> object:
 async def _opportunity_form(actor: Actor, values: dict, errors: dict, status_code: int = 200):
     return page(
         "sales/opportunity_form.html", status_code=status_code, actor=actor, values=values, errors=errors,
-        customers=await services.customer_choices(actor), **LABELS,
+        customers=await scope.customer_choices(actor), **LABELS,
     )
 
 
@@ -53,9 +54,9 @@ async def _opportunity_form(actor: Actor, values: dict, errors: dict, status_cod
 async def opportunity_list(actor: Actor, stage: str = "", rep: str = "") -> object:
     rep_id = None if actor.is_rep else optional_uuid(rep)
     stage = stage if stage in STAGES else ""
-    rows = await services.opportunities(actor, stage=stage, rep=rep_id)
+    rows = await opportunities.opportunities(actor, stage=stage, rep=rep_id)
     return page("sales/opportunity_list.html", actor=actor, opportunities=rows, stage=stage, rep=str(rep_id or ""),
-                reps=await services.rep_choices(actor), **LABELS)
+                reps=await scope.rep_choices(actor), **LABELS)
 
 
 @get("/opportunities/new")
@@ -67,7 +68,7 @@ async def opportunity_new(actor: Actor, customer: str = "") -> object:
 async def opportunity_create(request: Request, actor: Actor) -> object:
     data = await form_data(request)
     try:
-        oid, created = await services.create_opportunity(actor, data)
+        oid, created = await opportunities.create_opportunity(actor, data)
     except LookupError:
         raise NotFoundException() from None
     except FieldErrors as e:
@@ -78,7 +79,7 @@ async def opportunity_create(request: Request, actor: Actor) -> object:
 
 async def _opportunity_page(actor: Actor, opportunity_id: UUID, errors: dict | None = None, status_code: int = 200,
                             values: dict | None = None):
-    row = await services.get_opportunity(actor, opportunity_id)
+    row = await opportunities.get_opportunity(actor, opportunity_id)
     if not row:
         raise NotFoundException()
     return page("sales/opportunity_detail.html", status_code=status_code, actor=actor, opp=row,
@@ -94,14 +95,14 @@ async def opportunity_detail(actor: Actor, opportunity_id: UUID) -> object:
 async def opportunity_stage(request: Request, actor: Actor, opportunity_id: UUID) -> object:
     data = await form_data(request)
     try:
-        stage = await services.move_stage(actor, opportunity_id, data)
+        stage = await opportunities.move_stage(actor, opportunity_id, data)
     except LookupError:
         raise NotFoundException() from None
     except FieldErrors as e:
         return await _opportunity_page(actor, opportunity_id, e.errors, 422, data)
     except Conflict as e:
         return await _opportunity_page(actor, opportunity_id, {"": e.message}, 409, data)
-    flash(request, _("Stage changed to %(stage)s.", stage=_(services.STAGE_LABELS[stage])))
+    flash(request, _("Stage changed to %(stage)s.", stage=_(opportunities.STAGE_LABELS[stage])))
     return redirect(f"/opportunities/{opportunity_id}", request)
 
 
@@ -112,8 +113,8 @@ async def _order_form(actor: Actor, values: dict, errors: dict, status_code: int
                       editing: UUID | None = None):
     return page(
         "sales/order_form.html", status_code=status_code, actor=actor, values=values, errors=errors,
-        customers=await services.customer_choices(actor), split_reps=await services.split_choices(actor),
-        split_rows=range(services.MAX_SPLITS), today=clock.today(), editing=editing, **LABELS,
+        customers=await scope.customer_choices(actor), split_reps=await scope.split_choices(actor),
+        split_rows=range(forms.MAX_SPLITS), today=clock.today(), editing=editing, **LABELS,
     )
 
 
@@ -121,9 +122,9 @@ async def _order_form(actor: Actor, values: dict, errors: dict, status_code: int
 async def order_list(actor: Actor, rep: str = "", month: str = "") -> object:
     rep_id = None if actor.is_rep else optional_uuid(rep)
     month = _month(month)
-    rows = await services.orders(actor, rep=rep_id, month=month)
+    rows = await orders.orders(actor, rep=rep_id, month=month)
     return page("sales/order_list.html", actor=actor, orders=rows, rep=str(rep_id or ""), month=month,
-                reps=await services.rep_choices(actor), **LABELS)
+                reps=await scope.rep_choices(actor), **LABELS)
 
 
 @get("/orders/new")
@@ -133,7 +134,7 @@ async def order_new(actor: Actor, opportunity: str = "", customer: str = "") -> 
         values.update({"split_rep_0": str(actor.id), "split_pct_0": "100"})
     if opportunity:
         opp_id = optional_uuid(opportunity)
-        prefill = await services.opportunity_prefill(actor, opp_id) if opp_id else None
+        prefill = await orders.opportunity_prefill(actor, opp_id) if opp_id else None
         if not prefill:
             raise NotFoundException()
         values.update(prefill)
@@ -144,7 +145,7 @@ async def order_new(actor: Actor, opportunity: str = "", customer: str = "") -> 
 async def order_create(request: Request, actor: Actor) -> object:
     data = await form_data(request)
     try:
-        oid, created = await services.create_order(actor, data)
+        oid, created = await orders.create_order(actor, data)
     except LookupError:
         raise NotFoundException() from None
     except FieldErrors as e:
@@ -155,19 +156,19 @@ async def order_create(request: Request, actor: Actor) -> object:
 
 @get("/orders/{order_id:uuid}/edit")
 async def order_edit(actor: Actor, order_id: UUID) -> object:
-    row = await services.get_order(actor, order_id)
+    row = await orders.get_order(actor, order_id)
     if not row:
         raise NotFoundException()
     if not row["editable"]:
         raise PermissionDeniedException()
-    return await _order_form(actor, services.order_form_values(row), {}, editing=order_id)
+    return await _order_form(actor, orders.order_form_values(row), {}, editing=order_id)
 
 
 @post("/orders/{order_id:uuid}")
 async def order_update(request: Request, actor: Actor, order_id: UUID) -> object:
     data = await form_data(request)
     try:
-        await services.update_order(actor, order_id, data)
+        await orders.update_order(actor, order_id, data)
     except LookupError:
         raise NotFoundException() from None
     except FieldErrors as e:
@@ -180,7 +181,7 @@ async def order_update(request: Request, actor: Actor, order_id: UUID) -> object
 
 @get("/orders/{order_id:uuid}")
 async def order_detail(actor: Actor, order_id: UUID) -> object:
-    row = await services.get_order(actor, order_id)
+    row = await orders.get_order(actor, order_id)
     if not row:
         raise NotFoundException()
     return page("sales/order_detail.html", actor=actor, order=row, **LABELS)
@@ -190,7 +191,7 @@ async def order_detail(actor: Actor, order_id: UUID) -> object:
 
 
 async def _collection_form(actor: Actor, order_id: UUID | None, values: dict, errors: dict, status_code: int = 200):
-    order = await services.get_order(actor, order_id) if order_id else None
+    order = await orders.get_order(actor, order_id) if order_id else None
     if not order:
         raise NotFoundException()
     return page("sales/collection_form.html", status_code=status_code, actor=actor, order=order, values=values,
@@ -204,12 +205,12 @@ async def collection_list(actor: Actor, rep: str = "", as_of: str = "") -> objec
         day = date.fromisoformat(as_of) if as_of else clock.today()
     except ValueError:
         day = clock.today()
-    rep_ids = await services.scope_rep_ids(actor, rep_id)
-    rows = [] if rep_ids == [] else await services.ageing(actor, day, rep_ids)
+    rep_ids = await scope.scope_rep_ids(actor, rep_id)
+    rows = [] if rep_ids == [] else await analytics.ageing(actor, day, rep_ids)
     return page(
-        "sales/collection_list.html", actor=actor, collections=await services.collections(actor, rep=rep_id),
-        ageing=rows, totals=services.ageing_totals(rows), as_of=day, rep=str(rep_id or ""),
-        reps=await services.rep_choices(actor), **LABELS,
+        "sales/collection_list.html", actor=actor, collections=await collections.collections(actor, rep=rep_id),
+        ageing=rows, totals=analytics.ageing_totals(rows), as_of=day, rep=str(rep_id or ""),
+        reps=await scope.rep_choices(actor), **LABELS,
     )
 
 
@@ -224,7 +225,7 @@ async def collection_new(actor: Actor, order: str = "") -> object:
 async def collection_create(request: Request, actor: Actor) -> object:
     data = await form_data(request)
     try:
-        _cid, order_id, created = await services.create_collection(actor, data)
+        _cid, order_id, created = await collections.create_collection(actor, data)
     except LookupError:
         raise NotFoundException() from None
     except FieldErrors as e:
@@ -242,14 +243,14 @@ def _api_rep(actor: Actor, rep: str) -> UUID | None:
 
 @get("/api/v1/opportunities")
 async def api_opportunities(actor: Actor, stage: str = "", rep: str = "") -> dict:
-    rows = await services.opportunities(actor, stage=stage if stage in STAGES else "", rep=_api_rep(actor, rep))
+    rows = await opportunities.opportunities(actor, stage=stage if stage in STAGES else "", rep=_api_rep(actor, rep))
     return {"opportunities": rows}
 
 
 @post("/api/v1/opportunities", status_code=200)
 async def api_opportunity_create(actor: Actor, data: dict) -> dict:
     try:
-        oid, created = await services.create_opportunity(actor, data)
+        oid, created = await opportunities.create_opportunity(actor, data)
     except LookupError:
         raise NotFoundException() from None
     return {"id": str(oid), "result": "applied" if created else "duplicate"}
@@ -257,14 +258,14 @@ async def api_opportunity_create(actor: Actor, data: dict) -> dict:
 
 @get("/api/v1/orders")
 async def api_orders(actor: Actor, rep: str = "", month: str = "") -> dict:
-    rows = await services.orders(actor, rep=_api_rep(actor, rep), month=_month(month))
+    rows = await orders.orders(actor, rep=_api_rep(actor, rep), month=_month(month))
     return {"orders": rows}
 
 
 @post("/api/v1/orders", status_code=200)
 async def api_order_create(actor: Actor, data: dict) -> dict:
     try:
-        oid, created = await services.create_order(actor, data)
+        oid, created = await orders.create_order(actor, data)
     except LookupError:
         raise NotFoundException() from None
     return {"id": str(oid), "result": "applied" if created else "duplicate"}
@@ -274,7 +275,8 @@ router = Router(
     path="/",
     route_handlers=[
         sales_hub, opportunity_list, opportunity_new, opportunity_create, opportunity_detail, opportunity_stage,
-        order_list, order_new, order_create, order_edit, order_update, order_detail, collection_list, collection_new, collection_create,
+        order_list, order_new, order_create, order_edit, order_update, order_detail,
+        collection_list, collection_new, collection_create,
         api_opportunities, api_opportunity_create, api_orders, api_order_create,
     ],
 )

@@ -21,6 +21,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from server import clock
+from server.accounts.permissions import RepScope
 from server.db import as_uuid, is_sqlite
 from server.i18n import N_, _
 from server.targets.tables import Kpi
@@ -187,7 +188,7 @@ def _row_to_def(row: dict) -> KpiDef:
 async def kpis(active_only: bool = True) -> list[KpiDef]:
     query = Kpi.select(*[getattr(Kpi, f) for f in KpiDef.__dataclass_fields__])
     if active_only:
-        query = query.where(Kpi.active == True)  # noqa: E712
+        query = query.where(Kpi.active == True)  # noqa: E712 - Piccolo builds SQL from ==; `is True` would not
     return [_row_to_def(r) for r in await query.order_by(Kpi.position).order_by(Kpi.code)]
 
 
@@ -241,9 +242,11 @@ def _date_condition(day_column: str, start: date, end: date) -> tuple[str, list]
 
 
 def _rep_condition(rep_column: str, rep_ids: list[UUID] | None) -> tuple[str, list]:
+    """The reps condition of a query, rendered by the one scope type (None: everyone, no condition)."""
     if rep_ids is None:
         return "", []
-    return f" AND {rep_column} IN ({', '.join('{}' for _ in rep_ids)})", list(rep_ids)
+    params: list = []
+    return f" AND {RepScope(tuple(rep_ids)).sql(rep_column, params)}", params
 
 
 def _float(value) -> float:
@@ -264,7 +267,7 @@ async def actuals(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | Non
     sql = (f"SELECT {rep} AS rep, {num} AS num, {den} AS den FROM {source} WHERE {condition}{reps_sql}{extra_sql}"
            f" GROUP BY {rep}")
     rows = await Kpi.raw(sql, *params, *rep_params, *extra_params)
-    return {as_uuid(r["rep"]): (_float(r["num"]), _float(r["den"])) for r in rows}
+    return {rid: (_float(r["num"]), _float(r["den"])) for r in rows if (rid := as_uuid(r["rep"])) is not None}
 
 
 async def actuals_many(kpis: list[KpiDef], start: date, end: date,
@@ -294,6 +297,8 @@ async def actuals_many(kpis: list[KpiDef], start: date, end: date,
                f" GROUP BY {rep}")
         for row in await Kpi.raw(sql, *params, *rep_params, *extra_params):
             rid = as_uuid(row["rep"])
+            if rid is None:  # pragma: no cover - every source's rep column is NOT NULL
+                continue
             for i, (kpi, _num, _den, _e) in enumerate(members):
                 out[kpi.code][rid] = (_float(row[f"n{i}"]), _float(row[f"d{i}"]))
 
@@ -397,7 +402,8 @@ async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | Non
         return []
     if kpi.builtin:
         kind, extra = BUILTIN_RECORDS.get(kpi.code, (None, None))
-        extra_sql, extra_params = (f" AND {extra}", []) if extra else ("", [])
+        extra_params: list = []
+        extra_sql = f" AND {extra}" if extra else ""
     else:
         kind = kpi.source
         extra_sql, extra_params = "", []

@@ -52,6 +52,11 @@ def parse_period(code: str) -> tuple[str, date, date]:
     raise ValueError(f"not a period code: {code!r}")
 
 
+def month_end(year: int, month: int) -> date:
+    """The last day of a month."""
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+
+
 def _check_year(year: int) -> None:
     if not 2000 <= year <= 2100:
         raise ValueError(f"year out of range: {year}")
@@ -195,6 +200,46 @@ def split_percentages(total: float, percentages: list[float], decimals: int = 0)
     if any(p < 0 or not math.isfinite(p) for p in percentages) or abs(sum(percentages) - 100) > 0.01:
         raise ValueError("percentages must be non-negative and add up to 100")
     return split(total, percentages, decimals)
+
+
+def derive_quarters(months: list[float], decimals: int) -> list[float]:
+    """The four quarters of a year as the sums of their months (so a split adds up exactly)."""
+    return [round(sum(months[3 * q:3 * q + 3]), decimals) for q in range(4)]
+
+
+def split_among(parent_values: dict[str, float], weights: list[float], year: int, which: str,
+                decimals: int) -> dict[str, list[float]]:
+    """A parent row's targets divided among its children by `weights`: period code -> each child's part.
+
+    `which` is one period code or "all": then every month with a parent value is split, and each
+    quarter and the year are the sums of their children's months when all of them are split (so rows
+    and columns both add up), else split from the parent's own value."""
+    count = len(weights)
+
+    def share(period: str) -> list[float]:
+        return split(parent_values[period], weights, decimals)
+
+    periods = year_periods(year) if which == "all" else [which]
+    done: dict[str, list[float]] = {}
+    for period in periods:
+        if parse_period(period)[0] == "month" and period in parent_values:
+            done[period] = share(period)
+    if which == "all":
+        for q in children(year_code(year)):
+            ms = children(q)
+            if all(m in done for m in ms):
+                done[q] = [round(sum(done[m][c] for m in ms), decimals) for c in range(count)]
+            elif q in parent_values:
+                done[q] = share(q)
+        y = year_code(year)
+        qs = children(y)
+        if all(q in done for q in qs):
+            done[y] = [round(sum(done[q][c] for q in qs), decimals) for c in range(count)]
+        elif y in parent_values:
+            done[y] = share(y)
+    elif which in parent_values and which not in done:
+        done[which] = share(which)
+    return done
 
 
 def seasonality(history: list[float], working: list[int] | None = None) -> list[float]:

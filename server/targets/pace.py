@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
-from server import clock, db
+from server import clock
 from server.accounts.permissions import Actor
 from server.accounts.tables import Team, User
 from server.targets import actuals, formulas
 from server.targets.actuals import KpiDef, Pair
+from server.targets.calendar import calendar_overrides, thresholds
 from server.targets.formulas import Pace, Thresholds
-from server.targets.tables import COMPANY_SCOPE_ID, PaceSetting, Target, WorkCalendar
+from server.targets.tables import COMPANY_SCOPE_ID, Target
 
 REP, TEAM, TEAMS, COMPANY = "rep", "team", "teams", "company"
 COMPANY_ID = UUID(COMPANY_SCOPE_ID)
@@ -100,22 +101,6 @@ class PaceBoard:
 # --- Inputs --------------------------------------------------------------------------------------
 
 
-async def thresholds() -> Thresholds:
-    row = await PaceSetting.select(PaceSetting.on_track_min, PaceSetting.at_risk_min).where(PaceSetting.id == 1).first()
-    if not row:
-        return Thresholds()
-    return Thresholds(on_track_min=float(row["on_track_min"]), at_risk_min=float(row["at_risk_min"]))
-
-
-
-
-async def calendar_overrides(start: date, end: date) -> dict[date, bool]:
-    rows = await WorkCalendar.select(WorkCalendar.day, WorkCalendar.working).where(
-        (WorkCalendar.day >= start) & (WorkCalendar.day <= end)
-    )
-    return {db.as_date(r["day"]): bool(r["working"]) for r in rows}
-
-
 async def targets(period: str, year: int, kpi_ids: list[UUID], scopes: list[UUID] | None) -> dict[tuple[UUID, str, UUID], float]:
     """(kpi id, scope kind, scope id) -> target value, from the approved plan of `year` (the most recently
     approved one if there are several), for the cells of `period`. `scopes` narrows the scope ids (None:
@@ -134,8 +119,13 @@ async def targets(period: str, year: int, kpi_ids: list[UUID], scopes: list[UUID
     rows.sort(key=lambda r: (r["approved_at"] is not None, str(r["approved_at"] or "")))
     out: dict[tuple[UUID, str, UUID], float] = {}
     for r in rows:  # latest approval last, so it wins
-        out[(db.as_uuid(r["kpi"]), r["scope_kind"], db.as_uuid(r["scope_id"]))] = float(r["value"])
+        out[(_id(r["kpi"]), r["scope_kind"], _id(r["scope_id"]))] = float(r["value"])
     return out
+
+
+def _id(value: object) -> UUID:
+    """A NOT NULL id as a query returns it: a UUID (PostgreSQL), text (SQLite)."""
+    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 async def seasonal_weights(kpi: KpiDef, start: date, end: date) -> dict[str, float] | None:
@@ -177,33 +167,33 @@ async def compute(actor: Actor, period: str, *, rep_ids: list[UUID] | None = Non
     if actor.is_rep:
         if rep_ids is None or actor.id in rep_ids:
             reps = [Line(REP, actor.id, actor.display_name, actor.team_id)]
-        scope_rep_ids: list[UUID] | None = [ln.id for ln in reps]
+        scope_rep_ids: list[UUID] | None = [ln.id for ln in reps if ln.id is not None]
     else:
         query = User.select(User.id, User.display_name, User.team, User.active).where(User.role == "rep")
         allowed_teams: list[UUID] | None = None if actor.is_admin else list(actor.led_team_ids)
         if team_ids is not None:
             allowed_teams = [t for t in team_ids if allowed_teams is None or t in allowed_teams]
-        if allowed_teams is not None:
-            query = query.where(User.team.is_in(allowed_teams)) if allowed_teams else None
-        rows = await query if query is not None else []
+        if allowed_teams is not None and allowed_teams:
+            query = query.where(User.team.is_in(allowed_teams))
+        rows = [] if allowed_teams == [] else await query
         if rep_ids is not None:
             keep = set(rep_ids)
             rows = [r for r in rows if r["id"] in keep]
         team_query = Team.select(Team.id, Team.name)
-        if allowed_teams is not None:
-            team_query = team_query.where(Team.id.is_in(allowed_teams)) if allowed_teams else None
-        team_rows = await team_query if team_query is not None else []
+        if allowed_teams is not None and allowed_teams:
+            team_query = team_query.where(Team.id.is_in(allowed_teams))
+        team_rows = [] if allowed_teams == [] else await team_query
         names = {t["id"]: t["name"] for t in team_rows}
         if rep_ids is None:
             teams = {t["id"]: Line(TEAM, t["id"], t["name"]) for t in team_rows}
         reps = [Line(REP, r["id"], r["display_name"], r["team"], names.get(r["team"], ""), bool(r["active"]))
                 for r in rows]
         for ln in reps:
-            if ln.team_id in names and ln.team_id not in teams:
+            if ln.team_id is not None and ln.team_id in names and ln.team_id not in teams:
                 teams[ln.team_id] = Line(TEAM, ln.team_id, names[ln.team_id])
         # Every rep of the company (no narrowing): one query per KPI without an IN list.
         whole_company = actor.is_admin and rep_ids is None and team_ids is None
-        scope_rep_ids = None if whole_company else [ln.id for ln in reps]
+        scope_rep_ids = None if whole_company else [ln.id for ln in reps if ln.id is not None]
         show_total = (actor.is_admin and rep_ids is None and team_ids is None) or (
             actor.is_manager and rep_ids is None and team_ids is None and len(teams) > 1)
 
@@ -229,15 +219,18 @@ async def compute(actor: Actor, period: str, *, rep_ids: list[UUID] | None = Non
         board.elapsed[kpi.code] = elapsed
         pairs = found[kpi.code]
 
-        def cell(pair: Pair, target: float | None) -> Cell:
+        def cell(pair: Pair, target: float | None, kpi: KpiDef = kpi, elapsed: float = elapsed) -> Cell:
             value = actuals.value_of(kpi, pair)
             return Cell(kpi, pair, formulas.pace(value, target, kind=kpi.kind, direction=kpi.direction,
                                                  elapsed=elapsed, thresholds=thresholds_, floor=kpi.floor))
 
         by_team: dict[UUID, list[Pair]] = {}
         for ln in reps:
-            pair = pairs.get(ln.id, (0.0, 0.0))
-            ln.cells[kpi.code] = cell(pair, cells.get((kpi.id, REP, ln.id)))
+            rid = ln.id
+            if rid is None:  # pragma: no cover - a rep's line always has their id
+                continue
+            pair = pairs.get(rid, (0.0, 0.0))
+            ln.cells[kpi.code] = cell(pair, cells.get((kpi.id, REP, rid)))
             if ln.team_id is not None:
                 by_team.setdefault(ln.team_id, []).append(pair)
         for tid, team in teams.items():
@@ -247,12 +240,13 @@ async def compute(actor: Actor, period: str, *, rep_ids: list[UUID] | None = Non
                 total_line.cells[kpi.code] = cell(actuals.total(pairs.values()), cells.get((kpi.id, COMPANY, COMPANY_ID)))
             else:
                 team_targets = [cells.get((kpi.id, TEAM, tid)) for tid in teams]
-                target = None
-                if team_targets and all(t is not None for t in team_targets):
+                set_targets = [t for t in team_targets if t is not None]
+                target: float | None = None
+                if team_targets and len(set_targets) == len(team_targets):
                     if kpi.kind == "sum":
-                        target = sum(team_targets)
-                    elif len(set(team_targets)) == 1:
-                        target = team_targets[0]
+                        target = sum(set_targets)
+                    elif len(set(set_targets)) == 1:
+                        target = set_targets[0]
                 total_line.cells[kpi.code] = cell(actuals.total(actuals.total(by_team.get(tid, []))
                                                                 for tid in teams), target)
 

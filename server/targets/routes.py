@@ -1,8 +1,9 @@
 """KPI catalogue, pace settings and work calendar, target plans: pages and actions. Handlers are thin:
-services.py checks roles and ownership and owns every query."""
+the subject modules (kpis, calendar, plans, grid, splits) check roles and ownership and own every query."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from litestar import Request, Router, get, post
@@ -10,17 +11,18 @@ from litestar.exceptions import NotFoundException
 
 from server.accounts.permissions import Actor, require_role
 from server.i18n import _
-from server.targets import actuals, formulas, services
+from server.targets import actuals, calendar, formulas, grid, kpis, org, plans, splits
 from server.targets.tables import DIRECTIONS, KINDS, UNITS
+from server.targets.values import fmt_plain
 from server.validation import optional_uuid
 from server.web import Conflict, FieldErrors, flash, form_data, is_htmx, page, redirect
 
-LABELS = {
+LABELS: dict[str, Any] = {
     "unit_labels": actuals.UNIT_LABELS, "direction_labels": actuals.DIRECTION_LABELS,
     "kind_labels": actuals.KIND_LABELS, "source_labels": actuals.SOURCE_LABELS, "field_labels": actuals.FIELD_LABELS,
-    "status_labels": services.STATUS_LABELS, "period_methods": services.PERIOD_METHODS,
-    "org_methods": services.ORG_METHODS, "sources": actuals.SOURCES, "units": UNITS, "directions": DIRECTIONS,
-    "kinds": KINDS, "fmt_plain": services.fmt_plain,
+    "status_labels": plans.STATUS_LABELS, "period_methods": splits.PERIOD_METHODS,
+    "org_methods": splits.ORG_METHODS, "sources": actuals.SOURCES, "units": UNITS, "directions": DIRECTIONS,
+    "kinds": KINDS, "fmt_plain": fmt_plain,
     "filter_fields": sorted({f for spec in actuals.SOURCES.values() for f in spec["filters"]}),
 }
 
@@ -29,7 +31,7 @@ LABELS = {
 
 
 async def _catalogue(actor: Actor, values: dict, errors: dict, status_code: int = 200):
-    return page("targets/kpis.html", status_code=status_code, actor=actor, kpis=await services.kpi_catalogue(),
+    return page("targets/kpis.html", status_code=status_code, actor=actor, kpis=await kpis.kpi_catalogue(),
                 values=values, errors=errors, **LABELS)
 
 
@@ -44,7 +46,7 @@ async def kpi_create(request: Request, actor: Actor) -> object:
     require_role(actor, "admin")
     data = await form_data(request)
     try:
-        await services.create_kpi(actor, data)
+        await kpis.create_kpi(actor, data)
     except FieldErrors as e:
         return await _catalogue(actor, data, e.errors, 422)
     flash(request, _("KPI “%(name)s” added.", name=data.get("name", "")))
@@ -54,10 +56,10 @@ async def kpi_create(request: Request, actor: Actor) -> object:
 @get("/kpis/{kpi_id:uuid}")
 async def kpi_edit(actor: Actor, kpi_id: UUID) -> object:
     require_role(actor, "admin")
-    kpi = await services.kpi_get(kpi_id)
+    kpi = await kpis.kpi_get(kpi_id)
     if kpi is None:
         raise NotFoundException()
-    return page("targets/kpi.html", actor=actor, kpi=kpi, values=services.kpi_form_values(kpi), errors={}, **LABELS)
+    return page("targets/kpi.html", actor=actor, kpi=kpi, values=kpis.kpi_form_values(kpi), errors={}, **LABELS)
 
 
 @post("/kpis/{kpi_id:uuid}")
@@ -65,9 +67,9 @@ async def kpi_update(request: Request, actor: Actor, kpi_id: UUID) -> object:
     require_role(actor, "admin")
     data = await form_data(request)
     try:
-        await services.update_kpi(actor, kpi_id, data)
+        await kpis.update_kpi(actor, kpi_id, data)
     except FieldErrors as e:
-        kpi = await services.kpi_get(kpi_id)
+        kpi = await kpis.kpi_get(kpi_id)
         return page("targets/kpi.html", status_code=422, actor=actor, kpi=kpi, values=data, errors=e.errors, **LABELS)
     flash(request, _("KPI saved."))
     return redirect("/kpis", request)
@@ -78,7 +80,7 @@ async def kpi_active(request: Request, actor: Actor, kpi_id: UUID) -> object:
     require_role(actor, "admin")
     data = await form_data(request)
     active = data.get("active") == "1"
-    kpi = await services.set_kpi_active(actor, kpi_id, active)
+    kpi = await kpis.set_kpi_active(actor, kpi_id, active)
     flash(request, _("%(name)s is active again.", name=kpi.label) if active
           else _("%(name)s is deactivated.", name=kpi.label))
     return redirect("/kpis", request)
@@ -89,11 +91,11 @@ async def kpi_active(request: Request, actor: Actor, kpi_id: UUID) -> object:
 
 async def _settings(actor: Actor, errors: dict | None = None, values: dict | None = None,
                     day_values: dict | None = None, day_errors: dict | None = None, status_code: int = 200):
-    current = await services.thresholds()
+    current = await calendar.thresholds()
     return page(
-        "targets/settings.html", status_code=status_code, actor=actor, days=await services.calendar_days(actor),
-        values=values or {"on_track_min": services.fmt_plain(current.on_track_min, 2),
-                          "at_risk_min": services.fmt_plain(current.at_risk_min, 2)},
+        "targets/settings.html", status_code=status_code, actor=actor, days=await calendar.calendar_days(actor),
+        values=values or {"on_track_min": fmt_plain(current.on_track_min, 2),
+                          "at_risk_min": fmt_plain(current.at_risk_min, 2)},
         errors=errors or {}, day_values=day_values or {"working": "holiday"}, day_errors=day_errors or {},
     )
 
@@ -109,7 +111,7 @@ async def settings_save(request: Request, actor: Actor) -> object:
     require_role(actor, "admin")
     data = await form_data(request)
     try:
-        await services.save_thresholds(actor, data)
+        await calendar.save_thresholds(actor, data)
     except FieldErrors as e:
         return await _settings(actor, e.errors, data, status_code=422)
     flash(request, _("Pace thresholds saved."))
@@ -121,7 +123,7 @@ async def calendar_add(request: Request, actor: Actor) -> object:
     require_role(actor, "admin")
     data = await form_data(request)
     try:
-        day = await services.add_calendar_day(actor, data)
+        day = await calendar.add_calendar_day(actor, data)
     except FieldErrors as e:
         return await _settings(actor, day_values=data, day_errors=e.errors, status_code=422)
     flash(request, _("%(day)s added to the work calendar.", day=day.isoformat()))
@@ -131,7 +133,7 @@ async def calendar_add(request: Request, actor: Actor) -> object:
 @post("/kpis/settings/calendar/{day_id:uuid}/delete")
 async def calendar_remove(request: Request, actor: Actor, day_id: UUID) -> object:
     require_role(actor, "admin")
-    if not await services.remove_calendar_day(actor, day_id):
+    if not await calendar.remove_calendar_day(actor, day_id):
         raise NotFoundException()
     flash(request, _("Day removed from the work calendar."))
     return redirect("/kpis/settings", request)
@@ -141,7 +143,7 @@ async def calendar_remove(request: Request, actor: Actor, day_id: UUID) -> objec
 
 
 async def _plans(actor: Actor, values: dict, errors: dict, status_code: int = 200):
-    return page("targets/plans.html", status_code=status_code, actor=actor, plans=await services.plans(actor),
+    return page("targets/plans.html", status_code=status_code, actor=actor, plans=await plans.plans(actor),
                 kpis=await actuals.kpis(active_only=True) if actor.is_admin else [], values=values, errors=errors,
                 **LABELS)
 
@@ -159,7 +161,7 @@ async def plan_create(request: Request, actor: Actor) -> object:
     require_role(actor, "admin")
     data = await form_data(request)
     try:
-        pid = await services.create_plan(actor, data)
+        pid = await plans.create_plan(actor, data)
     except FieldErrors as e:
         return await _plans(actor, data, e.errors, 422)
     flash(request, _("Plan created. Split the company's targets by period and by team below."))
@@ -182,7 +184,7 @@ def _period_labels(year: int) -> dict[str, str]:
 async def _grid_page(actor: Actor, plan_id: UUID, kpi: str, *, fragment: bool = False, status_code: int = 200,
                      cell_errors: dict | None = None, typed: dict | None = None, errors: dict | None = None,
                      mismatch_list: list | None = None, team: object = None):
-    data = await services.grid(actor, plan_id, kpi, team=optional_uuid(team))
+    data = await grid.grid(actor, plan_id, kpi, team=optional_uuid(team))
     template = "targets/_grid.html" if fragment else "targets/plan.html"
     return page(template, status_code=status_code, actor=actor, **data, labels=_period_labels(data["plan"]["year"]),
                 cell_errors=cell_errors or {}, typed=typed or {}, errors=errors or {},
@@ -201,9 +203,9 @@ async def plan_detail(request: Request, actor: Actor, plan_id: UUID, kpi: str = 
 async def cell_page(actor: Actor, plan_id: UUID, kpi: str = "", period: str = "", scope_kind: str = "",
                     scope_id: str = "") -> object:
     require_role(actor, "manager", "admin")
-    data = await services.cell_view(actor, plan_id, kpi, period, scope_kind, scope_id)
+    data = await grid.cell_view(actor, plan_id, kpi, period, scope_kind, scope_id)
     return page("targets/cell.html", actor=actor, **data, labels=_period_labels(data["plan"]["year"]),
-                values={"value": data["cell"]["input"]}, errors={}, **LABELS)
+                values={"value": data["cell"].input}, errors={}, **LABELS)
 
 
 @post("/targets/{plan_id:uuid}/cells")
@@ -211,9 +213,9 @@ async def cell_save(request: Request, actor: Actor, plan_id: UUID) -> object:
     require_role(actor, "manager", "admin")
     data = await form_data(request)
     try:
-        saved = await services.set_cell(actor, plan_id, data)
+        saved = await plans.set_cell(actor, plan_id, data)
     except FieldErrors as e:
-        kpi = await services.kpi_get(optional_uuid(data.get("kpi")))  # type: ignore[arg-type]
+        kpi = await kpis.kpi_get(optional_uuid(data.get("kpi")))
         code = kpi.code if kpi else ""
         if is_htmx(request) or data.get("from") != "cell":
             key = (data.get("period", ""), f"{data.get('scope_kind', '')}:{data.get('scope_id', '')}")
@@ -221,7 +223,7 @@ async def cell_save(request: Request, actor: Actor, plan_id: UUID) -> object:
             return await _grid_page(actor, plan_id, code, fragment=is_htmx(request), status_code=422,
                                     cell_errors={key: message}, typed={key: data.get("value", "")},
                                     errors={"": message} if not is_htmx(request) else {}, team=data.get("view_team"))
-        view = await services.cell_view(actor, plan_id, data.get("kpi", ""), data.get("period", ""),
+        view = await grid.cell_view(actor, plan_id, data.get("kpi", ""), data.get("period", ""),
                                         data.get("scope_kind", ""), data.get("scope_id", ""))
         return page("targets/cell.html", status_code=422, actor=actor, **view,
                     labels=_period_labels(view["plan"]["year"]), values=data, errors=e.errors, **LABELS)
@@ -231,14 +233,14 @@ async def cell_save(request: Request, actor: Actor, plan_id: UUID) -> object:
         return await _grid_page(actor, plan_id, code, fragment=True, team=view_team)
     flash(request, _("Target saved."))
     team_query = f"&team={view_team}" if view_team else ""
-    return redirect(f"/targets/{plan_id}?kpi={code}{team_query}#row-{services.scope_key(saved['scope'])}", request)
+    return redirect(f"/targets/{plan_id}?kpi={code}{team_query}#row-{org.scope_key(saved['scope'])}", request)
 
 
 
 @get("/targets/{plan_id:uuid}/split")
 async def split_page(actor: Actor, plan_id: UUID, kpi: str = "", scope_kind: str = "", scope_id: str = "") -> object:
     require_role(actor, "manager", "admin")
-    view = await services.split_view(actor, plan_id, kpi, scope_kind, scope_id)
+    view = await splits.split_view(actor, plan_id, kpi, scope_kind, scope_id)
     return page("targets/split.html", actor=actor, **view, labels=_period_labels(view["plan"]["year"]),
                 values={"method": "equal", "org_method": "equal", "period": "all"}, errors={}, **LABELS)
 
@@ -248,17 +250,17 @@ async def _split(request: Request, actor: Actor, plan_id: UUID, how: str) -> obj
     data = await form_data(request)
     try:
         if how == "period":
-            message = await services.split_by_period(actor, plan_id, data)
+            message = await splits.split_by_period(actor, plan_id, data)
         else:
-            message = await services.split_by_org(actor, plan_id, data)
+            message = await splits.split_by_org(actor, plan_id, data)
     except FieldErrors as e:
-        kpi = await services.kpi_get(optional_uuid(data.get("kpi")))  # type: ignore[arg-type]
-        view = await services.split_view(actor, plan_id, kpi.code if kpi else "", data.get("scope_kind", ""),
+        kpi = await kpis.kpi_get(optional_uuid(data.get("kpi")))
+        view = await splits.split_view(actor, plan_id, kpi.code if kpi else "", data.get("scope_kind", ""),
                                          data.get("scope_id", ""))
         values = dict(data) if how == "period" else {**data, "org_method": data.get("method", "equal"), "method": "equal"}
         return page("targets/split.html", status_code=422, actor=actor, **view, form=how,
                     labels=_period_labels(view["plan"]["year"]), values=values, errors=e.errors, **LABELS)
-    kpi = await services.kpi_get(optional_uuid(data.get("kpi")))  # type: ignore[arg-type]
+    kpi = await kpis.kpi_get(optional_uuid(data.get("kpi")))
     flash(request, message)
     return redirect(f"/targets/{plan_id}?kpi={kpi.code if kpi else ''}", request)
 
@@ -278,7 +280,7 @@ async def plan_approve(request: Request, actor: Actor, plan_id: UUID) -> object:
     require_role(actor, "admin")
     data = await form_data(request)
     try:
-        await services.approve(actor, plan_id)
+        await plans.approve(actor, plan_id)
     except Conflict as e:
         found = getattr(e, "found", [])
         return await _grid_page(actor, plan_id, data.get("kpi", ""), status_code=409, errors={"": e.message},
@@ -290,7 +292,7 @@ async def plan_approve(request: Request, actor: Actor, plan_id: UUID) -> object:
 @get("/targets/{plan_id:uuid}/changes")
 async def plan_changes(actor: Actor, plan_id: UUID) -> object:
     require_role(actor, "manager", "admin")
-    data = await services.changes(actor, plan_id)
+    data = await plans.changes(actor, plan_id)
     return page("targets/changes.html", actor=actor, **data, labels=_period_labels(data["plan"]["year"]), **LABELS)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from server.targets import actuals, formulas, services
+from server.targets import actuals, calendar, formulas
 from server.targets.tables import Kpi, PaceSetting, WorkCalendar
 from tests import factories
 
@@ -92,9 +92,9 @@ def test_thresholds_are_validated_and_saved(client, world):
         r = client.post_form("/kpis/settings", bad)
         assert r.status_code == 422, bad
         assert f'value="{bad["on_track_min"]}"' in r.text
-    assert client.run(services.thresholds()) == formulas.Thresholds(0.95, 0.8)
+    assert client.run(calendar.thresholds()) == formulas.Thresholds(0.95, 0.8)
     assert client.post_form("/kpis/settings", {"on_track_min": "1.0", "at_risk_min": "0.7"}).status_code == 303
-    assert client.run(services.thresholds()) == formulas.Thresholds(1.0, 0.7)
+    assert client.run(calendar.thresholds()) == formulas.Thresholds(1.0, 0.7)
     assert client.run(PaceSetting.count()) == 1
     client.login("mgr_a")
     assert client.get("/kpis/settings").status_code == 403
@@ -109,7 +109,7 @@ def test_work_calendar_holidays_and_make_up_days(client, world):
     r = client.post_form("/kpis/settings/calendar", {"day": "2026-10-01", "working": "holiday"})
     assert r.status_code == 422 and "already" in r.text
     assert client.post_form("/kpis/settings/calendar", {"day": "2026-13-01", "working": "holiday"}).status_code == 422
-    overrides = client.run(services.calendar_overrides(date(2026, 10, 1), date(2026, 10, 31)))
+    overrides = client.run(calendar.calendar_overrides(date(2026, 10, 1), date(2026, 10, 31)))
     assert overrides == {date(2026, 10, 1): False, date(2026, 10, 10): True}
     # October 2026: 22 weekdays, minus the holiday, plus the make-up Saturday.
     assert formulas.working_days(date(2026, 10, 1), date(2026, 10, 31), overrides) == 22
@@ -118,4 +118,4 @@ def test_work_calendar_holidays_and_make_up_days(client, world):
     day_id = client.run(WorkCalendar.select(WorkCalendar.id).where(WorkCalendar.day == date(2026, 10, 1)).first())["id"]
     assert client.post_form(f"/kpis/settings/calendar/{day_id}/delete", {}).status_code == 303
     assert client.post_form(f"/kpis/settings/calendar/{day_id}/delete", {}).status_code == 404
-    assert client.run(services.calendar_overrides(date(2026, 1, 1), date(2026, 12, 31))) == {date(2026, 10, 10): True}
+    assert client.run(calendar.calendar_overrides(date(2026, 1, 1), date(2026, 12, 31))) == {date(2026, 10, 10): True}

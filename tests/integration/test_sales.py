@@ -9,9 +9,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from server import clock
+from server import clock, validation
 from server.accounts.permissions import load_actor
-from server.sales import services
+from server.sales import analytics, opportunities, orders
 from server.sales.tables import Collection, Opportunity, OpportunityStage, Order, OrderSplit
 from server.web import FieldErrors
 from tests import factories
@@ -336,13 +336,13 @@ async def _opportunity_with_history(owner, customer, steps: list[tuple[str, floa
 def test_time_in_each_stage_on_the_detail_page(client, world):
     now = clock.now()
     opp = client.run(_opportunity_with_history(world.rep, world.customer, [("lead", 10), ("qualified", 4)], now))
-    row = client.run(services.get_opportunity(_actor(client, world.rep), opp))
+    row = client.run(opportunities.get_opportunity(_actor(client, world.rep), opp))
     assert [(h["to_stage"], round(h["days"], 2)) for h in row["history"]] == [("lead", 6.0), ("qualified", 4.0)]
     client.login("rep_a1")
     page = client.get(f"/opportunities/{opp}").text
     assert "6.0" in page and "4.0" in page and "so far" in page
     won = client.run(_opportunity_with_history(world.rep, world.customer, [("lead", 3), ("won", 1)], now))
-    row = client.run(services.get_opportunity(_actor(client, world.rep), won))
+    row = client.run(opportunities.get_opportunity(_actor(client, world.rep), won))
     assert [h["days"] is None for h in row["history"]] == [False, True] and round(row["history"][0]["days"], 2) == 2.0
     assert row["stage_choices"] == []  # a rep cannot reopen
 
@@ -368,19 +368,19 @@ def test_ageing_buckets_hand_computed(client, world):
     run(f.order(w.customer, {w.rep: 10000}, amount=999, day=date(2026, 7, 2)))  # after as_of
     run(f.order(w.customer_b, {w.rep_b: 10000}, amount=700, day=date(2026, 6, 10)))  # team B: 20 days
 
-    rows = run(services.ageing(_actor(client, w.manager), as_of))
-    by_rep = {r["rep"]: r for r in rows}
+    rows = run(analytics.ageing(_actor(client, w.manager), as_of))
+    by_rep = {r.rep: r for r in rows}
     assert set(by_rep) == {w.rep, w.other_rep}
     buckets = ("not_due", "d1_30", "d31_60", "d61_90", "d90_plus", "total")
-    assert tuple(by_rep[w.rep][k] for k in buckets) == (80000, 25000, 30000, 40000, 30000, 205000)
-    assert tuple(by_rep[w.other_rep][k] for k in buckets) == (0, 0, 20000, 0, 0, 20000)
-    assert by_rep[w.rep]["orders"] == 5
-    assert services.ageing_totals(rows)["total"] == 225000
+    assert tuple(getattr(by_rep[w.rep], k) for k in buckets) == (80000, 25000, 30000, 40000, 30000, 205000)
+    assert tuple(getattr(by_rep[w.other_rep], k) for k in buckets) == (0, 0, 20000, 0, 0, 20000)
+    assert by_rep[w.rep].orders == 5
+    assert analytics.ageing_totals(rows).total == 225000
     # The rep sees only their own row; the admin narrowed to rep_b1 sees team B's order.
-    assert [r["rep"] for r in run(services.ageing(_actor(client, w.rep), as_of))] == [w.rep]
-    admin_b = run(services.ageing(_actor(client, w.admin), as_of, [w.rep_b]))
-    assert [(r["rep"], r["d1_30"], r["total"]) for r in admin_b] == [(w.rep_b, 70000, 70000)]
-    assert run(services.ageing(_actor(client, w.other_manager), as_of, [w.rep])) == []
+    assert [r.rep for r in run(analytics.ageing(_actor(client, w.rep), as_of))] == [w.rep]
+    admin_b = run(analytics.ageing(_actor(client, w.admin), as_of, [w.rep_b]))
+    assert [(r.rep, r.d1_30, r.total) for r in admin_b] == [(w.rep_b, 70000, 70000)]
+    assert run(analytics.ageing(_actor(client, w.other_manager), as_of, [w.rep])) == []
     # The page shows the same figures.
     client.login("mgr_a")
     page = client.get("/collections?as_of=2026-06-30").text
@@ -401,27 +401,27 @@ def test_funnel_conversion_and_time_in_stage_hand_computed(client, world):
         run(_opportunity_with_history(w.rep, w.customer, s, now))
     run(_opportunity_with_history(w.rep_b, w.customer_b, [("lead", 5), ("won", 1)], now))  # team B
     today = clock.today()
-    result = run(services.funnel(_actor(client, w.manager), today - timedelta(days=30), today))
-    stages = {s["stage"]: s for s in result["stages"]}
-    assert result["total"] == 4 and (result["won"], result["lost"], result["win_rate"]) == (1, 1, 0.5)
-    assert {k: v["count"] for k, v in stages.items()} == {
+    result = run(analytics.funnel(_actor(client, w.manager), today - timedelta(days=30), today))
+    stages = {s.stage: s for s in result.stages}
+    assert result.total == 4 and (result.won, result.lost, result.win_rate) == (1, 1, 0.5)
+    assert {k: v.count for k, v in stages.items()} == {
         "lead": 1, "qualified": 0, "proposal": 1, "negotiation": 0, "won": 1, "lost": 1}
-    assert [stages[s]["reached"] for s in services.LADDER] == [4, 3, 2, 1, 1]
-    assert stages["lead"]["conversion"] == pytest.approx(3 / 4)
-    assert stages["qualified"]["conversion"] == pytest.approx(2 / 3)
-    assert stages["proposal"]["conversion"] == pytest.approx(1 / 2)
-    assert stages["negotiation"]["conversion"] == pytest.approx(1.0)
-    assert stages["won"]["conversion"] is None
+    assert [stages[s].reached for s in analytics.LADDER] == [4, 3, 2, 1, 1]
+    assert stages["lead"].conversion == pytest.approx(3 / 4)
+    assert stages["qualified"].conversion == pytest.approx(2 / 3)
+    assert stages["proposal"].conversion == pytest.approx(1 / 2)
+    assert stages["negotiation"].conversion == pytest.approx(1.0)
+    assert stages["won"].conversion is None
     # lead: 5, 2, 6, and 2 so far -> 3.75; qualified: 5, 10 -> 7.5; proposal: 5, 4 so far -> 4.5.
-    assert stages["lead"]["avg_days"] == pytest.approx(3.75, abs=0.01)
-    assert stages["qualified"]["avg_days"] == pytest.approx(7.5, abs=0.01)
-    assert stages["proposal"]["avg_days"] == pytest.approx(4.5, abs=0.01)
-    assert stages["won"]["avg_days"] is None and stages["lost"]["avg_days"] is None
-    assert stages["negotiation"]["avg_days"] is None
+    assert stages["lead"].avg_days == pytest.approx(3.75, abs=0.01)
+    assert stages["qualified"].avg_days == pytest.approx(7.5, abs=0.01)
+    assert stages["proposal"].avg_days == pytest.approx(4.5, abs=0.01)
+    assert stages["won"].avg_days is None and stages["lost"].avg_days is None
+    assert stages["negotiation"].avg_days is None
     # A rep's funnel is their own; the other manager's excludes team A.
-    other = run(services.funnel(_actor(client, w.other_manager), today - timedelta(days=30), today))
-    assert other["total"] == 1 and other["won"] == 1
-    assert run(services.funnel(_actor(client, w.other_rep), today - timedelta(days=30), today))["total"] == 0
+    other = run(analytics.funnel(_actor(client, w.other_manager), today - timedelta(days=30), today))
+    assert other.total == 1 and other.won == 1
+    assert run(analytics.funnel(_actor(client, w.other_rep), today - timedelta(days=30), today)).total == 0
 
 
 # --- Pages -------------------------------------------------------------------------------------------
@@ -453,10 +453,10 @@ def test_hub_scopes_and_filters_by_rep(client, world):
 
 def test_money_parser():
     errors: dict = {}
-    assert services.money({"a": "1,234.56"}, "a", errors) == 123456
-    assert services.money({"a": "12"}, "a", errors) == 1200 and not errors
+    assert validation.money({"a": "1,234.56"}, "a", errors) == 123456
+    assert validation.money({"a": "12"}, "a", errors) == 1200 and not errors
     for bad in ("1.234", "-5", "0", "nan", "inf", "1e400", "abc", "99999999999999999999"):
         errors = {}
-        assert services.money({"a": bad}, "a", errors) is None and "a" in errors, bad
+        assert validation.money({"a": bad}, "a", errors) is None and "a" in errors, bad
     with pytest.raises(FieldErrors):
-        services.validate_order({"customer": "x", "amount": ""})
+        orders.validate_order({"customer": "x", "amount": ""})

@@ -7,7 +7,7 @@ from datetime import date
 from uuid import UUID
 
 from server.accounts.tables import User
-from server.targets import actuals, services
+from server.targets import actuals, plans
 from server.targets.tables import COMPANY_SCOPE_ID, Target, TargetChange, TargetPlan
 from tests import factories
 
@@ -104,8 +104,8 @@ def test_cascade_adds_up_to_the_cent_and_approval_locks_the_plan(client, world):
     row = client.run(TargetPlan.select(TargetPlan.status, TargetPlan.approved_by, TargetPlan.approved_at).where(
         TargetPlan.id == plan_id).first())
     assert row["status"] == "approved" and row["approved_by"] == world.admin and row["approved_at"] is not None
-    assert client.run(services.approved_plan(YEAR))["id"] == plan_id
-    jan = client.run(services.targets_for(plan_id, f"{YEAR}-01"))
+    assert client.run(plans.approved_plan(YEAR))["id"] == plan_id
+    jan = client.run(plans.targets_for(plan_id, f"{YEAR}-01"))
     assert round(jan[(_kpi(client).id, "rep", world.rep)] * 100) == 37037
 
 
@@ -288,9 +288,9 @@ def test_htmx_cell_edit_answers_with_the_grid_and_pages_render(client, world):
 
 
 def test_a_large_plan_shows_one_teams_reps_at_a_time(client, world, monkeypatch):
-    from server.targets import services as target_services
+    from server.targets import grid as target_grid
 
-    monkeypatch.setattr(target_services, "REPS_INLINE", 1)  # World has 3 reps: "large" for this test
+    monkeypatch.setattr(target_grid, "REPS_INLINE", 1)  # World has 3 reps: "large" for this test
     client.login("boss")
     plan_id = _create_plan(client, value="1000")
     names = {r["id"]: r["display_name"] for r in client.run(User.select(User.id, User.display_name))}

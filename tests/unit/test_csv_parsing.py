@@ -7,24 +7,21 @@ from uuid import uuid4
 
 import pytest
 
-from server.imports.services import (
+from server.imports.parsing import (
     MAX_BYTES,
     CellError,
     ImportFileError,
-    Lookups,
-    counts,
     decode,
     example_csv,
     map_headers,
     normalise_header,
     parse_amount,
     parse_date,
-    parse_file,
     parse_split,
-    plan_rows,
     read_table,
     sniff_delimiter,
 )
+from server.imports.planning import Lookups, counts, parse_file, plan_rows
 
 # --- decoding -------------------------------------------------------------------------------------
 

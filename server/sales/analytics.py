@@ -1,0 +1,207 @@
+"""Two set-based aggregates the dashboards reuse: the ageing of what is outstanding and the funnel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from uuid import UUID
+
+from server import clock, db
+from server.accounts.permissions import Actor, rep_scope
+from server.db import is_sqlite
+from server.i18n import N_
+from server.sales.opportunities import STAGE_LABELS
+from server.sales.tables import FULL_SHARE, OPEN_STAGES, STAGES, Opportunity, Order
+
+# The funnel's ladder: lost is an exit, not a step.
+LADDER = ("lead", "qualified", "proposal", "negotiation", "won")
+AGEING_BUCKETS = (
+    ("not_due", N_("Not yet due")),
+    ("d1_30", N_("1–30 days")),
+    ("d31_60", N_("31–60 days")),
+    ("d61_90", N_("61–90 days")),
+    ("d90_plus", N_("Over 90 days")),
+)
+
+
+@dataclass(frozen=True)
+class AgeingRow:
+    """One rep's outstanding cents in each bucket of AGEING_BUCKETS (shares applied, rounded), or the
+    buckets summed over reps (`ageing_totals`: no rep)."""
+
+    rep: UUID | None
+    rep_name: str
+    orders: int
+    not_due: int = 0
+    d1_30: int = 0
+    d31_60: int = 0
+    d61_90: int = 0
+    d90_plus: int = 0
+
+    def bucket(self, key: str) -> int:
+        return int(getattr(self, key))
+
+    @property
+    def total(self) -> int:
+        return self.not_due + self.d1_30 + self.d31_60 + self.d61_90 + self.d90_plus
+
+
+@dataclass(frozen=True)
+class Ageing:
+    """An ageing table as the dashboards show it: the rows, their totals, the buckets, the day."""
+
+    rows: list[AgeingRow]
+    totals: AgeingRow
+    as_of: date
+    buckets: tuple[tuple[str, str], ...] = AGEING_BUCKETS
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    stage: str
+    label: str
+    count: int  # opportunities now in this stage
+    reached: int  # opportunities whose history reached this step or a later one
+    conversion: float | None  # reached(next step) / reached(this step)
+    avg_days: float | None  # mean time in the stage
+    intervals: int  # how many stays the mean is over
+
+
+@dataclass(frozen=True)
+class Funnel:
+    start: date
+    end: date
+    total: int
+    stages: list[FunnelStage]
+    won: int
+    lost: int
+    win_rate: float | None
+
+
+
+async def _rep_condition(actor: Actor, rep_ids: list[UUID] | None, column: str, args: list) -> str | None:
+    """SQL condition limiting `column` (a rep id) to the actor's scope and `rep_ids`; None: nothing visible."""
+    scope = (await rep_scope(actor)).within(rep_ids)
+    return None if scope.nobody else scope.sql(column, args)
+
+
+async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -> list[AgeingRow]:
+    """Outstanding balances as of `as_of`, per rep of the actor's scope (narrowed to `rep_ids`), in ageing
+    buckets by days past due (due date, else order date): not_due (0 or fewer), d1_30, d31_60, d61_90,
+    d90_plus. Outstanding = amount - collections received by `as_of`, of orders dated by `as_of`; a
+    shared order's outstanding is credited to each rep by their share.
+
+    One AgeingRow per rep with any outstanding (amounts in cents, rounded), sorted by rep name. One SQL
+    statement."""
+    # Bucket edges as dates: days past due d = as_of - due, so 1 <= d <= 30 is as_of-30 <= due <= as_of-1.
+    edges = [as_of - timedelta(days=n) for n in (30, 60, 90)]
+    scope_args: list = []
+    cond = await _rep_condition(actor, rep_ids, "s.rep", scope_args)
+    if cond is None:
+        return []
+    # Scope first: only the orders a rep in scope holds a share of, each order's collections summed through
+    # the (sales_order) index, so a team's ageing reads its own orders rather than the company's.
+    sql = (
+        "WITH scoped AS (SELECT s.sales_order, s.rep, s.share_bp FROM order_split s JOIN app_user u ON u.id = s.rep "
+        f"WHERE {cond}), "
+        "open_orders AS (SELECT o.id, COALESCE(o.due_date, o.order_date) AS due, o.amount_cents - COALESCE("
+        "(SELECT SUM(c.amount_cents) FROM collection c WHERE c.sales_order = o.id AND c.received_on <= {}), 0)"
+        " AS outstanding FROM sales_order o WHERE o.id IN (SELECT sales_order FROM scoped) AND o.order_date <= {}) "
+        "SELECT sc.rep AS rep, u.display_name AS rep_name, COUNT(*) AS orders, "
+        "SUM(CASE WHEN oo.due >= {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS not_due, "
+        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS d1_30, "
+        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS d31_60, "
+        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS d61_90, "
+        "SUM(CASE WHEN oo.due < {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS d90_plus "
+        "FROM open_orders oo JOIN scoped sc ON sc.sales_order = oo.id JOIN app_user u ON u.id = sc.rep "
+        "WHERE oo.outstanding > 0 GROUP BY sc.rep, u.display_name ORDER BY u.display_name"
+    )
+    args = [*scope_args, as_of, as_of, as_of, as_of, edges[0], edges[0], edges[1], edges[1], edges[2], edges[2]]
+    rows = await Order.raw(sql, *args)
+    return [AgeingRow(db.as_uuid(r["rep"]), r["rep_name"], int(r["orders"]),
+                      **{key: _share_cents(r[key]) for key, _label in AGEING_BUCKETS}) for r in rows]
+
+
+def _share_cents(value) -> int:
+    """cents x basis points -> cents, rounded half up."""
+    return int((Decimal(int(value or 0)) / FULL_SHARE).quantize(Decimal("1"), rounding="ROUND_HALF_UP"))
+
+
+def ageing_totals(rows: list[AgeingRow]) -> AgeingRow:
+    """The buckets summed over reps (a team's or the company's ageing)."""
+    return AgeingRow(None, "", sum(r.orders for r in rows),
+                     **{key: sum(r.bucket(key) for r in rows) for key, _label in AGEING_BUCKETS})
+
+
+def _utc_start(day: date) -> datetime:
+    """The instant the company's `day` begins, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=clock.company_tz()).astimezone(UTC)
+
+
+async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | None = None) -> Funnel:
+    """The opportunity funnel of the actor's scope (narrowed to `rep_ids`) for the window start..end
+    (inclusive company days). Opportunities counted: created by the end of the window and not closed
+    before it starts.
+
+    Returns a Funnel whose stages (FunnelStage, in STAGES order) have
+    - count: opportunities now in that stage;
+    - reached: opportunities whose history reached that step of lead → qualified → proposal → negotiation
+      → won or a later one (skipping a step passes through it; lost is an exit, not a step);
+    - conversion: reached(next step) / reached(this step), None for won, lost or when nothing reached it;
+    - avg_days: the mean time in that stage over the history's intervals (an open current stage counts
+      until now; a closed current stage has no interval), None when there is none;
+    - win_rate: won / (won + lost) among the counted opportunities.
+    Three SQL aggregates; no loop over opportunities in Python."""
+    sqlite = is_sqlite(Opportunity._meta.db)
+    args: list = []
+    cond = await _rep_condition(actor, rep_ids, "op.owner", args)
+    empty = Funnel(start, end, 0, [FunnelStage(s, STAGE_LABELS[s], 0, 0, None, None, 0) for s in STAGES], 0, 0, None)
+    if cond is None:
+        return empty
+    window_sql = ("SELECT op.id, op.stage FROM opportunity op JOIN app_user u ON u.id = op.owner "
+                  f"WHERE {cond} AND op.created_at < {{}} AND (op.closed_on IS NULL OR op.closed_on >= {{}})")
+    window_args = [*args, _utc_start(end + timedelta(days=1)), start]
+    counts = await Opportunity.raw(f"SELECT w.stage AS stage, COUNT(*) AS n FROM ({window_sql}) w GROUP BY w.stage",
+                                   *window_args)
+    by_stage = {r["stage"]: int(r["n"]) for r in counts}
+    rank = "CASE h.to_stage " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(LADDER)) + " ELSE -1 END"
+    reached_sql = (
+        f"SELECT {', '.join(f'SUM(CASE WHEN m.top >= {i} THEN 1 ELSE 0 END) AS r{i}' for i in range(len(LADDER)))} "
+        f"FROM (SELECT h.opportunity, MAX({rank}) AS top FROM opportunity_stage h "
+        f"JOIN ({window_sql}) w ON w.id = h.opportunity GROUP BY h.opportunity) m"
+    )
+    reached_row = (await Opportunity.raw(reached_sql, *window_args))[0]
+    reached = [int(reached_row[f"r{i}"] or 0) for i in range(len(LADDER))]
+    if sqlite:
+        span = "(julianday(COALESCE(x.next_at, CASE WHEN x.open_now THEN {} END)) - julianday(x.changed_at))"
+    else:
+        span = "EXTRACT(EPOCH FROM (COALESCE(x.next_at, CASE WHEN x.open_now THEN {}::timestamptz END) - x.changed_at)) / 86400.0"
+    open_list = ", ".join(f"'{s}'" for s in OPEN_STAGES)
+    days_sql = (
+        f"SELECT x.to_stage AS stage, AVG({span}) AS avg_days, COUNT({span}) AS intervals FROM ("
+        "SELECT h.to_stage, h.changed_at, "
+        "LEAD(h.changed_at) OVER (PARTITION BY h.opportunity ORDER BY h.changed_at, h.id) AS next_at, "
+        f"CASE WHEN h.to_stage IN ({open_list}) THEN 1 ELSE 0 END = 1 AS open_now "
+        f"FROM opportunity_stage h JOIN ({window_sql}) w ON w.id = h.opportunity) x GROUP BY x.to_stage"
+    )
+    now = clock.now()
+    now_arg = str(now) if sqlite else now
+    days = {r["stage"]: r for r in await Opportunity.raw(days_sql, now_arg, now_arg, *window_args)}
+    stages = []
+    for s in STAGES:
+        i = LADDER.index(s) if s in LADDER else None
+        conversion = None
+        if i is not None and i + 1 < len(LADDER) and reached[i]:
+            conversion = reached[i + 1] / reached[i]
+        d = days.get(s)
+        avg = None if not d or d["avg_days"] is None else float(d["avg_days"])
+        stages.append(FunnelStage(
+            stage=s, label=STAGE_LABELS[s], count=by_stage.get(s, 0),
+            reached=reached[i] if i is not None else by_stage.get(s, 0) if s == "lost" else 0,
+            conversion=conversion, avg_days=avg, intervals=int(d["intervals"]) if d else 0,
+        ))
+    won, lost = by_stage.get("won", 0), by_stage.get("lost", 0)
+    return Funnel(start=start, end=end, total=sum(by_stage.values()), stages=stages, won=won, lost=lost,
+                  win_rate=won / (won + lost) if won + lost else None)
+
