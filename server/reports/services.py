@@ -17,6 +17,9 @@ from server.i18n import N_, _
 from server.reports.tables import KINDS, Report, ReportEvent
 from server.visits import services as visits
 from server.web import Arrival, Conflict, FieldErrors
+from sync.protocol import TEXT_CAPS as _CAPS
+
+TEXT_CAPS = _CAPS["report.save"]
 
 EDITABLE = ("draft", "returned")
 TEXT_FIELDS = ("summary", "results", "problems", "plan")
@@ -59,7 +62,7 @@ def validate(data: dict) -> dict:
         "period_start": validation.day(data, "period_start", errors, required=True),
     }
     for name in TEXT_FIELDS:
-        clean[name] = validation.text(data, name, errors, max_len=10_000)
+        clean[name] = validation.text(data, name, errors, max_len=TEXT_CAPS[name])
     if clean["period_start"] and clean["period_start"] > clock.today() + timedelta(days=1):
         errors["period_start"] = _("A report cannot be for a future day.")
     if errors:
