@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from litestar import Request, Router, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
@@ -24,11 +24,12 @@ LABELS = {
 }
 
 
-def _form(actor: Actor, report: dict, errors: dict, status_code: int = 200, conflict: str = ""):
+def _form(actor: Actor, report: dict, errors: dict, status_code: int = 200, conflict: str = "",
+          theirs: dict | None = None):
     _start, end = services.period_of(report["kind"], report["period_start"])
     return page(
         "reports/form.html", status_code=status_code, actor=actor, report=report, errors=errors,
-        conflict=conflict, period_end=end, **LABELS,
+        conflict=conflict, theirs=theirs, period_end=end, new_revision=uuid4(), **LABELS,
     )
 
 
@@ -73,8 +74,14 @@ async def report_save(request: Request, actor: Actor) -> object:
             kept["period_start"] = clock.today()
         if kept["kind"] not in KINDS:
             kept["kind"] = "daily"
+        kept["version"], kept["revision"] = data.get("base_version", ""), data.get("base_revision", "")
         if isinstance(e, Conflict):
-            return _form(actor, kept, {}, status_code=409, conflict=e.message)
+            theirs = e.current
+            if theirs:
+                # Saving this form again keeps the rep's text: it is now based on the stored version.
+                kept["version"], kept["revision"] = theirs["version"], theirs["revision"] or ""
+                kept["status"] = theirs["status"]
+            return _form(actor, kept, {}, status_code=409, conflict=e.message, theirs=theirs)
         return _form(actor, kept, e.errors, status_code=422)
     messages = {
         "submitted": _("Report submitted. Your manager will review it."),
