@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from litestar import Request, Router, get, post
@@ -16,7 +17,7 @@ from server.reports.tables import KINDS
 from server.visits import services as visits
 from server.web import Conflict, FieldErrors, flash, form_data, is_htmx, page, redirect
 
-LABELS = {
+LABELS: dict[str, Any] = {
     "status_labels": services.STATUS_LABELS,
     "kind_labels": services.KIND_LABELS,
     "action_labels": services.ACTION_LABELS,
@@ -64,7 +65,7 @@ async def report_save(request: Request, actor: Actor) -> object:
         rid, outcome = await services.save(actor, data, submit)
     except (FieldErrors, Conflict) as e:
         # Keep every word the rep typed: the form comes back with their text, not the stored one.
-        kept = {
+        kept: dict[str, Any] = {
             "id": data.get("id", ""), "kind": data.get("kind", "daily"), "status": data.get("status", "draft"),
             "manager_comment": data.get("manager_comment", ""), **{k: data.get(k, "") for k in services.TEXT_FIELDS},
         }

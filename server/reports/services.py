@@ -8,6 +8,7 @@ fields that only the rep's manager (or an admin) writes.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from server import changes, clock, db, validation
@@ -67,7 +68,7 @@ def period_of(kind: str, day: date) -> tuple[date, date]:
 
 def validate(data: dict) -> dict:
     errors: dict[str, str] = {}
-    clean = {
+    clean: dict[str, Any] = {
         "id": validation.uuid(data, "id", errors, required=False),
         "kind": validation.choice(data, "kind", KINDS, errors, default="daily"),
         "period_start": validation.day(data, "period_start", errors, required=True),
@@ -135,7 +136,7 @@ async def save(actor: Actor, data: dict, submit: bool, arrival: Arrival | None =
 async def _save(actor: Actor, clean: dict, submit: bool, arrival: Arrival) -> tuple[UUID, str]:
     now = clock.now()
     fields = {name: clean[name] for name in TEXT_FIELDS}
-    sync_fields = {"device_time": arrival.device_time, "received_at": arrival.received_at,
+    sync_fields: dict[str, Any] = {"device_time": arrival.device_time, "received_at": arrival.received_at,
                    "clock_skew_s": arrival.clock_skew_s}
     existing = await find(actor.id, clean["kind"], clean["period_start"])
     if existing is None and clean["id"] is not None:

@@ -1,7 +1,9 @@
-"""A phone's queue always moves on, in a real headless Chromium at phone size: 60 visits queued offline
-with long emoji text (a batch of them is larger than the server's body limit, so the server answers 413
-and the outbox halves the batch), three poison mutations among them (one of them too large to send at all); back online, the 57 good visits
-arrive exactly once and the three poison ones wait under "Needs attention"."""
+"""A phone's queue always moves on, in a real headless Chromium at phone size.
+
+60 visits queued offline with long emoji text (a batch of them is larger than the server's body limit,
+so the server answers 413 and the outbox halves the batch), three poison mutations among them (one too
+large to send at all, which goes as a stub); back online, the 57 good visits arrive exactly once and
+the three poison ones wait under "Needs attention"."""
 
 from __future__ import annotations
 
@@ -66,21 +68,26 @@ def _query(db: Path, sql: str, *args) -> list[tuple]:
 def _poll(page, predicate: str, arg=None, timeout_ms: int = LONG_MS) -> None:
     """Poll an async predicate in the page (the app's CSP forbids eval, so no wait_for_function)."""
     ok = page.evaluate("""async ([arg, timeout]) => {
-        const predicate = %s;
+        const predicate = PREDICATE;
         const deadline = Date.now() + timeout;
         while (Date.now() < deadline) {
             try { if (await predicate(arg)) return true; } catch (e) { /* not ready yet */ }
             await new Promise((resolve) => setTimeout(resolve, 250));
         }
         return false;
-    }""" % predicate, [arg, timeout_ms])
+    }""".replace("PREDICATE", predicate), [arg, timeout_ms])
     assert ok, f"not reached within {timeout_ms} ms: {predicate}"
 
 
 OUTBOX_ITEMS = """async () => {
-    const db = await new Promise((ok, ko) => { const r = indexedDB.open("fieldpace", 1); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+    const db = await new Promise((ok, ko) => {
+        const r = indexedDB.open("fieldpace", 1); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error);
+    });
     try {
-        return await new Promise((ok, ko) => { const r = db.transaction("outbox").objectStore("outbox").getAll(); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+        return await new Promise((ok, ko) => {
+            const r = db.transaction("outbox").objectStore("outbox").getAll();
+            r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error);
+        });
     } finally { db.close(); }
 }"""
 
@@ -120,7 +127,7 @@ def test_sixty_emoji_visits_and_three_poison_ones_sync_exactly_once(new_context,
 
     context.set_offline(False)
     page.goto("/sync")
-    _poll(page, "async () => (await (%s)()).every((r) => r.status !== 'pending')" % OUTBOX_ITEMS)
+    _poll(page, f"async () => (await ({OUTBOX_ITEMS})()).every((r) => r.status !== 'pending')")
     attention = page.locator("#outbox-attention > li.outbox-item")
     expect(attention).to_have_count(len(POISON), timeout=LONG_MS)
     expect(attention.filter(has_text="broken")).to_have_count(1)
