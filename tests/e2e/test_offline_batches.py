@@ -7,13 +7,14 @@ the three poison ones wait under "Needs attention"."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from sync.protocol import MAX_BODY_BYTES
-from tests.e2e.conftest import PHONE, TEAM, _run, sign_in
+from tests.e2e.conftest import PHONE, TABLET, TEAM, _run, sign_in
 
 try:
     from playwright.sync_api import expect
@@ -23,6 +24,7 @@ except ImportError:  # the chromium_path fixture skips (or fails in CI) with the
 pytestmark = pytest.mark.e2e
 
 BULK_REP = {"username": "wangfang", "name": "Wang Fang"}
+DRAFT_REP = {"username": "liuyang", "name": "Liu Yang"}
 BULK_CUSTOMER = "Pearl Tower Electronics"
 COUNT = 60
 # 0-based positions in the queue: a lone surrogate, a check-in at the end of the calendar, and one
@@ -44,8 +46,9 @@ def bind():
     db.bind(db.make_engine(Settings.from_env().effective_database_url))
 
 bind()
-args = ["create-user", {BULK_REP["username"]!r}, "--name", {BULK_REP["name"]!r}, "--role", "rep", "--team", {TEAM!r}]
-assert cli.main([*args, "--password", factories.PASSWORD]) == 0, args
+for username, name in {[(BULK_REP["username"], BULK_REP["name"]), (DRAFT_REP["username"], DRAFT_REP["name"])]!r}:
+    args = ["create-user", username, "--name", name, "--role", "rep", "--team", {TEAM!r}]
+    assert cli.main([*args, "--password", factories.PASSWORD]) == 0, args
 
 async def customer():
     bind()
@@ -145,3 +148,59 @@ def test_sixty_emoji_visits_and_three_poison_ones_sync_exactly_once(new_context,
                   BULK_REP["username"]) == [(COUNT,)]
     assert 413 in [status for status, _size in pushes], pushes
     assert all(status in (200, 413) for status, _size in pushes), pushes
+
+
+def _today() -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+
+
+def test_a_draft_edited_on_two_devices_is_a_conflict_the_rep_resolves(new_context, bulk_rep):
+    today = _today()
+    laptop = new_context(**TABLET).new_page()
+    sign_in(laptop, DRAFT_REP["username"])
+    laptop.goto(f"/reports/daily/{today}")
+    laptop.get_by_label("Work summary").fill("First draft from the laptop.")
+    laptop.get_by_role("button", name="Save draft").click()
+    expect(laptop.get_by_text("Draft saved.")).to_be_visible()
+
+    phone_context = new_context(**PHONE)
+    phone = phone_context.new_page()
+    sign_in(phone, DRAFT_REP["username"])
+    phone.goto(f"/reports/daily/{today}")
+    expect(phone.get_by_label("Work summary")).to_have_value("First draft from the laptop.")
+    _poll(phone, "async () => navigator.serviceWorker.controller !== null")
+    _poll(phone, """async () => {
+        const keys = (await (await caches.open("fieldpace-pages")).keys()).map((r) => new URL(r.url).pathname);
+        return keys.includes("/reports") && keys.includes("/sync");
+    }""")
+    phone_context.set_offline(True)
+    phone.get_by_label("Work summary").fill("Phone text written in the lift.")
+    phone.get_by_role("button", name="Save draft").click()
+    expect(phone).to_have_url(re.compile(r"/reports\?queued=1$"))
+
+    # Meanwhile the laptop saves another text on top of the version both had seen.
+    laptop.goto(f"/reports/daily/{today}")
+    laptop.get_by_label("Work summary").fill("Laptop text after lunch.")
+    laptop.get_by_role("button", name="Save draft").click()
+    expect(laptop.get_by_text("Draft saved.")).to_be_visible()
+
+    phone.goto("/sync")
+    phone_context.set_offline(False)
+    attention = phone.locator("#outbox-attention > li.outbox-item")
+    expect(attention).to_have_count(1, timeout=LONG_MS)
+    expect(attention).to_contain_text("Conflict")
+    expect(attention).to_contain_text("Phone text written in the lift.")
+    rep = _query(bulk_rep, "SELECT id FROM app_user WHERE username = ?", DRAFT_REP["username"])[0][0]
+    assert _query(bulk_rep, "SELECT summary FROM report WHERE rep = ?", rep) == [("Laptop text after lunch.",)]
+    # The other version shows once the pull has brought it; the rep keeps their own text.
+    phone.reload()
+    theirs = phone.locator("#outbox-attention [data-field=theirs]")
+    expect(theirs).to_be_visible(timeout=LONG_MS)
+    expect(theirs).to_contain_text("Laptop text after lunch.")
+    theirs.get_by_role("button", name="Keep mine").click()
+    expect(phone.locator("#outbox-attention > li.outbox-item")).to_have_count(0, timeout=LONG_MS)
+    expect(phone.locator("#outbox-pending > li.outbox-item")).to_have_count(0, timeout=LONG_MS)
+    assert _query(bulk_rep, "SELECT summary, version FROM report WHERE rep = ?", rep) == [("Phone text written in the lift.", 3)]
