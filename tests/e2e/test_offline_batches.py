@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,50 @@ def test_a_draft_edited_on_two_devices_is_a_conflict_the_rep_resolves(new_contex
     expect(phone.locator("#outbox-attention > li.outbox-item")).to_have_count(0, timeout=LONG_MS)
     expect(phone.locator("#outbox-pending > li.outbox-item")).to_have_count(0, timeout=LONG_MS)
     assert _query(bulk_rep, "SELECT summary, version FROM report WHERE rep = ?", rep) == [("Phone text written in the lift.", 3)]
+
+
+def test_a_batch_answered_all_retry_waits_with_backoff(new_context, bulk_rep):
+    """A gap the server waits for (seq 1 never arrives): every answer is `retry`. The outbox backs off
+    (1 s doubling, with jitter) instead of resending at once, and keeps the items pending."""
+    context = new_context(**PHONE)
+    page = context.new_page()
+    sends: list[float] = []
+    context.on("request", lambda r: sends.append(time.monotonic())
+               if r.url.endswith("/api/v1/sync/push") else None)
+    sign_in(page, DRAFT_REP["username"])
+    page.goto("/sync")
+    _poll(page, "async () => navigator.serviceWorker.controller !== null")
+    sends.clear()
+    # Two items numbered 2 and 3 straight into IndexedDB: seq 1 is missing, so the server answers retry.
+    page.evaluate("""async () => {
+        const user = document.body.dataset.user;
+        const db = await new Promise((ok, ko) => {
+            const r = indexedDB.open("fieldpace", 1); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error);
+        });
+        const device = crypto.randomUUID();
+        await new Promise((ok, ko) => {
+            const t = db.transaction(["meta", "outbox"], "readwrite");
+            t.objectStore("meta").put({ key: "device:" + user, value: device });
+            t.objectStore("meta").put({ key: "seq:" + user, value: 3 });
+            for (const seq of [2, 3]) {
+                t.objectStore("outbox").put({
+                    key: user + ":" + String(seq).padStart(12, "0"), user: user, device: device, seq: seq,
+                    kind: "customer.create", record_id: crypto.randomUUID(), payload: { name: "Gap " + seq },
+                    title: "Gap " + seq, client_time: new Date().toISOString(), status: "pending", errors: null,
+                });
+            }
+            t.oncomplete = ok; t.onerror = () => ko(t.error);
+        });
+        db.close();
+        // Let the page's own first sync (nothing pending then) let go of the sync lock.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await window.fieldpaceOutbox.syncNow();
+    }""")
+    page.wait_for_timeout(7000)
+    # Without backoff the outbox would resend in a tight loop; with it: about 1-2 s, then 2-4 s, ...
+    assert 2 <= len(sends) <= 5, sends
+    gaps = [b - a for a, b in zip(sends, sends[1:])]
+    # The n-th wait is between 2^n / 2 and 2^n seconds (jitter), so each is at least 1 s, then 2 s.
+    assert gaps[0] >= 0.9 and all(gap >= 1.9 for gap in gaps[1:]), gaps
+    items = page.evaluate("async () => (await window.fieldpaceOutbox.items()).map((r) => r.status)")
+    assert items == ["pending", "pending"]
