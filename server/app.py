@@ -103,6 +103,12 @@ def _conflict(request: Request, exc: Conflict) -> Response:
     return _error_response(request, 409, exc.message)
 
 
+def _too_deep(request: Request, exc: RecursionError) -> Response:
+    """A JSON body nested deeper than the decoder can follow (msgspec raises RecursionError): bad input."""
+    log.warning("Nesting too deep on %s %s", request.method, request.url.path)
+    return _error_response(request, 400, i18n._("The request could not be understood. Check what you entered and try again."))
+
+
 def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error_response(request, 500, i18n._("Something went wrong. Please try again."))
@@ -166,6 +172,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HTTPException: _http_exception,
             FieldErrors: _field_errors,
             Conflict: _conflict,
+            RecursionError: _too_deep,
             HTTP_500_INTERNAL_SERVER_ERROR: _server_error,
         },
         state=State({"settings": settings, "engine": engine, "login_throttle": LoginThrottle(

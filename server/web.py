@@ -51,11 +51,14 @@ def single(result: Result) -> tuple[UUID, bool]:
 
 
 class Conflict(Exception):
-    """The record changed state so this write no longer applies (a report approved meanwhile)."""
+    """The record changed state so this write no longer applies (a report approved meanwhile, or its text
+    saved from another device). `current` is the stored record, when the caller should show it beside
+    the text that was not saved."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, current: dict | None = None):
         super().__init__(message)
         self.message = message
+        self.current = current
 
 
 def is_htmx(request: Request) -> bool:

@@ -10,6 +10,9 @@ from server.customers.tables import Customer
 from server.db import is_sqlite
 from server.i18n import _
 from server.web import Arrival, FieldErrors, Result, single
+from sync.protocol import TEXT_CAPS as _CAPS
+
+TEXT_CAPS = _CAPS["customer.create"]
 
 COLUMNS = (Customer.id, Customer.name, Customer.contact_name, Customer.phone, Customer.address, Customer.owner)
 
@@ -51,10 +54,10 @@ def validate(data: dict) -> dict:
     errors: dict[str, str] = {}
     clean = {
         "id": validation.uuid(data, "id", errors, required=False),
-        "name": validation.text(data, "name", errors, required=True, max_len=200),
-        "contact_name": validation.text(data, "contact_name", errors, max_len=100),
-        "phone": validation.text(data, "phone", errors, max_len=40),
-        "address": validation.text(data, "address", errors, max_len=500),
+        "name": validation.text(data, "name", errors, required=True, max_len=TEXT_CAPS["name"]),
+        "contact_name": validation.text(data, "contact_name", errors, max_len=TEXT_CAPS["contact_name"]),
+        "phone": validation.text(data, "phone", errors, max_len=TEXT_CAPS["phone"]),
+        "address": validation.text(data, "address", errors, max_len=TEXT_CAPS["address"]),
         "owner": validation.uuid(data, "owner", errors, required=False),
     }
     if errors:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid4
 
 from litestar import Request, Router, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
@@ -16,7 +17,7 @@ from server.reports.tables import KINDS
 from server.visits import services as visits
 from server.web import Conflict, FieldErrors, flash, form_data, is_htmx, page, redirect
 
-LABELS = {
+LABELS: dict[str, Any] = {
     "status_labels": services.STATUS_LABELS,
     "kind_labels": services.KIND_LABELS,
     "action_labels": services.ACTION_LABELS,
@@ -24,11 +25,12 @@ LABELS = {
 }
 
 
-def _form(actor: Actor, report: dict, errors: dict, status_code: int = 200, conflict: str = ""):
+def _form(actor: Actor, report: dict, errors: dict, status_code: int = 200, conflict: str = "",
+          theirs: dict | None = None):
     _start, end = services.period_of(report["kind"], report["period_start"])
     return page(
         "reports/form.html", status_code=status_code, actor=actor, report=report, errors=errors,
-        conflict=conflict, period_end=end, **LABELS,
+        conflict=conflict, theirs=theirs, period_end=end, new_revision=uuid4(), **LABELS,
     )
 
 
@@ -63,7 +65,7 @@ async def report_save(request: Request, actor: Actor) -> object:
         rid, outcome = await services.save(actor, data, submit)
     except (FieldErrors, Conflict) as e:
         # Keep every word the rep typed: the form comes back with their text, not the stored one.
-        kept = {
+        kept: dict[str, Any] = {
             "id": data.get("id", ""), "kind": data.get("kind", "daily"), "status": data.get("status", "draft"),
             "manager_comment": data.get("manager_comment", ""), **{k: data.get(k, "") for k in services.TEXT_FIELDS},
         }
@@ -73,8 +75,14 @@ async def report_save(request: Request, actor: Actor) -> object:
             kept["period_start"] = clock.today()
         if kept["kind"] not in KINDS:
             kept["kind"] = "daily"
+        kept["version"], kept["revision"] = data.get("base_version", ""), data.get("base_revision", "")
         if isinstance(e, Conflict):
-            return _form(actor, kept, {}, status_code=409, conflict=e.message)
+            theirs = e.current
+            if theirs:
+                # Saving this form again keeps the rep's text: it is now based on the stored version.
+                kept["version"], kept["revision"] = theirs["version"], theirs["revision"] or ""
+                kept["status"] = theirs["status"]
+            return _form(actor, kept, {}, status_code=409, conflict=e.message, theirs=theirs)
         return _form(actor, kept, e.errors, status_code=422)
     messages = {
         "submitted": _("Report submitted. Your manager will review it."),

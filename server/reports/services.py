@@ -8,6 +8,7 @@ fields that only the rep's manager (or an admin) writes.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from server import changes, clock, db, validation
@@ -17,6 +18,10 @@ from server.i18n import N_, _
 from server.reports.tables import KINDS, Report, ReportEvent
 from server.visits import services as visits
 from server.web import Arrival, Conflict, FieldErrors
+from sync import values
+from sync.protocol import TEXT_CAPS as _CAPS
+
+TEXT_CAPS = _CAPS["report.save"]
 
 EDITABLE = ("draft", "returned")
 TEXT_FIELDS = ("summary", "results", "problems", "plan")
@@ -39,8 +44,18 @@ KIND_LABELS = {"daily": N_("Daily report"), "weekly": N_("Weekly report")}
 COLUMNS = (
     Report.id, Report.rep, Report.kind, Report.period_start, Report.summary, Report.results, Report.problems,
     Report.plan, Report.status, Report.submitted_at, Report.decided_at, Report.manager_comment, Report.updated_at,
-    Report.device_time, Report.received_at, Report.clock_skew_s,
+    Report.device_time, Report.received_at, Report.clock_skew_s, Report.version, Report.revision,
 )
+
+
+def is_stale(clean: dict, existing: dict) -> bool:
+    """Whether a save was based on a text other than the stored one: its base revision (or, without
+    one, its base version) is not the stored report's. A save that names no base is never stale."""
+    if clean.get("base_revision") is not None:
+        return (clean["base_revision"] or None) != db.as_uuid(existing["revision"])
+    if clean.get("base_version") is not None:
+        return clean["base_version"] != existing["version"]
+    return False
 
 
 def period_of(kind: str, day: date) -> tuple[date, date]:
@@ -53,13 +68,18 @@ def period_of(kind: str, day: date) -> tuple[date, date]:
 
 def validate(data: dict) -> dict:
     errors: dict[str, str] = {}
-    clean = {
+    clean: dict[str, Any] = {
         "id": validation.uuid(data, "id", errors, required=False),
         "kind": validation.choice(data, "kind", KINDS, errors, default="daily"),
         "period_start": validation.day(data, "period_start", errors, required=True),
     }
     for name in TEXT_FIELDS:
-        clean[name] = validation.text(data, name, errors, max_len=10_000)
+        clean[name] = validation.text(data, name, errors, max_len=TEXT_CAPS[name])
+    # The version the text was based on (absent: an old client, no check) and the save's own id.
+    clean["base_version"] = validation.integer(data, "base_version", errors, low=0, high=values.INT32_MAX)
+    clean["base_revision"] = None if data.get("base_revision") is None else (
+        validation.uuid(data, "base_revision", errors, required=False) or "")
+    clean["revision"] = validation.uuid(data, "revision", errors, required=False)
     if clean["period_start"] and clean["period_start"] > clock.today() + timedelta(days=1):
         errors["period_start"] = _("A report cannot be for a future day.")
     if errors:
@@ -91,7 +111,8 @@ async def draft_for(actor: Actor, kind: str, day: date) -> dict:
         return existing
     period_visits = await visits.for_rep_range(actor.id, start, end)
     return {
-        "id": uuid4(), "rep": actor.id, "kind": kind, "period_start": start, "status": "draft",
+        "id": uuid4(), "rep": actor.id, "kind": kind, "period_start": start, "status": "draft", "version": 0,
+        "revision": None,
         "summary": visits.summary_lines(period_visits), "results": "", "problems": "", "plan": "",
         "manager_comment": "", "new": True,
     }
@@ -115,7 +136,7 @@ async def save(actor: Actor, data: dict, submit: bool, arrival: Arrival | None =
 async def _save(actor: Actor, clean: dict, submit: bool, arrival: Arrival) -> tuple[UUID, str]:
     now = clock.now()
     fields = {name: clean[name] for name in TEXT_FIELDS}
-    sync_fields = {"device_time": arrival.device_time, "received_at": arrival.received_at,
+    sync_fields: dict[str, Any] = {"device_time": arrival.device_time, "received_at": arrival.received_at,
                    "clock_skew_s": arrival.clock_skew_s}
     existing = await find(actor.id, clean["kind"], clean["period_start"])
     if existing is None and clean["id"] is not None:
@@ -132,7 +153,8 @@ async def _save(actor: Actor, clean: dict, submit: bool, arrival: Arrival) -> tu
             Report(
                 id=rid, rep=actor.id, kind=clean["kind"], period_start=clean["period_start"], status=status,
                 submitted_at=now if submit else None, created_at=now, updated_at=now,
-                server_seq=await changes.allocate(1), **fields, **sync_fields,
+                server_seq=await changes.allocate(1), version=1, revision=clean.get("revision") or uuid4(),
+                **fields, **sync_fields,
             )
         )
         await _event(rid, actor, "submitted" if submit else "created", "", status)
@@ -146,18 +168,26 @@ async def _save(actor: Actor, clean: dict, submit: bool, arrival: Arrival) -> tu
         if before == "approved":
             raise Conflict(_("Your manager approved this report meanwhile; your changes were not saved."))
         raise Conflict(_("This report is submitted and waits for review; it cannot be changed now."))
+    if not unchanged and is_stale(clean, existing):
+        # Saved from another device (or tab) since this text was loaded: keep both, the rep chooses.
+        raise Conflict(_("This report was changed on another device since you opened it; your text was not "
+                         "saved. Both versions are shown: keep yours or theirs."), current=existing)
     if submit:
         after, action = "submitted", ("resubmitted" if before == "returned" else "submitted")
     else:
         after, action = before, "saved"
         if unchanged:
             return rid, "unchanged"
-    values = {getattr(Report, k): v for k, v in {**fields, **sync_fields}.items()}
-    values.update({Report.status: after, Report.updated_at: now, Report.server_seq: await changes.allocate(1)})
+    changed = {getattr(Report, k): v for k, v in {**fields, **sync_fields}.items()}
+    changed.update({Report.status: after, Report.updated_at: now, Report.server_seq: await changes.allocate(1),
+                    Report.version: existing["version"] + 1, Report.revision: clean.get("revision") or uuid4()})
     if submit:
-        values[Report.submitted_at] = now
-    # The status guard makes a concurrent approval win: zero rows updated means it changed under us.
-    updated = await Report.update(values).where((Report.id == rid) & (Report.status == before)).returning(Report.id)
+        changed[Report.submitted_at] = now
+    # The status and version guards make a concurrent approval or save win: zero rows updated means it
+    # changed under us.
+    updated = await Report.update(changed).where(
+        (Report.id == rid) & (Report.status == before) & (Report.version == existing["version"])
+    ).returning(Report.id)
     if not updated:
         raise Conflict(_("This report changed meanwhile; reload it and try again."))
     await _event(rid, actor, action, before, after)

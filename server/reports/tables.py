@@ -31,6 +31,11 @@ class Report(Table, tablename="report"):
     device_time = Timestamptz(null=True, default=None)
     received_at = Timestamptz(null=True, default=None)
     clock_skew_s = Integer(null=True, default=None)
+    # Counts the saves of the text; `revision` is the client-made id of the save that wrote the current
+    # text. A save names the revision (and version) it was based on: a different text based on one it
+    # has not seen is a conflict, never a silent overwrite.
+    version = Integer(default=0)
+    revision = UUID(null=True, default=None)
 
 
 class ReportEvent(Table, tablename="report_event"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, Response, Router, get, post
+from litestar.params import Parameter
 
 from server.accounts.permissions import Actor
 from server.i18n import _
@@ -27,8 +28,13 @@ async def sync_push(request: Request, actor: Actor) -> Response:
     return Response(body, status_code=200)
 
 
+# Server sequence numbers are 64-bit signed integers on both engines: a larger cursor is a 400.
+MAX_CURSOR = 2**63 - 1
+
+
 @get("/api/v1/sync/pull")
-async def sync_pull(actor: Actor, cursor: int = 0, limit: int = 500) -> Response:
+async def sync_pull(actor: Actor, cursor: int = Parameter(default=0, ge=0, le=MAX_CURSOR),
+                    limit: int = Parameter(default=500, ge=1, le=services.MAX_PULL)) -> Response:
     body = await services.pull(actor, max(0, cursor), limit)
     return Response(body, status_code=200)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from server import changes, clock, db, validation
@@ -10,6 +11,9 @@ from server.accounts.permissions import Actor, can_see_rep, visible_rep_ids
 from server.i18n import N_, _
 from server.visits.tables import PURPOSES, Visit
 from server.web import Arrival, FieldErrors, Result, single
+from sync.protocol import TEXT_CAPS as _CAPS
+
+TEXT_CAPS = _CAPS["visit.create"]
 
 # A phone's clock may run a little ahead of the server's.
 _FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -33,7 +37,7 @@ LIST_COLUMNS = (
 def validate(data: dict) -> dict:
     """Check a visit as typed on the phone; every problem is reported at once, per field."""
     errors: dict[str, str] = {}
-    clean = {
+    clean: dict[str, Any] = {
         "id": validation.uuid(data, "id", errors, required=False),
         "customer": validation.uuid(data, "customer", errors, required=True),
         "purpose": validation.choice(data, "purpose", PURPOSES, errors),
@@ -42,8 +46,8 @@ def validate(data: dict) -> dict:
         "latitude": validation.number(data, "latitude", errors, low=-90, high=90),
         "longitude": validation.number(data, "longitude", errors, low=-180, high=180),
         "accuracy_m": validation.number(data, "accuracy_m", errors, low=0, high=1_000_000),
-        "outcome": validation.text(data, "outcome", errors, max_len=5000),
-        "next_step": validation.text(data, "next_step", errors, max_len=1000),
+        "outcome": validation.text(data, "outcome", errors, max_len=TEXT_CAPS["outcome"]),
+        "next_step": validation.text(data, "next_step", errors, max_len=TEXT_CAPS["next_step"]),
         "next_step_date": validation.day(data, "next_step_date", errors),
         "satisfaction": validation.integer(data, "satisfaction", errors, low=1, high=5),
     }

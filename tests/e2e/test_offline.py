@@ -356,6 +356,8 @@ def test_an_expired_session_keeps_the_queue_until_the_rep_signs_in_again(new_con
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    # The badge starts hidden on a fresh page: wait for the outbox itself to be empty, not for the badge.
+    _poll(page, """async () => (await window.fieldpaceOutbox.items()).length === 0""")
     expect(_badge(page)).to_be_hidden(timeout=LONG_MS)
     expect(page.locator("#signin-banner")).to_be_hidden()
     assert _query(reps, "SELECT outcome FROM visit WHERE rep = ?", rep) == [(outcome,)]

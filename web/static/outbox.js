@@ -7,6 +7,10 @@
 // - Each device numbers its mutations 1, 2, 3... per user, in the same IndexedDB transaction that stores
 //   the mutation, and always sends them oldest first, so the server can apply them exactly once, in order.
 // - One sync at a time per device: a Web Lock spans tabs (and the service worker, which loads this file).
+// - No gap the device cannot fill: a batch the server refuses whole (413 too large, 400 unreadable) is
+//   halved and resent, down to one mutation; a single mutation still refused is sent once more as a stub
+//   (its payload left out), which the server rejects like any unreadable change, so its seq is processed
+//   and the ones after it can apply. The full item stays on the phone under "needs attention".
 // Runs in pages and in the service worker; everything that touches the DOM checks for `document`.
 (function (global) {
   "use strict";
@@ -14,6 +18,7 @@
   var PROTOCOL = 1;
   var SCHEMA = 1;
   var BATCH = 50;
+  var batchSize = BATCH;  // halved when the server refuses a batch as too large; grows back on success
   var DB_NAME = "fieldpace";
   var hasDOM = typeof document !== "undefined";
 
@@ -135,15 +140,19 @@
   // --- Sync ----------------------------------------------------------------------------------------
   var attempt = 0;
   var retryTimer = null;
+  var retryAt = 0;  // the periodic sync waits until then after a failure or an all-"retry" answer
   var state = { signin: false, update: false, offline: false, error: false };
 
   function scheduleRetry() {
     attempt = Math.min(attempt + 1, 9);
     var base = Math.min(300000, 1000 * Math.pow(2, attempt));
     var delay = base / 2 + Math.random() * base / 2; // exponential backoff with jitter
+    retryAt = Date.now() + delay;
     if (retryTimer) clearTimeout(retryTimer);
     retryTimer = setTimeout(syncNow, delay);
   }
+
+  function resetBackoff() { attempt = 0; retryAt = 0; }
 
   function syncNow() {
     if (global.navigator && navigator.locks && navigator.locks.request) {
@@ -167,12 +176,13 @@
     return itemsFor(user).then(function (rows) {
       var pending = rows.filter(function (r) { return r.status === "pending"; });
       if (!pending.length) { state.error = false; state.offline = false; return true; }
-      var batch = pending.slice(0, BATCH);
+      var batch = pending.slice(0, batchSize);
       return csrfToken().then(function (token) {
         var body = {
           protocol: PROTOCOL, schema: SCHEMA, device_id: batch[0].device, sent_at: new Date().toISOString(),
           mutations: batch.map(function (r) {
-            return { seq: r.seq, kind: r.kind, record_id: r.record_id, payload: r.payload, client_time: r.client_time };
+            // A stub leaves the payload out: the server rejects it as unreadable, which advances the seq.
+            return { seq: r.seq, kind: r.kind, record_id: r.record_id, payload: r.stub ? null : r.payload, client_time: r.client_time };
           }),
         };
         return fetch("/api/v1/sync/push", {
@@ -186,6 +196,7 @@
           return false;
         }
         if (response.status >= 500) { state.error = true; scheduleRetry(); return false; }
+        if (response.status === 413 || response.status === 400) return refused(user, batch, response);
         return response.json().then(function (reply) {
           if (response.status >= 400) {
             // The server cannot read this push at all: mark the batch for attention rather than jam.
@@ -196,8 +207,17 @@
             if (global.navigator && navigator.serviceWorker) navigator.serviceWorker.getRegistration().then(function (r) { if (r) r.update(); });
             return false;
           }
-          state.signin = false; state.error = false; attempt = 0;
-          return applyResults(batch, reply.results).then(function () {
+          state.signin = false; state.error = false;
+          var results = reply.results || [];
+          var allRetry = results.length > 0 && results.every(function (res) { return res.status === "retry"; });
+          if (allRetry) {
+            // An earlier seq has not reached the server yet: wait (backoff, jitter) rather than resend at once.
+            scheduleRetry();
+            return false;
+          }
+          resetBackoff();
+          batchSize = Math.min(BATCH, batchSize * 2);
+          return applyResults(batch, results).then(function () {
             return pending.length > batch.length ? pushAll(user) : true;
           });
         });
@@ -206,6 +226,26 @@
         scheduleRetry();
         return false;
       });
+    });
+  }
+
+  // The server refused the whole batch (413: too large; 400: unreadable). Halve it and send again; a
+  // single mutation goes once more as a stub, so its seq is processed; a stub refused too (a client bug)
+  // is marked for attention.
+  function refused(user, batch, response) {
+    var reason = response.status === 413 ? "too_large" : "unreadable";
+    if (batch.length > 1) {
+      batchSize = Math.max(1, Math.floor(batch.length / 2));
+      return pushAll(user);
+    }
+    var item = batch[0];
+    if (item.stub) {
+      return markAll(batch, "rejected", { "": "" }).then(function () { return pushAll(user); });
+    }
+    item.stub = true;
+    item.localReason = reason;
+    return tx(["outbox"], "readwrite", function (t) { t.objectStore("outbox").put(item); }).then(function () {
+      return pushAll(user);
     });
   }
 
@@ -223,9 +263,12 @@
       (results || []).forEach(function (res) {
         var item = bySeq[res.seq];
         if (!item) return;
-        if (res.status === "applied" || res.status === "duplicate") store.delete(item.key);
-        else if (res.status === "rejected" || res.status === "conflict") {
-          item.status = res.status; item.errors = res.errors || {}; store.put(item);
+        if (res.status === "applied" || res.status === "duplicate") {
+          // A stub "applied" cannot happen (the server never applies an unreadable change); keep the item.
+          if (item.stub) { item.status = "rejected"; item.stub = false; store.put(item); } else store.delete(item.key);
+        } else if (res.status === "rejected" || res.status === "conflict") {
+          // A stub's own reason (too large) is what the rep needs to read, not "could not be read".
+          item.status = res.status; item.errors = item.stub ? {} : (res.errors || {}); item.stub = false; store.put(item);
         } // "retry": an earlier mutation is missing on the server; keep it pending
       });
     });
@@ -315,6 +358,7 @@
         r.status === "pending" ? l.statePending : r.status === "conflict" ? l.stateConflict : l.stateRejected;
       node.querySelector("[data-field=when]").textContent = new Date(r.client_time).toLocaleString(document.documentElement.lang);
       var reasons = r.errors ? Object.keys(r.errors).map(function (k) { return r.errors[k]; }).join(" ") : "";
+      if (r.localReason && r.status !== "pending") reasons = (r.localReason === "too_large" ? l.tooLarge : l.unreadable) + (reasons ? " " + reasons : "");
       node.querySelector("[data-field=reason]").textContent = reasons;
       node.querySelector("[data-field=text]").textContent = textOf(r.payload || {});
       node.dataset.key = r.key;
@@ -323,6 +367,7 @@
         actions.hidden = false;
         actions.querySelector("[data-action=fix]").href = fixUrl(r);
       }
+      if (r.status === "conflict" && r.kind === "report.save") showTheirs(node, r);
       (r.status === "pending" ? pendingList : attentionList).appendChild(node);
     });
     [pendingList, attentionList].forEach(function (list) {
@@ -332,13 +377,52 @@
     });
   }
 
+  // A report saved on another device meanwhile: its stored text (pulled onto this phone) beside the rep's,
+  // with the choice of which to keep.
+  function theirsFor(item) {
+    var p = item.payload || {};
+    return localRecords(item.user, "report").then(function (reports) {
+      return reports.filter(function (x) { return x.kind === p.kind && String(x.period_start).slice(0, 10) === p.period_start; })[0] || null;
+    });
+  }
+
+  function showTheirs(node, item) {
+    theirsFor(item).then(function (theirs) {
+      if (!theirs) return;
+      var box = node.querySelector("[data-field=theirs]");
+      if (!box) return;
+      box.querySelector("[data-field=theirs-text]").textContent = textOf(theirs);
+      box.hidden = false;
+    }).catch(function () {});
+  }
+
+  // "Keep mine": the rep's text is saved again, now based on the version they have seen.
+  function keepMine(key) {
+    return currentUser().then(itemsFor).then(function (rows) {
+      var item = rows.filter(function (r) { return r.key === key; })[0];
+      if (!item) return;
+      return theirsFor(item).then(function (theirs) {
+        var payload = Object.assign({}, item.payload, { revision: uuid() });
+        var recordId = item.record_id;
+        if (theirs) {
+          recordId = theirs.id;
+          payload.id = theirs.id;
+          payload.base_version = theirs.version || 0;
+          payload.base_revision = theirs.revision || "";
+        }
+        return enqueue(item.kind, recordId, payload, item.title).then(function () { return discard(key); });
+      });
+    }).then(function () { syncNow(); });
+  }
+
   // "Fix" opens the form again with the rep's text in it (a draft), as a new record.
   function fixUrl(item) {
     var p = item.payload || {};
     var key = item.kind === "visit.create" ? "visit-new" : item.kind === "customer.create" ? "customer-new"
       : "report-" + p.kind + "-" + p.period_start;
     var draft = {};
-    Object.keys(p).forEach(function (k) { if (typeof p[k] === "string") draft[k] = p[k]; });
+    var own = ["base_version", "base_revision", "revision", "submit"];  // the form brings its own
+    Object.keys(p).forEach(function (k) { if (typeof p[k] === "string" && own.indexOf(k) < 0) draft[k] = p[k]; });
     try { localStorage.setItem("fieldpace.draft." + key, JSON.stringify(draft)); } catch (e) { /* storage full */ }
     var url = item.kind === "visit.create" ? "/visits/new" : item.kind === "customer.create" ? "/customers/new"
       : "/reports/" + p.kind + "/" + p.period_start;
@@ -407,11 +491,30 @@
     if (el) { el.hidden = false; el.scrollIntoView(); }
   }
 
+  // A report saved again while an earlier save of it still waits in the outbox is based on that save,
+  // not on the version the (cached) form was rendered with, so the two never conflict with each other.
+  function chainReportSave(data) {
+    return currentUser().then(itemsFor).then(function (rows) {
+      var earlier = rows.filter(function (r) {
+        return r.kind === "report.save" && r.status === "pending" && r.payload.kind === data.kind && r.payload.period_start === data.period_start;
+      }).pop();
+      if (earlier && earlier.payload.revision) {
+        data.base_revision = earlier.payload.revision;
+        data.base_version = Number(earlier.payload.base_version || 0) + 1;
+      }
+    }).catch(function () {});
+  }
+
   function queueForm(form, kind, data, submitter) {
     var recordId = data.id || uuid();
     data.id = recordId;
-    if (kind === "report.save") data.submit = !!(submitter && submitter.value === "submit");
-    return enqueue(kind, recordId, data, titleOf(form, kind, data)).then(function () {
+    var ready = Promise.resolve();
+    if (kind === "report.save") {
+      data.submit = !!(submitter && submitter.value === "submit");
+      data.revision = uuid();
+      ready = chainReportSave(data);
+    }
+    return ready.then(function () { return enqueue(kind, recordId, data, titleOf(form, kind, data)); }).then(function () {
       try { localStorage.removeItem("fieldpace.draft." + form.dataset.draftKey); } catch (e) { /* ignore */ }
       var next = form.dataset.offlineNext || "/sync";
       if (kind === "customer.create" && form.querySelector("input[name=next]") && form.querySelector("input[name=next]").value === "visit") {
@@ -586,7 +689,14 @@
     document.addEventListener("submit", onSubmit);
     document.addEventListener("click", function (e) {
       var t = e.target;
-      if (t && t.matches && t.matches("[data-sync-now]")) { attempt = 0; syncNow(); }
+      if (t && t.matches && t.matches("[data-sync-now]")) { resetBackoff(); syncNow(); }
+      var chosen = t && t.closest && t.closest("[data-key]");
+      if (t && t.matches && t.matches("[data-action=keep-mine]") && chosen) keepMine(chosen.dataset.key);
+      if (t && t.matches && t.matches("[data-action=keep-theirs]") && chosen) discard(chosen.dataset.key);
+      // "Keep theirs" on the report form: forget the rep's draft so the stored text shows.
+      if (t && t.matches && t.matches("[data-keep-theirs]")) {
+        try { localStorage.removeItem("fieldpace.draft." + t.dataset.keepTheirs); } catch (x) { /* ignore */ }
+      }
       if (t && t.matches && t.matches("[data-action=discard]")) {
         var item = t.closest("[data-key]");
         if (item && confirm(t.dataset.confirm)) discard(item.dataset.key);
@@ -594,7 +704,7 @@
     });
     // An htmx swap (the customer search online) replaces a list: mark its waiting items again.
     document.addEventListener("htmx:afterSettle", refreshUI);
-    window.addEventListener("online", function () { attempt = 0; syncNow(); });
+    window.addEventListener("online", function () { resetBackoff(); syncNow(); });
     window.addEventListener("offline", function () { state.offline = true; refreshUI(); });
     document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") syncNow(); });
     if (navigator.serviceWorker) {
@@ -602,7 +712,10 @@
         if (e.data && e.data.type === "OUTBOX_CHANGED") refreshUI();
       });
     }
-    setInterval(function () { pendingCount().then(function (n) { if (n && navigator.onLine) syncNow(); }); }, 30000);
+    setInterval(function () {
+      if (Date.now() < retryAt) return;  // backing off
+      pendingCount().then(function (n) { if (n && navigator.onLine) syncNow(); });
+    }, 30000);
     refreshUI();
     if (user) syncNow();
     warmOfflinePages();
