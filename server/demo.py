@@ -131,9 +131,7 @@ class Writer:
 
     async def _write(self, batch: dict, size: int) -> None:
         async with db.write_transaction() as transaction:
-            if db.is_sqlite(Team._meta.db):
-                # A bigger page cache for this connection: the indexes of a million rows outgrow 2 MB.
-                await transaction.connection.execute("PRAGMA cache_size = -262144")
+            await db.bulk_load(transaction)
             for table in self.ORDER:
                 rows = batch[table]
                 if rows:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from server import changes, clock, db, validation
+from server import clock, db, validation
 from server.accounts.permissions import Actor, can_see_rep, visible_rep_ids
 from server.customers.tables import Customer
-from server.db import is_sqlite
 from server.i18n import _
+from server.syncing import sequence
 from server.web import Arrival, FieldErrors, Result, single
 
 COLUMNS = (Customer.id, Customer.name, Customer.contact_name, Customer.phone, Customer.address, Customer.owner)
@@ -28,12 +28,9 @@ async def search(actor: Actor, q: str = "", limit: int = 50) -> list[dict]:
     q = q.strip()[:100]
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        # SQLite's LIKE already ignores ASCII case; PostgreSQL needs ILIKE.
-        match = "like" if is_sqlite(Customer._meta.db) else "ilike"
         query = query.where(
-            getattr(Customer.name, match)(pattern)
-            | getattr(Customer.contact_name, match)(pattern)
-            | getattr(Customer.phone, match)(pattern)
+            db.ilike(Customer.name, pattern) | db.ilike(Customer.contact_name, pattern)
+            | db.ilike(Customer.phone, pattern)
         )
     return await query.order_by(Customer.name).limit(limit)
 
@@ -104,7 +101,7 @@ async def create_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival
                     existing[clean["id"]] = clean["owner"]
                     new_rows.append((index, clean))
             if new_rows:
-                first = await changes.allocate(len(new_rows))
+                first = await sequence.allocate(len(new_rows))
                 now = clock.now()
                 await db.insert_rows(Customer, [
                     {**clean, "created_by": actor.id, "created_at": now, "updated_at": now, "server_seq": first + k}

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from uuid import UUID, uuid4
 
-from server import changes, clock, db, validation
+from server import clock, db, validation
 from server.accounts.permissions import Actor, can_manage_rep, can_see_rep
 from server.accounts.tables import User
 from server.i18n import N_, _
 from server.reports.tables import KINDS, Report, ReportEvent
+from server.syncing import sequence
 from server.visits import services as visits
 from server.web import Arrival, Conflict, FieldErrors
 
@@ -132,7 +133,7 @@ async def _save(actor: Actor, clean: dict, submit: bool, arrival: Arrival) -> tu
             Report(
                 id=rid, rep=actor.id, kind=clean["kind"], period_start=clean["period_start"], status=status,
                 submitted_at=now if submit else None, created_at=now, updated_at=now,
-                server_seq=await changes.allocate(1), **fields, **sync_fields,
+                server_seq=await sequence.allocate(1), **fields, **sync_fields,
             )
         )
         await _event(rid, actor, "submitted" if submit else "created", "", status)
@@ -153,7 +154,7 @@ async def _save(actor: Actor, clean: dict, submit: bool, arrival: Arrival) -> tu
         if unchanged:
             return rid, "unchanged"
     values = {getattr(Report, k): v for k, v in {**fields, **sync_fields}.items()}
-    values.update({Report.status: after, Report.updated_at: now, Report.server_seq: await changes.allocate(1)})
+    values.update({Report.status: after, Report.updated_at: now, Report.server_seq: await sequence.allocate(1)})
     if submit:
         values[Report.submitted_at] = now
     # The status guard makes a concurrent approval win: zero rows updated means it changed under us.
@@ -184,7 +185,7 @@ async def decide(actor: Actor, report_id: UUID, approve: bool, comment: str) -> 
         updated = await Report.update(
             {
                 Report.status: after, Report.decided_at: now, Report.decided_by: actor.id,
-                Report.manager_comment: comment, Report.updated_at: now, Report.server_seq: await changes.allocate(1),
+                Report.manager_comment: comment, Report.updated_at: now, Report.server_seq: await sequence.allocate(1),
             }
         ).where((Report.id == report_id) & (Report.status == "submitted")).returning(Report.id)
         if not updated:
@@ -207,7 +208,7 @@ async def delete_draft(actor: Actor, report_id: UUID) -> bool:
         ).returning(Report.id)
         if not deleted:
             return False
-        await changes.record_deletion("report", report_id, actor.id)
+        await sequence.record_deletion("report", report_id, actor.id)
     return True
 
 

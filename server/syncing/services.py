@@ -24,7 +24,7 @@ from server.customers.tables import Customer
 from server.i18n import _
 from server.reports import services as reports
 from server.reports.tables import Report
-from server.syncing.tables import Device, Tombstone
+from server.syncing.tables import Tombstone
 from server.visits import services as visits
 from server.visits.tables import Visit
 from server.web import Arrival, Conflict, FieldErrors, Result
@@ -38,10 +38,10 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 MAX_PULL = 1000
 
 
-def _lock_device(actor: Actor, device_id: UUID, user_agent: str, sqlite: bool) -> db.Script:
+def _lock_device(actor: Actor, device_id: UUID, user_agent: str) -> db.Script:
     """A transaction script: the device's last seq and last-seen time, with its row locked for this
     transaction; registers a new device. A known device (every push but its first) costs one query."""
-    select = _DEVICE + ("" if sqlite else " FOR UPDATE")
+    select = _DEVICE + db.for_update()
     rows = yield db.Sql(select, [device_id])
     if not rows:
         now = clock.now()
@@ -114,11 +114,11 @@ class _NotOnlyVisits(Exception):
 
 
 def _visit_push(actor: Actor, request: PushRequest, by_seq: dict[int, Mutation], user_agent: str,
-                received_at: datetime, skew: int | None, prepared: dict[int, Any], sqlite: bool) -> db.Script:
+                received_at: datetime, skew: int | None, prepared: dict[int, Any]) -> db.Script:
     """A push whose mutations to process are all visits, validated beforehand (`prepared`, by seq), as
     one transaction script: lock the device, plan, advance the device, then the visits' one check query
     and one numbered insert, so the server sequence is taken last."""
-    last_seq, last_seen = yield from _lock_device(actor, request.device_id, user_agent, sqlite)
+    last_seq, last_seen = yield from _lock_device(actor, request.device_id, user_agent)
     plan = plan_batch(last_seq, list(by_seq))
     outcome: dict[int, Result] = {}
     runnable = []
@@ -134,11 +134,11 @@ def _visit_push(actor: Actor, request: PushRequest, by_seq: dict[int, Mutation],
     missing = [m for m in runnable if m.seq not in prepared]
     if missing:  # not validated beforehand (the hint was behind): validate here
         items = [(m.record_id, m.payload, Arrival(m.client_time, received_at, skew)) for m in missing]
-        prepared = {**prepared, **dict(zip((m.seq for m in missing), visits.prepare_many(actor, items, sqlite)))}
+        prepared = {**prepared, **dict(zip((m.seq for m in missing), visits.prepare_many(actor, items)))}
     new_last = new_last_seq(last_seq, plan)
     yield from _touch_device(request.device_id, new_last, last_seq, last_seen, received_at)
     if runnable:
-        results = yield from visits.apply_script(actor, [prepared[m.seq] for m in runnable], sqlite)
+        results = yield from visits.apply_script(actor, [prepared[m.seq] for m in runnable])
         for m, result in zip(runnable, results):
             outcome[m.seq] = result
     _settle(plan, by_seq, outcome)
@@ -164,7 +164,6 @@ async def push(actor: Actor, request: PushRequest, user_agent: str = "") -> dict
     received_at = clock.now()
     skew = request.clock_skew_seconds(received_at)
     by_seq = {m.seq: m for m in request.mutations}
-    sqlite = db.is_sqlite(Device._meta.db)
     # Only mutations above the device's last seq can be processed; those are validated before the lock.
     hint = _LAST_SEQ_HINTS.get(request.device_id, 0)
     pending = [m for m in request.mutations if m.seq > hint and not m.malformed]
@@ -188,15 +187,15 @@ async def push(actor: Actor, request: PushRequest, user_agent: str = "") -> dict
         # The common push (a rep's logged visits): validated here, then one transaction script, which on
         # SQLite is one trip to the database thread holding the write lock only for the database's work.
         items = [(m.record_id, m.payload, Arrival(m.client_time, received_at, skew)) for m in pending]
-        prepared = dict(zip((m.seq for m in pending), visits.prepare_many(actor, items, sqlite)))
+        prepared = dict(zip((m.seq for m in pending), visits.prepare_many(actor, items)))
         try:
             plan, outcome, new_last = await db.run_write(
-                _visit_push(actor, request, by_seq, user_agent, received_at, skew, prepared, sqlite))
+                _visit_push(actor, request, by_seq, user_agent, received_at, skew, prepared))
         except _NotOnlyVisits:
             plan = None
     if plan is None:
         async with db.write_transaction():
-            last_seq, last_seen = await db.run_script(_lock_device(actor, request.device_id, user_agent, sqlite))
+            last_seq, last_seen = await db.run_script(_lock_device(actor, request.device_id, user_agent))
             plan = plan_batch(last_seq, list(by_seq))
             outcome = {}
             to_process = [by_seq[seq] for seq, o in plan if o is Outcome.PROCESS]
