@@ -31,10 +31,12 @@ def _names(columns: Sequence[str]) -> str:
 def insert_or_ignore(table: str, columns: Sequence[str], conflict: Sequence[str], rows: int = 1) -> str:
     """`INSERT ... ON CONFLICT (conflict) DO NOTHING` for `rows` rows of `columns`, with `{}`
     placeholders: a row whose key exists is skipped, never an error, whoever inserted it first (read it
-    back to learn who owns it). Add `RETURNING ...` to learn which rows were new."""
+    back to learn who owns it). No `conflict` columns: any unique key. Add `RETURNING ...` to learn which
+    rows were new."""
     one = "(" + ", ".join("{}" for _c in columns) + ")"
-    return (f'INSERT INTO "{table}" ({_names(columns)}) VALUES {", ".join([one] * rows)} '
-            f"ON CONFLICT ({_names(conflict)}) DO NOTHING")
+    target = f"({_names(conflict)}) " if conflict else ""
+    return f'INSERT INTO "{table}" ({_names(columns)}) VALUES {", ".join([one] * rows)} ON CONFLICT {target}DO NOTHING'
+
 
 
 def upsert(table: str, columns: Sequence[str], conflict: Sequence[str], update: Sequence[str]) -> str:
@@ -110,6 +112,47 @@ async def write_beside(query: Any) -> bool:
     return True
 
 
+def savepoint(name: str, body: Script) -> Script:
+    """Run the script `body` inside a savepoint: if it raises, what it wrote is rolled back (the
+    transaction around it goes on, on PostgreSQL too) and the exception is raised on."""
+    yield Sql(f"SAVEPOINT {name}")
+    try:
+        result = yield from body
+    except Exception:
+        yield Sql(f"ROLLBACK TO SAVEPOINT {name}")
+        yield Sql(f"RELEASE SAVEPOINT {name}")
+        raise
+    yield Sql(f"RELEASE SAVEPOINT {name}")
+    return result
+
+
+# SQLSTATE classes and codes of faults that pass: the connection (08), an operator intervention such as a
+# restart (57P01-57P03), a lock timeout (55P03), a serialization failure or a deadlock (40001, 40P01),
+# too many connections (53300).
+_TRANSIENT_STATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300", "57014"}
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failure is the database's passing state rather than the data's fault: a lost connection,
+    a restarting server, a lock timeout (SQLITE_BUSY / locked), a serialization failure or deadlock.
+    Retry those; anything else is final for the statement that met it."""
+    import sqlite3
+
+    if isinstance(error, (ConnectionError, TimeoutError, asyncio.TimeoutError)):
+        return True
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error).lower()
+        return "locked" in text or "busy" in text or "disk i/o" in text
+    state = getattr(error, "sqlstate", None)
+    if isinstance(state, str):
+        return state in _TRANSIENT_STATES or state.startswith("08")
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg is installed with piccolo[postgres]
+        return False
+    return isinstance(error, (asyncpg.exceptions.InterfaceError, asyncpg.exceptions.ConnectionDoesNotExistError))
+
+
 # ---------------------------------------------------------------------------------------- locking
 
 
@@ -182,12 +225,12 @@ class Lookup(NamedTuple):
 
 def find_keys(lookups: Sequence[Lookup]) -> Script:
     """A transaction script in one statement: for each lookup, {key: value} of the given UUID keys that
-    exist. Returns {lookup name: {UUID: UUID}}.
+    exist (`value` a UUID column, None when NULL). Returns {lookup name: {UUID: UUID | None}}.
 
     SQLite: one row back (each row fetched is a trip through the GIL for the database thread), each
     lookup a `group_concat` of "key value" pairs. PostgreSQL: one statement whose text is the same
     whatever the number of keys (arrays), so asyncpg's prepared-statement cache serves it."""
-    found: dict[str, dict[UUID, UUID]] = {lookup.name: {} for lookup in lookups}
+    found: dict[str, dict[UUID, UUID | None]] = {lookup.name: {} for lookup in lookups}
     lookups = [lookup for lookup in lookups if lookup.keys]
     if not lookups:
         return found
@@ -200,14 +243,14 @@ def find_keys(lookups: Sequence[Lookup]) -> Script:
             if lk.where:
                 cond += f' AND "{lk.where}" = {{}}'
                 args.append(str(lk.equals) if isinstance(lk.equals, UUID) else lk.equals)
-            parts.append(f"(SELECT group_concat(\"{lk.key}\" || ' ' || \"{lk.value}\") FROM \"{lk.table}\" "
-                         f"WHERE {cond}) AS r{i}")
+            parts.append(f"(SELECT group_concat(\"{lk.key}\" || ' ' || COALESCE(\"{lk.value}\", '')) "
+                         f"FROM \"{lk.table}\" WHERE {cond}) AS r{i}")
         row = (yield Sql("SELECT " + ", ".join(parts), args))[0]
         for i, lk in enumerate(lookups):
             for pair in (row[f"r{i}"] or "").split(","):
                 if pair:
                     key, value = pair.split(" ")
-                    found[lk.name][UUID(key)] = UUID(value)
+                    found[lk.name][UUID(key)] = UUID(value) if value else None
         return found
     selects = []
     for i, lk in enumerate(lookups):

@@ -58,36 +58,48 @@ def compile_placeholders(text: str) -> str:
 
 def drive_sqlite(connection: Any, script: Script) -> Any:
     """In the SQLite connection's thread (a sqlite3 connection): every statement of the script, in the
-    current transaction."""
-    value = None
+    current transaction. A statement's error is thrown into the script at its `yield`, so a script may
+    catch it (after rolling back to a savepoint of its own); uncaught, it ends the script and is raised."""
+    value: Any = None
+    error: BaseException | None = None
     try:
         while True:
             try:
-                statement = script.send(value)
+                statement = script.send(value) if error is None else script.throw(error)
             except StopIteration as stop:
                 return stop.value
-            cursor = connection.execute(_compile(True, statement.text), statement.args)
-            value = cursor.fetchall()
-            cursor.close()
+            error = None
+            try:
+                cursor = connection.execute(_compile(True, statement.text), statement.args)
+                value = cursor.fetchall()
+                cursor.close()
+            except Exception as e:  # noqa: BLE001 - thrown into the script, which may handle it
+                error, value = e, None
     except BaseException:
         script.close()
         raise
 
 
 async def drive_async(sqlite: bool, connection: Any, script: Script) -> Any:
-    """Every statement of the script on an aiosqlite or asyncpg connection, one trip each."""
-    value = None
+    """Every statement of the script on an aiosqlite or asyncpg connection, one trip each; a statement's
+    error is thrown into the script, as in drive_sqlite."""
+    value: Any = None
+    error: BaseException | None = None
     try:
         while True:
             try:
-                statement = script.send(value)
+                statement = script.send(value) if error is None else script.throw(error)
             except StopIteration as stop:
                 return stop.value
+            error = None
             text = _compile(sqlite, statement.text)
-            if sqlite:
-                value = await connection.execute_fetchall(text, statement.args)
-            else:
-                value = [dict(row) for row in await connection.fetch(text, *statement.args)]
+            try:
+                if sqlite:
+                    value = await connection.execute_fetchall(text, statement.args)
+                else:
+                    value = [dict(row) for row in await connection.fetch(text, *statement.args)]
+            except Exception as e:  # noqa: BLE001 - thrown into the script, which may handle it
+                error, value = e, None
     except BaseException:
         script.close()
         raise

@@ -17,7 +17,7 @@ from server.i18n import N_, _
 from server.reports.tables import KINDS, Report, ReportEvent
 from server.syncing import sequence
 from server.visits import services as visits
-from server.web import Arrival, Conflict, FieldErrors
+from server.web import Arrival, Conflict, FieldErrors, Result
 
 EDITABLE = ("draft", "returned")
 TEXT_FIELDS = ("summary", "results", "problems", "plan")
@@ -109,38 +109,92 @@ async def save(actor: Actor, data: dict, submit: bool, arrival: Arrival | None =
     if not actor.is_rep:
         raise FieldErrors({"": _("Only reps write reports.")})
     clean = validate(data)
-    async with db.write_transaction():
-        return await _save(actor, clean, submit, arrival or Arrival())
+    _check_submit(clean, submit)
+    return await db.run_write(save_script(actor, clean, submit, arrival or Arrival()))
 
 
-async def _save(actor: Actor, clean: dict, submit: bool, arrival: Arrival) -> tuple[UUID, str]:
-    now = clock.now()
-    fields = {name: clean[name] for name in TEXT_FIELDS}
-    sync_fields = {"device_time": arrival.device_time, "received_at": arrival.received_at,
-                   "clock_skew_s": arrival.clock_skew_s}
-    existing = await find(actor.id, clean["kind"], clean["period_start"])
-    if existing is None and clean["id"] is not None:
-        other = await Report.select(Report.rep).where(Report.id == clean["id"]).first()
-        if other:
-            raise FieldErrors({"id": _("This identifier belongs to another record.")})
-    if submit and not fields["summary"] and not fields["results"]:
+def _check_submit(clean: dict, submit: bool) -> None:
+    if submit and not clean["summary"] and not clean["results"]:
         raise FieldErrors({"summary": _("Write a summary or results before submitting.")})
 
+
+def prepare_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival]]) -> list[Result | tuple]:
+    """The part of a synced save that needs no database: each item validated, as a rejected Result or
+    (clean values, submit, arrival)."""
+    prepared: list[Result | tuple] = []
+    for rid, data, arrival in items:
+        if not actor.is_rep:
+            prepared.append(Result("rejected", rid, {"": _("Only reps write reports.")}))
+            continue
+        submit = bool(data.get("submit"))
+        try:
+            clean = validate({**data, "id": str(rid)} if rid else data)
+            _check_submit(clean, submit)
+        except FieldErrors as e:
+            prepared.append(Result("rejected", rid, e.errors))
+            continue
+        prepared.append((clean, submit, arrival))
+    return prepared
+
+
+def apply_script(actor: Actor, prepared: list[Result | tuple]) -> db.Script:
+    """Synced saves inside the push's transaction, one after another (a few a day): applied, duplicate
+    (the same save again), rejected or conflict, one Result per prepared item."""
+    results: list[Result] = []
+    for p in prepared:
+        if isinstance(p, Result):
+            results.append(p)
+            continue
+        clean, submit, arrival = p
+        try:
+            rid, outcome = yield from save_script(actor, clean, submit, arrival)
+            results.append(Result("duplicate" if outcome == "unchanged" else "applied", rid))
+        except FieldErrors as e:
+            results.append(Result("rejected", clean["id"], e.errors))
+        except Conflict as e:
+            results.append(Result("conflict", clean["id"], {"": e.message}))
+    return results
+
+
+_FIND = ("SELECT id, status, summary, results, problems, plan FROM report "
+         "WHERE rep = {} AND kind = {} AND period_start = {}")
+_EVENT = ("INSERT INTO report_event (id, report, actor, action, from_status, to_status, comment, at) "
+          "VALUES ({}, {}, {}, {}, {}, {}, '', {})")
+
+
+def save_script(actor: Actor, clean: dict, submit: bool, arrival: Arrival) -> db.Script:
+    """A save as a transaction script (validated `clean` values): the same rules for the form, the JSON
+    API and the reconciler. Raises FieldErrors or Conflict before writing anything."""
+    now = clock.now()
+    fields = {name: clean[name] for name in TEXT_FIELDS}
+    key = db.driver_values([actor.id, clean["kind"], clean["period_start"]])
+    existing = (yield db.Sql(_FIND, key)) or None
+    if existing is None and clean["id"] is not None:
+        other = yield db.Sql("SELECT rep FROM report WHERE id = {}", db.driver_values([clean["id"]]))
+        if other:
+            raise FieldErrors({"id": _("This identifier belongs to another record.")})
     if existing is None:
         rid = clean["id"] or uuid4()
         status = "submitted" if submit else "draft"
-        await Report.insert(
-            Report(
-                id=rid, rep=actor.id, kind=clean["kind"], period_start=clean["period_start"], status=status,
-                submitted_at=now if submit else None, created_at=now, updated_at=now,
-                server_seq=await sequence.allocate(1), **fields, **sync_fields,
-            )
-        )
-        await _event(rid, actor, "submitted" if submit else "created", "", status)
-        return rid, "submitted" if submit else "created"
-
-    rid, before = existing["id"], existing["status"]
-    unchanged = all(existing[name] == fields[name] for name in TEXT_FIELDS)
+        seq = yield from sequence.allocate_script(1)
+        columns = ("id", "rep", "kind", "period_start", "status", "submitted_at", "created_at", "updated_at",
+                   "server_seq", *TEXT_FIELDS, "device_time", "received_at", "clock_skew_s")
+        values = [rid, actor.id, clean["kind"], clean["period_start"], status, now if submit else None, now, now,
+                  seq, *fields.values(), arrival.device_time, arrival.received_at, arrival.clock_skew_s]
+        # ON CONFLICT: the first report of the period saved meanwhile from another device (PostgreSQL):
+        # nothing is inserted, and the save goes on as an edit of that report.
+        inserted = yield db.Sql(db.insert_or_ignore("report", columns, ()) + " RETURNING id",
+                                db.driver_values(values))
+        if inserted:
+            action = "submitted" if submit else "created"
+            yield db.Sql(_EVENT, db.driver_values([uuid4(), rid, actor.id, action, "", status, now]))
+            return rid, action
+        existing = (yield db.Sql(_FIND, key)) or None
+        if existing is None:  # the conflict was on the id: another rep's report took it meanwhile
+            raise FieldErrors({"id": _("This identifier belongs to another record.")})
+    row = existing[0]
+    rid, before = db.as_uuid(row["id"]), row["status"]
+    unchanged = all(row[name] == fields[name] for name in TEXT_FIELDS)
     if before not in EDITABLE:
         if unchanged and (submit or before == "approved"):
             return rid, "unchanged"  # the same save arriving again
@@ -153,15 +207,19 @@ async def _save(actor: Actor, clean: dict, submit: bool, arrival: Arrival) -> tu
         after, action = before, "saved"
         if unchanged:
             return rid, "unchanged"
-    values = {getattr(Report, k): v for k, v in {**fields, **sync_fields}.items()}
-    values.update({Report.status: after, Report.updated_at: now, Report.server_seq: await sequence.allocate(1)})
+    seq = yield from sequence.allocate_script(1)
+    sets = [*TEXT_FIELDS, "device_time", "received_at", "clock_skew_s", "status", "updated_at", "server_seq"]
+    values = [*fields.values(), arrival.device_time, arrival.received_at, arrival.clock_skew_s, after, now, seq]
     if submit:
-        values[Report.submitted_at] = now
+        sets.append("submitted_at")
+        values.append(now)
     # The status guard makes a concurrent approval win: zero rows updated means it changed under us.
-    updated = await Report.update(values).where((Report.id == rid) & (Report.status == before)).returning(Report.id)
+    updated = yield db.Sql(
+        f"UPDATE report SET {', '.join(f'{c} = {{}}' for c in sets)} WHERE id = {{}} AND status = {{}} RETURNING id",
+        db.driver_values([*values, rid, before]))
     if not updated:
         raise Conflict(_("This report changed meanwhile; reload it and try again."))
-    await _event(rid, actor, action, before, after)
+    yield db.Sql(_EVENT, db.driver_values([uuid4(), rid, actor.id, action, before, after, now]))
     return rid, action
 
 
