@@ -159,7 +159,7 @@ class FastRandom(random.Random):
     def randint(self, a: int, b: int) -> int:
         return a + int(self.random() * (b - a + 1))
 
-    def randrange(self, n: int) -> int:  # type: ignore[override]  (one argument only)
+    def randrange(self, n: int) -> int:  # type: ignore[override]  # only the one-argument form is used
         return int(self.random() * n)
 
     def choice(self, seq):
@@ -243,8 +243,8 @@ async def generate(reps: int = 8, days: int = 365, customers_per_rep: int = 40, 
     rep_team = [i % team_count for i in range(reps)]
     rep_ids = [user(f"rep{i + 1}", person_name(rng), "rep", teams[rep_team[i]]) for i in range(reps)]
     members: list[list[int]] = [[] for _ in teams]
-    for i, t in enumerate(rep_team):
-        members[t].append(i)
+    for i, team_index in enumerate(rep_team):
+        members[team_index].append(i)
 
     # --- Who each rep is: the dashboards' story ------------------------------------------------------
     ability, energy, margin, satisfaction = [], [], [], []
@@ -567,7 +567,7 @@ async def _plan(w: Writer, new_id: Ids, stats: Stats, admin: UUID, teams: list, 
     both directions). Rate KPIs: every cell carries the company's value."""
     year = today.year
     kpis = await Kpi.select(Kpi.id, Kpi.code, Kpi.unit, Kpi.kind).where(
-        (Kpi.builtin == True) & (Kpi.active == True)  # noqa: E712
+        (Kpi.builtin == True) & (Kpi.active == True)  # noqa: E712 - Piccolo column comparisons (SQL), not truth tests
     ).order_by(Kpi.position)
     plan = new_id()
     created = datetime(year - 1, 12, 15, 2, 0, tzinfo=UTC)

@@ -53,7 +53,8 @@ class PooledSQLiteEngine(SQLiteEngine):
 
         connection = await aiosqlite.connect(**self.connection_kwargs)
         await connection.execute("PRAGMA foreign_keys = 1")
-        connection.row_factory = dict_factory
+        # Piccolo's row factory (dicts); aiosqlite's stub types the attribute as a class only.
+        connection.row_factory = dict_factory  # type: ignore[assignment]
         return connection
 
     async def _acquire(self) -> Any:
@@ -84,7 +85,8 @@ class PooledSQLiteEngine(SQLiteEngine):
         if connection is not None:
             await connection.close()
 
-    async def _run_in_new_connection(self, query, args=None, query_type="generic", table=None):  # type: ignore[no-untyped-def]  # Piccolo's signature, untyped there
+    # Piccolo's signatures, pinned by tests/unit/test_piccolo_internals.py.
+    async def _run_in_new_connection(self, query, args=None, query_type="generic", table=None):
         connection = await self._acquire()
         try:
             # One trip to the connection's thread (execute, fetch, close the cursor) instead of three, and a
@@ -98,7 +100,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         await self._release(connection)
         return rows
 
-    async def _run_in_existing_connection(self, connection, query, args=None, query_type="generic", table=None):  # type: ignore[no-untyped-def]  # Piccolo's signature, untyped there
+    async def _run_in_existing_connection(self, connection, query, args=None, query_type="generic", table=None):
         """A query inside a transaction. Piccolo re-sends `PRAGMA foreign_keys = 1` before each one (a
         round trip to the connection's thread); our connections have it set once, when opened. Execute,
         fetch and close the cursor in one trip."""

@@ -8,6 +8,7 @@ fields that only the rep's manager (or an admin) writes.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from server import clock, db, validation
@@ -54,7 +55,7 @@ def period_of(kind: str, day: date) -> tuple[date, date]:
 
 def validate(data: dict) -> dict:
     errors: dict[str, str] = {}
-    clean = {
+    clean: dict[str, Any] = {
         "id": validation.uuid(data, "id", errors, required=False),
         "kind": validation.choice(data, "kind", KINDS, errors, default="daily"),
         "period_start": validation.day(data, "period_start", errors, required=True),
@@ -311,7 +312,7 @@ async def queue(actor: Actor) -> list[dict]:
 
 async def missing_daily(actor: Actor, day: date) -> list[dict]:
     """Active reps the actor manages with no submitted or approved daily report for `day`."""
-    reps = User.select(User.id, User.display_name).where((User.role == "rep") & (User.active == True))  # noqa: E712
+    reps = User.select(User.id, User.display_name).where((User.role == "rep") & (User.active == True))  # noqa: E712 - a Piccolo column comparison (SQL), not a truth test
     # Who the actor may read, as visible_rep_ids() says, in this query rather than one of its own.
     if actor.is_manager:
         if not actor.led_team_ids:

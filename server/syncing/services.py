@@ -47,6 +47,8 @@ PULL_WINDOW_DAYS = 90
 # duplicates) within it writes nothing, and is answered without the write lock.
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 MAX_PULL = 1000
+# What a push that met a transient database fault (answered 503) tells the device to wait.
+RETRY_AFTER_SECONDS = 5
 
 _DEVICE = 'SELECT "user", last_seq, last_seen_at FROM device WHERE id = {}'
 
@@ -228,8 +230,7 @@ async def push(actor: Actor, request: PushRequest, user_agent: str = "") -> dict
     except Exception as e:
         if db.is_transient(e):
             log.warning("sync: push of device %s met a transient database fault: %r", request.device_id, e)
-            raise ServiceUnavailableException(_("The server is busy; your changes are kept and sent again."),
-                                              headers={"Retry-After": "5"}) from e
+            raise ServiceUnavailableException(_("The server is busy; your changes are kept and sent again.")) from e
         raise
     _settle(plan, work.by_seq, outcome)
     return {
@@ -273,7 +274,7 @@ async def pull(actor: Actor, cursor: int, limit: int) -> dict[str, Any]:
                 return query
             return query.where(column.is_in(rep_ids)) if rep_ids else None
 
-        sources = []
+        sources: list[tuple[int, str, dict]] = []
         visits_since = (Visit.server_seq > cursor) & (Visit.visit_date >= horizon)
         reports_since = (Report.server_seq > cursor) & (Report.period_start >= horizon)
         tombstones = Tombstone.select(Tombstone.record_type, Tombstone.record_id, Tombstone.server_seq)

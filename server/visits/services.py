@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from server import clock, db, validation
@@ -34,7 +35,7 @@ LIST_COLUMNS = (
 def validate(data: dict) -> dict:
     """Check a visit as typed on the phone; every problem is reported at once, per field."""
     errors: dict[str, str] = {}
-    clean = {
+    clean: dict[str, Any] = {
         "id": validation.uuid(data, "id", errors, required=False),
         "customer": validation.uuid(data, "customer", errors, required=True),
         "purpose": validation.choice(data, "purpose", PURPOSES, errors),

@@ -96,7 +96,7 @@ def test_a_transient_fault_is_a_retry_of_the_whole_push_never_a_rejection(client
     with faulty("visit.create", "apply", {batch[1]["record_id"]}, sqlite3.OperationalError("database is locked")):
         r = client.post_json("/api/v1/sync/push", {"protocol": PROTOCOL_VERSION, "schema": SCHEMA_VERSION,
                                                    "device_id": str(device), "mutations": batch})
-    assert r.status_code == 503
+    assert r.status_code == 503 and r.headers.get("retry-after") == "5"
     assert client.run(Visit.count().where(Visit.rep == world.rep)) == 0
     assert client.run(Device.select(Device.last_seq).where(Device.id == device).first()) in (None, {"last_seq": 0})
     assert statuses(push(client, device, batch)) == [(1, "applied"), (2, "applied"), (3, "applied")]
