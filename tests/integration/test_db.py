@@ -131,3 +131,30 @@ def test_write_beside_is_seen_outside_the_open_transaction_on_postgresql(client,
         assert wrote is False and seen is None
     else:
         assert wrote is True and seen == [{"processed_rows": 7}]
+
+
+def test_the_row_locks_the_target_and_sales_services_take(client, world):
+    """The exact forms proposed for targets (a plan locked with its columns; every plan of its year,
+    locked in id order) and sales (one order row locked), on both engines."""
+    from server.targets.tables import TargetPlan
+
+    columns = (TargetPlan.id, TargetPlan.name, TargetPlan.year, TargetPlan.status, TargetPlan.created_at,
+               TargetPlan.updated_at, TargetPlan.approved_at)
+
+    async def go():
+        now = clock.now()
+        ids = [uuid4(), uuid4()]
+        for n, pid in enumerate(ids):
+            await TargetPlan.insert(TargetPlan(id=pid, name=f"Plan {n}", year=2031, status="draft", created_at=now,
+                                               updated_at=now))
+        async with db.write_transaction():
+            plan = await db.locked(TargetPlan.select(*columns).where(TargetPlan.id == ids[0])).first()
+            year_rows = await TargetPlan.raw(
+                "SELECT id, year, status FROM target_plan WHERE year = (SELECT year FROM target_plan WHERE id = {})"
+                " ORDER BY id" + db.for_update(), ids[0])
+            await db.lock_row("target_plan", ids[1])
+        return plan, year_rows, ids
+
+    plan, year_rows, ids = client.run(go())
+    assert plan["id"] == ids[0] and plan["status"] == "draft" and plan["year"] == 2031
+    assert sorted(str(r["id"]) for r in year_rows) == sorted(str(i) for i in ids)
