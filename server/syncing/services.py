@@ -10,8 +10,8 @@ write, which takes its server sequence numbers last). Either all of that commits
 push that dies half way leaves nothing half applied, and its retry is processed as if it were the first.
 
 A mutation whose handler fails unexpectedly (in prepare or apply) is that mutation's `rejected`, logged
-with its record id and seq; its run is rolled back to a savepoint and re-applied one mutation at a time,
-so the rest of the batch applies and the device's last seq moves on. Transient database faults (a lost
+with its record id and seq: the push's transaction is rolled back and run again with each mutation in a
+savepoint of its own, so the rest of the batch applies and the device's last seq moves on. Transient database faults (a lost
 connection, a restart, a lock timeout, a serialization failure) are never a rejection: the whole push
 answers 503 and the device sends it again.
 """
@@ -109,6 +109,8 @@ class _Push:
         self.skew = request.clock_skew_seconds(self.received_at)
         self.by_seq = {m.seq: m for m in request.mutations}
         self.prepared: dict[int, Any] = {}
+        # Whether each mutation is applied in a savepoint of its own (the retry of a push that failed).
+        self.careful = False
 
     def arrival(self, m: Mutation) -> Arrival:
         return Arrival(m.client_time, self.received_at, self.skew)
@@ -137,18 +139,14 @@ class _Push:
             self.prepared.update(zip((m.seq for m in run), values))
 
     def apply_run(self, kind: str, run: list[Mutation]) -> db.Script:
-        """One run of mutations of one kind through its handler's script, in a savepoint. If it fails
-        unexpectedly, it is rolled back and re-applied one mutation at a time (each in a savepoint), so only
-        the failing one is rejected. Transient faults are raised: they fail the whole push (a retry)."""
+        """One run of mutations of one kind through its handler's script: as one set-based call, or, when
+        the push is run `careful`ly (its first attempt failed), one mutation at a time, each in a savepoint
+        of its own, so only the failing one is rejected. Transient faults are raised either way: they fail
+        the whole push (a retry)."""
         handler = HANDLERS[kind]
         values = [self.prepared[m.seq] for m in run]
-        try:
-            return (yield from db.savepoint("sync_run", handler.apply(self.actor, values)))
-        except Exception as e:
-            if db.is_transient(e):
-                raise
-            if len(run) == 1:
-                return [self._as_result(run[0], e)]
+        if not self.careful:
+            return (yield from handler.apply(self.actor, values))
         results: list[Result] = []
         for m, value in zip(run, values):
             try:
@@ -224,7 +222,18 @@ async def push(actor: Actor, request: PushRequest, user_agent: str = "") -> dict
                 plan, outcome, new_last = plan_batch(last_seq, list(work.by_seq)), {}, last_seq
         if plan is None:
             work.prepare([m for m in request.mutations if m.seq > last_seq])
-            plan, outcome, new_last = await db.run_write(work.script())
+            try:
+                plan, outcome, new_last = await db.run_write(work.script())
+            except PermissionDeniedException:
+                raise
+            except Exception as e:
+                if db.is_transient(e):
+                    raise
+                # A mutation's handler failed: the push's transaction rolled back whole. Run it again with
+                # each mutation in a savepoint of its own, so only the failing ones are rejected. (No
+                # savepoints on the first attempt: on PostgreSQL each costs round trips every push.)
+                work.careful = True
+                plan, outcome, new_last = await db.run_write(work.script())
     except (PermissionDeniedException, ServiceUnavailableException):
         raise
     except Exception as e:
