@@ -27,9 +27,7 @@ async def migrate() -> bool:
     from server import db
 
     settings = Settings.from_env()
-    engine = _engine(settings)
-    if db.is_sqlite(engine):
-        await engine._run_in_new_connection("PRAGMA journal_mode=WAL")
+    await db.prepare(_engine(settings), pool=False)
     result = await run_forwards(app_name="fieldpace")
     return result.success
 
@@ -92,7 +90,11 @@ async def _closing(work):
     try:
         return await work
     finally:
-        engines = {id(t._meta.db): t._meta.db for t in db.all_tables() if t._meta._db is not None}
+        engines = {}
+        try:
+            engines[id(db.current())] = db.current()
+        except RuntimeError:
+            pass  # the command bound no engine
         if "server.piccolo_conf" in sys.modules:
             conf = sys.modules["server.piccolo_conf"].DB
             engines[id(conf)] = conf

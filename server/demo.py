@@ -126,9 +126,7 @@ class Writer:
 
     async def _write(self, batch: dict, size: int) -> None:
         async with db.write_transaction() as transaction:
-            if db.is_sqlite(Team._meta.db):
-                # A bigger page cache for this connection: the indexes of a million rows outgrow 2 MB.
-                await transaction.connection.execute("PRAGMA cache_size = -262144")
+            await db.bulk_load(transaction)
             for table in self.ORDER:
                 rows = batch[table]
                 if rows:
@@ -156,7 +154,7 @@ class FastRandom(random.Random):
     def randint(self, a: int, b: int) -> int:
         return a + int(self.random() * (b - a + 1))
 
-    def randrange(self, n: int) -> int:  # type: ignore[override]  (one argument only)
+    def randrange(self, n: int) -> int:  # type: ignore[override]  # only the one-argument form is used
         return int(self.random() * n)
 
     def choice(self, seq):
@@ -240,8 +238,8 @@ async def generate(reps: int = 8, days: int = 365, customers_per_rep: int = 40, 
     rep_team = [i % team_count for i in range(reps)]
     rep_ids = [user(f"rep{i + 1}", person_name(rng), "rep", teams[rep_team[i]]) for i in range(reps)]
     members: list[list[int]] = [[] for _ in teams]
-    for i, t in enumerate(rep_team):
-        members[t].append(i)
+    for i, team_index in enumerate(rep_team):
+        members[team_index].append(i)
 
     # --- Who each rep is: the dashboards' story ------------------------------------------------------
     ability, energy, margin, satisfaction = [], [], [], []

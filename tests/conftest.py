@@ -18,17 +18,16 @@ import pytest
 from litestar.testing import TestClient
 
 from server.app import create_app
+from server.piccolo_app import TABLES_CHILD_FIRST
 from server.settings import ROOT, Settings
 from tests import factories
 
 PG_URL = os.environ.get("FIELDPACE_TEST_POSTGRES_URL", "")
 ENGINES = ["sqlite", "postgres"]
-TABLES_CHILD_FIRST = [
-    "import_batch", "target_change", "kpi_target", "target_plan", "work_calendar", "collection", "order_split",
-    "sales_order", "opportunity_stage", "opportunity",
-    "sync_tombstone", "device", "report_event", "report", "visit", "customer", "team_manager", "app_user", "team",
-]
-# Rows the migrations seed: built-in KPIs stay (custom ones go), thresholds go back to their defaults.
+# Rows the migrations seed: the sync counter keeps counting, built-in KPIs stay (custom ones go),
+# thresholds go back to their defaults. Every other table is emptied, children first (the Piccolo app's
+# table list, ordered by foreign keys).
+SEEDED = {"sync_counter", "kpi", "pace_setting"}
 RESETS = ["DELETE FROM kpi WHERE NOT builtin", "UPDATE kpi SET active = TRUE",
           "UPDATE pace_setting SET on_track_min = 0.95, at_risk_min = 0.8"]
 
@@ -108,7 +107,8 @@ async def _truncate() -> None:
     from server.accounts.tables import User
 
     for table in TABLES_CHILD_FIRST:
-        await User.raw(f"DELETE FROM {table}")
+        if table._meta.tablename not in SEEDED:
+            await User.raw(f'DELETE FROM "{table._meta.tablename}"')
     for sql in RESETS:
         await User.raw(sql)
 

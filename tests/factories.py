@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from uuid import UUID, uuid4
 
-from server import changes, clock
+from server import clock
 from server.accounts.services import hash_password
 from server.accounts.tables import Team, TeamManager, User
 from server.customers.tables import Customer
 from server.reports.tables import Report
+from server.syncing import sequence
 from server.visits.tables import Visit
 
 PASSWORD = "correct-horse-battery"
@@ -46,7 +47,7 @@ async def customer(owner: UUID, name: str | None = None) -> UUID:
     cid = uuid4()
     now = clock.now()
     await Customer.insert(Customer(id=cid, name=name or f"Customer {next(_seq)}", owner=owner, created_by=owner,
-                                   created_at=now, updated_at=now, server_seq=await changes.allocate()))
+                                   created_at=now, updated_at=now, server_seq=await sequence.allocate()))
     return cid
 
 
@@ -55,7 +56,7 @@ async def visit(rep: UUID, customer: UUID, when: datetime | None = None, outcome
     when = when or clock.now()
     await Visit.insert(Visit(id=vid, rep=rep, customer=customer, purpose="follow_up", checkin_at=when,
                              visit_date=clock.local_date(when), outcome=outcome, created_at=clock.now(),
-                             server_seq=await changes.allocate()))
+                             server_seq=await sequence.allocate()))
     return vid
 
 
@@ -65,7 +66,7 @@ async def report(rep: UUID, day: date | None = None, status: str = "submitted", 
     now = clock.now()
     await Report.insert(Report(id=rid, rep=rep, kind=kind, period_start=day or clock.today(), summary=summary,
                                status=status, submitted_at=now if status != "draft" else None,
-                               created_at=now, updated_at=now, server_seq=await changes.allocate()))
+                               created_at=now, updated_at=now, server_seq=await sequence.allocate()))
     return rid
 
 

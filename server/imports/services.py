@@ -12,7 +12,6 @@ The file goes through three steps:
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import hashlib
 import logging
 from dataclasses import dataclass, field, fields
@@ -22,7 +21,7 @@ from uuid import UUID, uuid4
 
 from litestar.exceptions import NotFoundException
 
-from server import changes, clock, db
+from server import clock, db
 from server.accounts.permissions import Actor, require_role
 from server.accounts.tables import User
 from server.customers.tables import Customer
@@ -31,6 +30,7 @@ from server.imports.parsing import ImportFileError, decode
 from server.imports.planning import CHANGED_COLUMN, Lookups, Parsed, RowPlan, counts, parse_file, plan_rows
 from server.imports.tables import IMPORT_KINDS, ImportBatch
 from server.sales.tables import Collection, Order, OrderSplit
+from server.syncing import sequence
 from server.syncing.tables import Tombstone
 from server.web import Conflict, FieldErrors
 
@@ -248,11 +248,9 @@ async def progress(actor: Actor, batch_id: UUID) -> dict:
 
 async def _report_progress(batch_id: UUID, processed: int) -> None:
     PROGRESS.setdefault(batch_id, {"total": 0, "status": "running"})["processed"] = processed
-    if not db.is_sqlite(ImportBatch._meta.db):
-        # PostgreSQL: on a connection of its own (a fresh context holds no transaction), so other
-        # processes serving the progress page see it while the import's transaction is open.
-        query = ImportBatch.update({ImportBatch.processed_rows: processed}).where(ImportBatch.id == batch_id)
-        await asyncio.get_running_loop().create_task(query.run(), context=contextvars.Context())
+    # On PostgreSQL on a connection of its own, so other processes serving the progress page see it while
+    # the import's transaction is open (SQLite: the progress in this process's memory is all there is).
+    await db.write_beside(ImportBatch.update({ImportBatch.processed_rows: processed}).where(ImportBatch.id == batch_id))
 
 
 async def run(actor: Actor, batch_id: UUID) -> None:
@@ -310,7 +308,7 @@ async def _apply_customers(actor: Actor, creates: list[RowPlan], updates: list[R
         return
     # New numbers in the change order, so phones pull the new and changed customers.
     moved = sum(1 for p in updates if "owner" in p.changed)
-    first = await changes.allocate(len(creates) + len(updates) + moved)
+    first = await sequence.allocate(len(creates) + len(updates) + moved)
     await db.insert_rows(Customer, [{
         "id": uuid4(), "name": p.values["name"], "contact_name": p.values.get("contact_name", ""),
         "phone": p.values.get("phone", ""), "address": p.values.get("address", ""), "code": p.values["code"],

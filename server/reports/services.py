@@ -11,13 +11,14 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from server import changes, clock, db, validation
+from server import clock, db, validation
 from server.accounts.permissions import Actor, can_manage_rep, can_see_rep
 from server.accounts.tables import User
 from server.i18n import N_, _
 from server.reports.tables import KINDS, Report, ReportEvent
+from server.syncing import sequence
 from server.visits import services as visits
-from server.web import Arrival, Conflict, FieldErrors
+from server.web import Arrival, Conflict, FieldErrors, Result
 from sync import values
 from sync.protocol import TEXT_CAPS as _CAPS
 
@@ -129,68 +130,127 @@ async def save(actor: Actor, data: dict, submit: bool, arrival: Arrival | None =
     if not actor.is_rep:
         raise FieldErrors({"": _("Only reps write reports.")})
     clean = validate(data)
-    async with db.write_transaction():
-        return await _save(actor, clean, submit, arrival or Arrival())
+    _check_submit(clean, submit)
+    return await db.run_write(save_script(actor, clean, submit, arrival or Arrival()))
 
 
-async def _save(actor: Actor, clean: dict, submit: bool, arrival: Arrival) -> tuple[UUID, str]:
-    now = clock.now()
-    fields = {name: clean[name] for name in TEXT_FIELDS}
-    sync_fields: dict[str, Any] = {"device_time": arrival.device_time, "received_at": arrival.received_at,
-                   "clock_skew_s": arrival.clock_skew_s}
-    existing = await find(actor.id, clean["kind"], clean["period_start"])
-    if existing is None and clean["id"] is not None:
-        other = await Report.select(Report.rep).where(Report.id == clean["id"]).first()
-        if other:
-            raise FieldErrors({"id": _("This identifier belongs to another record.")})
-    if submit and not fields["summary"] and not fields["results"]:
+def _check_submit(clean: dict, submit: bool) -> None:
+    if submit and not clean["summary"] and not clean["results"]:
         raise FieldErrors({"summary": _("Write a summary or results before submitting.")})
 
+
+def prepare_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival]]) -> list[Result | tuple]:
+    """The part of a synced save that needs no database: each item validated, as a rejected Result or
+    (clean values, submit, arrival)."""
+    prepared: list[Result | tuple] = []
+    for rid, data, arrival in items:
+        if not actor.is_rep:
+            prepared.append(Result("rejected", rid, {"": _("Only reps write reports.")}))
+            continue
+        submit = bool(data.get("submit"))
+        try:
+            clean = validate({**data, "id": str(rid)} if rid else data)
+            _check_submit(clean, submit)
+        except FieldErrors as e:
+            prepared.append(Result("rejected", rid, e.errors))
+            continue
+        prepared.append((clean, submit, arrival))
+    return prepared
+
+
+def apply_script(actor: Actor, prepared: list[Result | tuple]) -> db.Script:
+    """Synced saves inside the push's transaction, one after another (a few a day): applied, duplicate
+    (the same save again), rejected or conflict, one Result per prepared item."""
+    results: list[Result] = []
+    for p in prepared:
+        if isinstance(p, Result):
+            results.append(p)
+            continue
+        clean, submit, arrival = p
+        try:
+            rid, outcome = yield from save_script(actor, clean, submit, arrival)
+            results.append(Result("duplicate" if outcome == "unchanged" else "applied", rid))
+        except FieldErrors as e:
+            results.append(Result("rejected", clean["id"], e.errors))
+        except Conflict as e:
+            results.append(Result("conflict", clean["id"], {"": e.message}))
+    return results
+
+
+_FIND = ("SELECT id, status, summary, results, problems, plan, version, revision FROM report "
+         "WHERE rep = {} AND kind = {} AND period_start = {}")
+_EVENT = ("INSERT INTO report_event (id, report, actor, action, from_status, to_status, comment, at) "
+          "VALUES ({}, {}, {}, {}, {}, {}, '', {})")
+
+
+def save_script(actor: Actor, clean: dict, submit: bool, arrival: Arrival) -> db.Script:
+    """A save as a transaction script (validated `clean` values): the same rules for the form, the JSON
+    API and the reconciler. Raises FieldErrors or Conflict before writing anything."""
+    now = clock.now()
+    fields = {name: clean[name] for name in TEXT_FIELDS}
+    key = db.driver_values([actor.id, clean["kind"], clean["period_start"]])
+    existing = (yield db.Sql(_FIND, key)) or None
+    if existing is None and clean["id"] is not None:
+        other = yield db.Sql("SELECT rep FROM report WHERE id = {}", db.driver_values([clean["id"]]))
+        if other:
+            raise FieldErrors({"id": _("This identifier belongs to another record.")})
     if existing is None:
         rid = clean["id"] or uuid4()
         status = "submitted" if submit else "draft"
-        await Report.insert(
-            Report(
-                id=rid, rep=actor.id, kind=clean["kind"], period_start=clean["period_start"], status=status,
-                submitted_at=now if submit else None, created_at=now, updated_at=now,
-                server_seq=await changes.allocate(1), version=1, revision=clean.get("revision") or uuid4(),
-                **fields, **sync_fields,
-            )
-        )
-        await _event(rid, actor, "submitted" if submit else "created", "", status)
-        return rid, "submitted" if submit else "created"
-
-    rid, before = existing["id"], existing["status"]
-    unchanged = all(existing[name] == fields[name] for name in TEXT_FIELDS)
+        seq = yield from sequence.allocate_script(1)
+        columns = ("id", "rep", "kind", "period_start", "status", "submitted_at", "created_at", "updated_at",
+                   "server_seq", *TEXT_FIELDS, "device_time", "received_at", "clock_skew_s", "version", "revision")
+        row_values = [rid, actor.id, clean["kind"], clean["period_start"], status, now if submit else None, now, now,
+                  seq, *fields.values(), arrival.device_time, arrival.received_at, arrival.clock_skew_s,
+                  1, clean.get("revision") or uuid4()]
+        # ON CONFLICT: the first report of the period saved meanwhile from another device (PostgreSQL):
+        # nothing is inserted, and the save goes on as an edit of that report.
+        inserted = yield db.Sql(db.insert_or_ignore("report", columns, ()) + " RETURNING id",
+                                db.driver_values(row_values))
+        if inserted:
+            action = "submitted" if submit else "created"
+            yield db.Sql(_EVENT, db.driver_values([uuid4(), rid, actor.id, action, "", status, now]))
+            return rid, action
+        existing = (yield db.Sql(_FIND, key)) or None
+        if existing is None:  # the conflict was on the id: another rep's report took it meanwhile
+            raise FieldErrors({"id": _("This identifier belongs to another record.")})
+    row = existing[0]
+    rid, before = db.as_uuid(row["id"]), row["status"]
+    unchanged = all(row[name] == fields[name] for name in TEXT_FIELDS)
     if before not in EDITABLE:
         if unchanged and (submit or before == "approved"):
             return rid, "unchanged"  # the same save arriving again
         if before == "approved":
             raise Conflict(_("Your manager approved this report meanwhile; your changes were not saved."))
         raise Conflict(_("This report is submitted and waits for review; it cannot be changed now."))
-    if not unchanged and is_stale(clean, existing):
+    if not unchanged and is_stale(clean, row):
         # Saved from another device (or tab) since this text was loaded: keep both, the rep chooses.
+        theirs = {**row, "id": rid, "revision": db.as_uuid(row["revision"])}
         raise Conflict(_("This report was changed on another device since you opened it; your text was not "
-                         "saved. Both versions are shown: keep yours or theirs."), current=existing)
+                         "saved. Both versions are shown: keep yours or theirs."), current=theirs)
     if submit:
         after, action = "submitted", ("resubmitted" if before == "returned" else "submitted")
     else:
         after, action = before, "saved"
         if unchanged:
             return rid, "unchanged"
-    changed = {getattr(Report, k): v for k, v in {**fields, **sync_fields}.items()}
-    changed.update({Report.status: after, Report.updated_at: now, Report.server_seq: await changes.allocate(1),
-                    Report.version: existing["version"] + 1, Report.revision: clean.get("revision") or uuid4()})
+    seq = yield from sequence.allocate_script(1)
+    sets = [*TEXT_FIELDS, "device_time", "received_at", "clock_skew_s", "status", "updated_at", "server_seq",
+            "version", "revision"]
+    row_values = [*fields.values(), arrival.device_time, arrival.received_at, arrival.clock_skew_s, after, now, seq,
+              row["version"] + 1, clean.get("revision") or uuid4()]
     if submit:
-        changed[Report.submitted_at] = now
+        sets.append("submitted_at")
+        row_values.append(now)
     # The status and version guards make a concurrent approval or save win: zero rows updated means it
     # changed under us.
-    updated = await Report.update(changed).where(
-        (Report.id == rid) & (Report.status == before) & (Report.version == existing["version"])
-    ).returning(Report.id)
+    updated = yield db.Sql(
+        f"UPDATE report SET {', '.join(f'{c} = {{}}' for c in sets)} WHERE id = {{}} AND status = {{}} "
+        "AND version = {} RETURNING id",
+        db.driver_values([*row_values, rid, before, row["version"]]))
     if not updated:
         raise Conflict(_("This report changed meanwhile; reload it and try again."))
-    await _event(rid, actor, action, before, after)
+    yield db.Sql(_EVENT, db.driver_values([uuid4(), rid, actor.id, action, before, after, now]))
     return rid, action
 
 
@@ -214,7 +274,7 @@ async def decide(actor: Actor, report_id: UUID, approve: bool, comment: str) -> 
         updated = await Report.update(
             {
                 Report.status: after, Report.decided_at: now, Report.decided_by: actor.id,
-                Report.manager_comment: comment, Report.updated_at: now, Report.server_seq: await changes.allocate(1),
+                Report.manager_comment: comment, Report.updated_at: now, Report.server_seq: await sequence.allocate(1),
             }
         ).where((Report.id == report_id) & (Report.status == "submitted")).returning(Report.id)
         if not updated:
@@ -237,7 +297,7 @@ async def delete_draft(actor: Actor, report_id: UUID) -> bool:
         ).returning(Report.id)
         if not deleted:
             return False
-        await changes.record_deletion("report", report_id, actor.id)
+        await sequence.record_deletion("report", report_id, actor.id)
     return True
 
 
@@ -282,7 +342,7 @@ async def queue(actor: Actor) -> list[dict]:
 
 async def missing_daily(actor: Actor, day: date) -> list[dict]:
     """Active reps the actor manages with no submitted or approved daily report for `day`."""
-    reps = User.select(User.id, User.display_name).where((User.role == "rep") & (User.active == True))  # noqa: E712
+    reps = User.select(User.id, User.display_name).where((User.role == "rep") & (User.active == True))  # noqa: E712 - a Piccolo column comparison (SQL), not a truth test
     # Who the actor may read, as visible_rep_ids() says, in this query rather than one of its own.
     if actor.is_manager:
         if not actor.led_team_ids:

@@ -9,7 +9,6 @@ from uuid import UUID
 
 from server import clock, db
 from server.accounts.permissions import Actor, rep_scope
-from server.db import is_sqlite
 from server.i18n import N_
 from server.sales.opportunities import STAGE_LABELS
 from server.sales.tables import FULL_SHARE, OPEN_STAGES, STAGES, Opportunity, Order
@@ -153,7 +152,6 @@ async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | Non
       until now; a closed current stage has no interval), None when there is none;
     - win_rate: won / (won + lost) among the counted opportunities.
     Three SQL aggregates; no loop over opportunities in Python."""
-    sqlite = is_sqlite(Opportunity._meta.db)
     args: list = []
     cond = await _rep_condition(actor, rep_ids, "op.owner", args)
     empty = Funnel(start, end, 0, [FunnelStage(s, STAGE_LABELS[s], 0, 0, None, None, 0) for s in STAGES], 0, 0, None)
@@ -173,10 +171,7 @@ async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | Non
     )
     reached_row = (await Opportunity.raw(reached_sql, *window_args))[0]
     reached = [int(reached_row[f"r{i}"] or 0) for i in range(len(LADDER))]
-    if sqlite:
-        span = "(julianday(COALESCE(x.next_at, CASE WHEN x.open_now THEN {} END)) - julianday(x.changed_at))"
-    else:
-        span = "EXTRACT(EPOCH FROM (COALESCE(x.next_at, CASE WHEN x.open_now THEN {}::timestamptz END) - x.changed_at)) / 86400.0"
+    span = db.days_between(f"COALESCE(x.next_at, CASE WHEN x.open_now THEN {db.timestamp_param()} END)", "x.changed_at")
     open_list = ", ".join(f"'{s}'" for s in OPEN_STAGES)
     days_sql = (
         f"SELECT x.to_stage AS stage, AVG({span}) AS avg_days, COUNT({span}) AS intervals FROM ("
@@ -186,7 +181,7 @@ async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | Non
         f"FROM opportunity_stage h JOIN ({window_sql}) w ON w.id = h.opportunity) x GROUP BY x.to_stage"
     )
     now = clock.now()
-    now_arg = str(now) if sqlite else now
+    now_arg = db.timestamp_arg(now)
     days = {r["stage"]: r for r in await Opportunity.raw(days_sql, now_arg, now_arg, *window_args)}
     stages = []
     for s in STAGES:

@@ -8,7 +8,6 @@ from uuid import UUID, uuid4
 
 from server import clock, db, validation
 from server.accounts.permissions import Actor
-from server.db import is_sqlite
 from server.i18n import _
 from server.sales.forms import day_ok, is_unique_violation, not_future, record_number
 from server.sales.scope import order_visibility, order_visible, scope_rep_ids
@@ -50,9 +49,8 @@ async def create_collection(actor: Actor, data: dict) -> tuple[UUID, UUID, bool]
         number = clean["number"] or record_number("RC", clean["received_on"])
         try:
             async with db.write_transaction():
-                if not is_sqlite(Order._meta.db):
-                    # Two receipts for one order at once: the second waits, then sees the first in its sum.
-                    await Order.raw("SELECT id FROM sales_order WHERE id = {} FOR UPDATE", order_id)
+                # Two receipts for one order at once: the second waits, then sees the first in its sum.
+                await db.lock_row("sales_order", order_id)
                 order = await Order.select(Order.amount_cents).where(Order.id == order_id).first()
                 if order is None:
                     raise LookupError(order_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, Response, Router, get, post
+from litestar.exceptions import ServiceUnavailableException
 from litestar.params import Parameter
 
 from server.accounts.permissions import Actor
@@ -24,7 +25,13 @@ async def sync_push(request: Request, actor: Actor) -> Response:
                             status_code=200)
         status = 413 if e.code == "too_large" else 400
         return problem(status, _("The sync request could not be read."), detail=e.detail)
-    body = await services.push(actor, push, request.headers.get("user-agent", ""))
+    try:
+        body = await services.push(actor, push, request.headers.get("user-agent", ""))
+    except ServiceUnavailableException as e:
+        # A transient database fault: nothing was applied; the device keeps its queue and retries.
+        response = problem(503, str(e.detail))
+        response.headers["Retry-After"] = str(services.RETRY_AFTER_SECONDS)
+        return response
     return Response(body, status_code=200)
 
 

@@ -20,9 +20,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from server import clock
+from server import clock, db
 from server.accounts.permissions import RepScope
-from server.db import as_uuid, is_sqlite
+from server.db import as_uuid
 from server.i18n import N_, _
 from server.targets.tables import Kpi
 
@@ -321,9 +321,7 @@ def _extra(extra: list) -> tuple[str, list]:
 
 
 def _month_expr(column: str) -> str:
-    if is_sqlite(Kpi._meta.db):
-        return f"substr({column}, 1, 7)"
-    return f"to_char({column}, 'YYYY-MM')"
+    return db.month_of(column)
 
 
 async def by_month(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | None = None,

@@ -15,7 +15,6 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from server import clock, db, validation
 from server.accounts.permissions import Actor, require_role
-from server.db import is_sqlite
 from server.i18n import N_, _
 from server.targets import actuals, formulas
 from server.targets.kpis import kpi_get
@@ -116,10 +115,7 @@ async def plan_cells(plan_id: UUID, kpi_id: UUID) -> dict[Cell, dict]:
 
 async def _lock_plan(plan_id: UUID) -> dict | None:
     """The plan row, locked for this write transaction on PostgreSQL (SQLite's writer lock covers it)."""
-    if is_sqlite(TargetPlan._meta.db):
-        return await TargetPlan.select(*PLAN_COLUMNS).where(TargetPlan.id == plan_id).first()
-    rows = await TargetPlan.raw("SELECT id, name, year, status FROM target_plan WHERE id = {} FOR UPDATE", plan_id)
-    return rows[0] if rows else None
+    return await db.locked(TargetPlan.select(*PLAN_COLUMNS).where(TargetPlan.id == plan_id)).first()
 
 
 def _check_lock(actor: Actor, plan: dict, reason: str) -> str:
@@ -270,13 +266,11 @@ async def approve(actor: Actor, plan_id: UUID) -> None:
     require_role(actor, "admin")
     org = await load_org(plan_id)
     async with db.write_transaction():
-        if is_sqlite(TargetPlan._meta.db):
-            plan = await TargetPlan.select(*PLAN_COLUMNS).where(TargetPlan.id == plan_id).first()
-        else:
-            year_rows = await TargetPlan.raw(
-                "SELECT id, year, status FROM target_plan WHERE year = (SELECT year FROM target_plan WHERE id = {})"
-                " ORDER BY id FOR UPDATE", plan_id)
-            plan = next((r for r in year_rows if str(r["id"]) == str(plan_id)), None)
+        # Every plan of the year locked, in id order: two approvals of that year at once wait for each other.
+        year_rows = await TargetPlan.raw(
+            "SELECT id, year, status FROM target_plan WHERE year = (SELECT year FROM target_plan WHERE id = {})"
+            " ORDER BY id" + db.for_update(), plan_id)
+        plan = next((r for r in year_rows if str(r["id"]) == str(plan_id)), None)
         if plan is None:
             raise NotFoundException()
         if plan["status"] == "approved":

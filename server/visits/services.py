@@ -6,9 +6,10 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from server import changes, clock, db, validation
+from server import clock, db, validation
 from server.accounts.permissions import Actor, can_see_rep, visible_rep_ids
 from server.i18n import N_, _
+from server.syncing import sequence
 from server.visits.tables import PURPOSES, Visit
 from server.web import Arrival, FieldErrors, Result, single
 from sync.protocol import TEXT_CAPS as _CAPS
@@ -75,8 +76,7 @@ INSERT_COLUMNS = ("id", "customer", "purpose", "checkin_at", "checkout_at", "lat
 _CLEAN_COLUMNS = INSERT_COLUMNS[:12]
 
 
-def prepare_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival]],
-                 sqlite: bool) -> list[Result | tuple[dict, list]]:
+def prepare_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival]]) -> list[Result | tuple[dict, list]]:
     """The part of `create_many` that needs no database: each item validated, in order, as a rejected
     Result or (clean values, the row to insert if it turns out new: INSERT_COLUMNS' values as the
     driver takes them). Pure Python, so callers run it before taking the write lock."""
@@ -93,45 +93,26 @@ def prepare_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival]],
         clean["id"] = clean["id"] or uuid4()
         row = [*(clean[c] for c in _CLEAN_COLUMNS), actor.id, clock.local_date(clean["checkin_at"]), now,
                arrival.device_time, arrival.received_at, arrival.clock_skew_s]
-        prepared.append((clean, db.driver_values(row, sqlite)))
+        prepared.append((clean, db.driver_values(row)))
     return prepared
 
 
-def apply_script(actor: Actor, prepared: list[Result | tuple[dict, list]], sqlite: bool) -> db.Script:
+def apply_script(actor: Actor, prepared: list[Result | tuple[dict, list]]) -> db.Script:
     """The part of `create_many` inside the write transaction, as a transaction script (`db.Sql`): one
-    query for the ids that exist and the customers that are the actor's, then one insert that takes its
-    server sequence numbers (`changes.insert_numbered`). Returns one Result per prepared item, in order."""
+    query for the ids that exist and the customers that are the actor's (`db.find_keys`: one row back on
+    SQLite, arrays on PostgreSQL), then one insert that takes its server sequence numbers
+    (`sequence.insert_numbered`). Returns one Result per prepared item, in order."""
     results: list[Result | None] = [p if isinstance(p, Result) else None for p in prepared]
     cleaned = [(index, p[0], p[1]) for index, p in enumerate(prepared) if not isinstance(p, Result)]
     if not cleaned:
         return results
-    ids = [c["id"] for _i, c, _r in cleaned]
-    customer_ids = list({c["customer"] for _i, c, _r in cleaned})
-    existing: dict[UUID, UUID] = {}
-    if sqlite:
-        # One row back (each row fetched is a trip through the GIL for the database thread): the ids that
-        # exist with their rep, and which of the customers are the actor's.
-        row = (yield db.Sql(
-            f"SELECT (SELECT group_concat(id || ' ' || rep) FROM visit WHERE id IN ({', '.join('{}' for _v in ids)})) "
-            f"AS existing, (SELECT group_concat(id) FROM customer WHERE owner = {{}} "
-            f"AND id IN ({', '.join('{}' for _c in customer_ids)})) AS mine",
-            [str(v) for v in (*ids, actor.id, *customer_ids)],
-        ))[0]
-        for pair in (row["existing"] or "").split(","):
-            if pair:
-                vid, rep = pair.split(" ")
-                existing[UUID(vid)] = UUID(rep)
-        mine = {UUID(c) for c in (row["mine"] or "").split(",") if c}
-    else:  # arrays keep the statement's text the same whatever the batch, so asyncpg's cache serves it
-        rows = yield db.Sql(
-            "SELECT 'visit' AS source, id, rep AS owner FROM visit WHERE id = ANY({}::uuid[]) "
-            "UNION ALL SELECT 'customer', id, owner FROM customer WHERE id = ANY({}::uuid[]) AND owner = {}",
-            [ids, customer_ids, actor.id],
-        )
-        for row in rows:
-            if row["source"] == "visit":
-                existing[row["id"]] = row["owner"]
-        mine = {row["id"] for row in rows if row["source"] == "customer"}
+    found = yield from db.find_keys([
+        db.Lookup("visits", "visit", "id", "rep", [c["id"] for _i, c, _r in cleaned]),
+        db.Lookup("mine", "customer", "id", "owner", list({c["customer"] for _i, c, _r in cleaned}),
+                  where="owner", equals=actor.id),
+    ])
+    existing: dict[UUID, UUID] = found["visits"]
+    mine = found["mine"]
     new_rows = []
     for index, clean, row in cleaned:
         vid = clean["id"]
@@ -147,9 +128,19 @@ def apply_script(actor: Actor, prepared: list[Result | tuple[dict, list]], sqlit
             new_rows.append((index, clean, row))
     if new_rows:
         # One driver-level INSERT for the batch (Piccolo objects cost more than the database work).
-        yield from changes.insert_numbered("visit", INSERT_COLUMNS, [row for _i, _c, row in new_rows], sqlite)
+        # ON CONFLICT: a visit with the same new id committed by a concurrent push since the check above
+        # (PostgreSQL) is skipped here and answered from its owner, never a unique violation.
+        inserted = {db.as_uuid(v) for v in (yield from sequence.insert_numbered(
+            "visit", INSERT_COLUMNS, [row for _i, _c, row in new_rows], conflict=("id",)))}
+        skipped = [(index, clean) for index, clean, _r in new_rows if db.as_uuid(clean["id"]) not in inserted]
+        owners = {}
+        if skipped:
+            owners = (yield from db.find_keys([db.Lookup("v", "visit", "id", "rep", [c["id"] for _i, c in skipped])]))["v"]
         for index, clean, _r in new_rows:
             results[index] = Result("applied", clean["id"])
+        for index, clean in skipped:
+            results[index] = Result("duplicate", clean["id"]) if owners.get(clean["id"]) == actor.id else Result(
+                "rejected", clean["id"], {"id": _("This identifier belongs to another record.")})
     return results
 
 
@@ -160,11 +151,10 @@ async def create_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival
     the same order: applied, duplicate (the id exists already and is this rep's: nothing changes) or
     rejected with a translated message per field. Run inside the caller's transaction when there is one.
     """
-    sqlite = db.is_sqlite(Visit._meta.db)
-    prepared = prepare_many(actor, items, sqlite)
+    prepared = prepare_many(actor, items)
     if all(isinstance(p, Result) for p in prepared):
-        return prepared  # type: ignore[return-value]
-    return await db.run_write(apply_script(actor, prepared, sqlite))
+        return [p for p in prepared if isinstance(p, Result)]
+    return await db.run_write(apply_script(actor, prepared))
 
 
 async def create(actor: Actor, data: dict) -> tuple[UUID, bool]:
