@@ -37,9 +37,8 @@ check: install
 	echo "== lint-imports"; $(BIN)/lint-imports || status=1; \
 	exit $$status
 
-# `make test` runs `make check` first once the tree is clean: swap the two lines below.
-# test: install check
-test: install
+# Lint, types and layers first: a tree that fails them does not pass `make test`.
+test: install check
 	$(BIN)/python -m pytest -q
 
 test-unit: install

@@ -161,7 +161,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             imports_routes.router, targets_routes.router, dashboards_routes.router, static, icons,
         ],
         dependencies={"actor": Provide(provide_actor)},
-        middleware=[session_config.middleware, locale_and_headers(settings.default_locale, settings.timezone, settings.secure_cookies)],
+        middleware=[
+            session_config.middleware,
+            locale_and_headers(settings.default_locale, settings.timezone, settings.secure_cookies),
+        ],
         csrf_config=csrf_config,
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         template_config=TemplateConfig(

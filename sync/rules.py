@@ -19,7 +19,7 @@ from __future__ import annotations
 from enum import Enum
 
 
-class Outcome(str, Enum):
+class Outcome(str, Enum):  # noqa: UP042 - str() of a member must stay "Outcome.X", as StrEnum would change it
     PROCESS = "process"
     DUPLICATE = "duplicate"
     RETRY = "retry"
