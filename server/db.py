@@ -185,7 +185,7 @@ def make_engine(url: str) -> Engine:
 
 def all_tables():
     """Every table of every domain, in dependency order (parents first)."""
-    from server.accounts.tables import Team, TeamManager, User
+    from server.accounts.tables import LoginFailure, Team, TeamManager, User, UserSession
     from server.customers.tables import Customer
     from server.imports.tables import ImportBatch
     from server.reports.tables import Report, ReportEvent
@@ -197,7 +197,7 @@ def all_tables():
     return [
         Team, User, TeamManager, Customer, Visit, Report, ReportEvent, Device, SyncCounter, Tombstone,
         Opportunity, OpportunityStage, Order, OrderSplit, Collection,
-        Kpi, TargetPlan, Target, TargetChange, PaceSetting, WorkCalendar, ImportBatch,
+        Kpi, TargetPlan, Target, TargetChange, PaceSetting, WorkCalendar, ImportBatch, UserSession, LoginFailure,
     ]
 
 

@@ -24,7 +24,7 @@ from tests import factories
 PG_URL = os.environ.get("FIELDPACE_TEST_POSTGRES_URL", "")
 ENGINES = ["sqlite", "postgres"]
 TABLES_CHILD_FIRST = [
-    "import_batch", "target_change", "kpi_target", "target_plan", "work_calendar", "collection", "order_split",
+    "user_session", "login_failure", "import_batch", "target_change", "kpi_target", "target_plan", "work_calendar", "collection", "order_split",
     "sales_order", "opportunity_stage", "opportunity",
     "sync_tombstone", "device", "report_event", "report", "visit", "customer", "team_manager", "app_user", "team",
 ]
