@@ -481,6 +481,9 @@ def run_cell(client, records: Records, route: tuple[str, str], persona: str, coo
     body = case.body(records) if case.body else None
     response = send(client, method, url, body)
     problem = judge(case.expect[persona], method, url, response, records)
+    # A route that needs a session answers privately, whatever the answer (a page, a refusal, a redirect).
+    if not problem and case.expect["anonymous"] == LOGIN and "no-store" not in response.headers.get("cache-control", ""):
+        problem = f"no Cache-Control: no-store (got {response.headers.get('cache-control')!r})"
     if problem:
         return f"{method} {path} as {persona} ({USERNAMES.get(persona, 'signed out')}) [{url}]: {problem}"
     return None
