@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -131,3 +134,35 @@ def http_error_message(exc: HTTPException) -> str:
         429: _("Too many attempts. Please wait a few minutes and try again."),
     }
     return messages.get(status, _("Something went wrong. Please try again."))
+
+
+# --- CSV downloads ---------------------------------------------------------------------------------
+
+# A text cell starting with one of these is read as a formula by spreadsheets (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A number written as text (what csv_number makes): a spreadsheet reads it as a number, never a formula.
+PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def csv_cell(value: object) -> object:
+    """A cell as a spreadsheet may safely open it: numbers stay numbers (negative amounts too), text that
+    would start a formula gets a leading apostrophe, which spreadsheets show as text and do not run."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def csv_bytes(header: list, rows: list[list]) -> bytes:
+    """The one way Fieldpace writes CSV: UTF-8 with a BOM (Excel opens Chinese text right), CRLF, every
+    cell through `csv_cell`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([csv_cell(v) for v in header])
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

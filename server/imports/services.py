@@ -37,7 +37,7 @@ from server.i18n import N_, _, fmt_money
 from server.imports.tables import IMPORT_KINDS, ImportBatch
 from server.sales.tables import FULL_SHARE, Collection, Order, OrderSplit
 from server.syncing.tables import Tombstone
-from server.web import Conflict, FieldErrors
+from server.web import Conflict, FieldErrors, csv_bytes
 
 log = logging.getLogger("fieldpace.imports")
 
@@ -929,9 +929,4 @@ def example_csv(kind: str, chinese: bool) -> bytes:
     """The example file of a kind: UTF-8 with BOM (so Excel shows Chinese right), headers in the
     page's language, two example rows."""
     columns = COLUMNS[kind]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([c.chinese if chinese else c.english for c in columns])
-    for i in range(2):
-        writer.writerow([c.example[i] for c in columns])
-    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+    return csv_bytes([c.chinese if chinese else c.english for c in columns], [[c.example[i] for c in columns] for i in range(2)])
