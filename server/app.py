@@ -36,7 +36,9 @@ from server.syncing import routes as syncing_routes
 from server.system import routes as system_routes
 from server.targets import routes as targets_routes
 from server.visits import routes as visits_routes
-from server.web import Conflict, FieldErrors, http_error_message, is_api, is_htmx, page, pop_flash, problem
+from server.web import (
+    Conflict, FieldErrors, check_url_values, http_error_message, is_api, is_htmx, page, pop_flash, problem,
+)
 
 log = logging.getLogger("fieldpace")
 
@@ -158,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             imports_routes.router, targets_routes.router, dashboards_routes.router, static, icons,
         ],
         dependencies={"actor": Provide(provide_actor)},
+        before_request=check_url_values,
         # Session first: the CSRF token is checked against the session the cookie names.
         middleware=[session_config.middleware, locale_and_timezone(settings.default_locale, settings.timezone),
                     DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf_config)],

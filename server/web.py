@@ -12,9 +12,10 @@ from uuid import UUID
 
 from litestar import Request, Response
 from litestar.enums import MediaType
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 
+from server import validation
 from server.i18n import _
 
 
@@ -121,6 +122,8 @@ def problem(status: int, title: str, detail: str = "", errors: dict[str, str] | 
 def http_error_message(exc: HTTPException) -> str:
     """A translated, user-facing sentence for an HTTP error status."""
     status = exc.status_code
+    if isinstance(exc, URLValueError):
+        return exc.message
     if status == 403 and "CSRF" in str(exc.detail):
         return _("This form has expired. Reload the page and try again; what you typed is kept in your browser.")
     messages = {
@@ -166,3 +169,24 @@ def csv_bytes(header: list, rows: list[list]) -> bytes:
     for row in rows:
         writer.writerow([csv_cell(v) for v in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+# --- URL parameters ----------------------------------------------------------------------------------
+
+
+class URLValueError(ValidationException):
+    """A path value or query parameter out of range: 400, with the translated reason."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(detail=message, extra=[{"key": name, "message": message}])
+        self.message = message
+
+
+async def check_url_values(request: Request) -> None:
+    """`before_request` for every route: each path value and query parameter inside its range
+    (`validation.url_value_problem`), so no handler meets a date of 9999-12-31 or a 30-digit number."""
+    values = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in values:
+        problem = validation.url_value_problem(name, value)
+        if problem:
+            raise URLValueError(name, problem)
