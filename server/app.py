@@ -37,7 +37,15 @@ from server.system import routes as system_routes
 from server.targets import routes as targets_routes
 from server.visits import routes as visits_routes
 from server.web import (
-    Conflict, FieldErrors, check_url_values, http_error_message, is_api, is_htmx, page, pop_flash, problem,
+    Conflict,
+    FieldErrors,
+    check_url_values,
+    http_error_message,
+    is_api,
+    is_htmx,
+    page,
+    pop_flash,
+    problem,
 )
 
 log = logging.getLogger("fieldpace")
