@@ -19,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
-from server import clock, db, i18n
+from server import clock, db, i18n, openapi
 from server.accounts import routes as accounts_routes
 from server.accounts.permissions import provide_actor
 from server.accounts.services import LoginThrottle
@@ -161,7 +161,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path="/icons", directories=[ROOT / "manifest" / "icons"], name="icons",
         cache_control=CacheControlHeader(max_age=86400), include_in_schema=False,
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             system_routes.router, accounts_routes.router, home_routes.router, customers_routes.router,
             visits_routes.router, reports_routes.router, syncing_routes.router, sales_routes.router,
@@ -190,5 +190,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[on_shutdown],
         request_max_body_size=2 * 1024 * 1024,
         debug=settings.debug,
-        openapi_config=None,
+        openapi_config=openapi.config(),
     )
+    openapi.limit_to_api(app)
+    return app

@@ -145,11 +145,11 @@ def url_value_problem(name: str, value: object) -> str | None:
     if name in URL_TEXT_NAMES:
         return None
     if m := _URL_DATE.fullmatch(raw):
-        year, month, day_ = int(m[1]), int(m[2]), int(m[3] or 1)
+        # Only the range: a malformed date (month 13) is the handler's to explain in its own words.
         try:
-            parsed = date(year, month, day_)
+            parsed = date(int(m[1]), int(m[2]), int(m[3] or 1))
         except ValueError:
-            return _("Enter a date.")
+            return None if URL_FIRST_DAY.year <= int(m[1]) <= URL_LAST_DAY.year else _url_dates_message()
         return None if URL_FIRST_DAY <= parsed <= URL_LAST_DAY else _url_dates_message()
     if m := _URL_PERIOD.fullmatch(raw):
         part = int(m[2] or m[3] or m[4])

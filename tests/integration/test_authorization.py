@@ -200,6 +200,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/sw.js"): Case("/sw.js", _EVERYONE),
     ("GET", "/offline"): Case("/offline", _EVERYONE),
     ("GET", "/favicon.ico"): Case("/favicon.ico", _EVERYONE),
+    # The API's OpenAPI document (server/openapi.py): public, it describes routes, not records.
+    ("GET", "/schema"): Case("/schema", _EVERYONE),
+    ("GET", "/schema/openapi.json"): Case("/schema/openapi.json", _EVERYONE),
+    ("GET", "/schema/{path:str}"): Case("/schema/nothing-here", row(HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN)),
     # Sign-in, sign-out, personal settings.
     ("GET", "/login"): Case("/login", _EVERYONE),
     ("POST", "/login"): Case("/login", _EVERYONE,
