@@ -82,6 +82,10 @@ def security_headers(hsts: bool):
             headers.append((b"cache-control", PRIVATE_CACHE))
         if hsts and b"strict-transport-security" not in present:
             headers.append((b"strict-transport-security", b"max-age=31536000"))
+        actor = (scope.get("state") or {}).get("actor")
+        if actor is not None:
+            # Whose answer this is: the service worker keeps each user's pages apart (web/sw.js).
+            headers.append((b"x-fieldpace-user", str(actor.id).encode()))
         if b"content-language" not in present:
             headers.append((b"content-language", current_locale().replace("_", "-").encode()))
         message["headers"] = headers

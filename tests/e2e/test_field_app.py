@@ -205,7 +205,7 @@ def test_installable_and_offline(new_context, live_server):
 
     cached = page.evaluate("""async (url) => {
         for (let i = 0; i < 100; i++) {
-            const cache = await caches.open("fieldpace-pages");
+            const cache = await caches.open("fieldpace-pages-" + document.body.dataset.user);
             if (await cache.match(url)) return true;
             await new Promise((resolve) => setTimeout(resolve, 50));
         }
