@@ -94,7 +94,7 @@ def _error_response(request: Request, status: int, message: str, errors: dict | 
         if is_htmx(request):
             return Response("", status_code=401, headers={"HX-Redirect": login})
         return Response("", status_code=303, headers={"Location": login})
-    return page("system/error.html", status_code=status, status=status, message=message)  # type: ignore[return-value]
+    return page("system/error.html", status_code=status, status=status, message=message)
 
 
 def _http_exception(request: Request, exc: HTTPException) -> Response:

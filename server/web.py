@@ -7,7 +7,7 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from litestar import Request, Response
@@ -50,7 +50,7 @@ def single(result: Result) -> tuple[UUID, bool]:
     """The answer of a one-record write through a batch service: (id, created), or FieldErrors."""
     if result.status == "rejected":
         raise FieldErrors(result.errors or {})
-    return result.record_id, result.status == "applied"
+    return cast(UUID, result.record_id), result.status == "applied"
 
 
 class Conflict(Exception):

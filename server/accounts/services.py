@@ -236,7 +236,8 @@ async def set_password(actor: Actor, user_id: UUID, password: str, keep_session:
     await sessions.revoke_all(user_id, keep=keep_session)
     if keep_session and actor.id == user_id:
         row = await User.select(User.session_epoch).where(User.id == user_id).first()
-        await sessions.renew_epoch(keep_session, row["session_epoch"])
+        if row:
+            await sessions.renew_epoch(keep_session, row["session_epoch"])
 
 
 async def set_locale(actor: Actor, locale: str) -> None:

@@ -113,4 +113,4 @@ class TolerantCookieBackend(ClientSideSessionBackend):
 
 
 class SessionCookieConfig(CookieBackendConfig):
-    _backend_class = TolerantCookieBackend  # type: ignore[assignment]
+    _backend_class = TolerantCookieBackend

@@ -17,14 +17,14 @@ LONG_MS = 30_000
 def _poll(page, predicate: str, timeout_ms: int = LONG_MS) -> bool:
     """Poll an async predicate in the page (the app's CSP forbids eval, so no wait_for_function)."""
     return page.evaluate("""async (timeout) => {
-        const predicate = %s;
+        const predicate = PREDICATE;
         const deadline = Date.now() + timeout;
         while (Date.now() < deadline) {
             try { if (await predicate()) return true; } catch (e) { /* not ready yet */ }
             await new Promise((resolve) => setTimeout(resolve, 200));
         }
         return false;
-    }""" % predicate, timeout_ms)
+    }""".replace("PREDICATE", predicate), timeout_ms)
 
 
 PAGE_CACHES = "async () => (await caches.keys()).filter((n) => n.startsWith('fieldpace-pages'))"
@@ -76,10 +76,15 @@ def test_pages_cached_by_a_manager_are_gone_once_the_session_is(new_context, liv
     context.set_offline(False)
     # The records pulled for offline search are gone too.
     left = page.evaluate("""async () => {
-        const db = await new Promise((ok, ko) => { const r = indexedDB.open("fieldpace"); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+        const db = await new Promise((ok, ko) => {
+            const r = indexedDB.open("fieldpace"); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error);
+        });
         try {
             if (!db.objectStoreNames.contains("records")) return 0;
-            return await new Promise((ok, ko) => { const r = db.transaction("records").objectStore("records").count(); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+            return await new Promise((ok, ko) => {
+                const r = db.transaction("records").objectStore("records").count();
+                r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error);
+            });
         } finally { db.close(); }
     }""")
     assert left == 0
