@@ -15,6 +15,9 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import BaseRoute
 
+from server.sales.tables import STAGES
+from server.visits.tables import PURPOSES
+
 API_PREFIX = "/api/"
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -37,6 +40,44 @@ PROBLEMS = {
     "413": "The body is too large.",
     "422": "Some fields need attention (see `errors`).",
     "429": "Too many attempts.",
+}
+
+
+_UUID = {"type": "string", "format": "uuid"}
+_TEXT = {"type": "string"}
+_DAY = {"type": "string", "format": "date"}
+_MOMENT = {"type": "string", "format": "date-time"}
+_VISIT = {"type": "object", "properties": {
+    "id": _UUID, "customer": _UUID, "purpose": {"type": "string", "enum": list(PURPOSES)},
+    "checkin_at": _MOMENT, "checkout_at": _MOMENT, "latitude": {"type": "number"}, "longitude": {"type": "number"},
+    "accuracy_m": {"type": "number"}, "outcome": _TEXT, "next_step": _TEXT, "next_step_date": _DAY,
+    "satisfaction": {"type": "integer"}}}
+_CUSTOMER = {"type": "object", "properties": {
+    "id": _UUID, "name": _TEXT, "contact_name": _TEXT, "phone": _TEXT, "address": _TEXT, "owner": _UUID}}
+_REPORT = {"type": "object", "properties": {
+    "id": _UUID, "kind": {"type": "string", "enum": ["daily", "weekly"]}, "period_start": _DAY, "summary": _TEXT,
+    "results": _TEXT, "problems": _TEXT, "plan": _TEXT, "submit": {"type": "boolean"}}}
+# What the handlers read from their JSON bodies (they take a plain object and validate it themselves), so
+# that a fuzzer's cases reach the validation rather than stopping at "not an object".
+REQUEST_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/customers": _CUSTOMER,
+    "/api/v1/visits": _VISIT,
+    "/api/v1/reports": _REPORT,
+    "/api/v1/reports/{report_id}/decision": {"type": "object", "properties": {
+        "decision": {"type": "string", "enum": ["approve", "return"]}, "comment": _TEXT}},
+    "/api/v1/opportunities": {"type": "object", "properties": {
+        "id": _UUID, "name": _TEXT, "customer": _UUID, "stage": {"type": "string", "enum": list(STAGES)},
+        "amount": {"type": "number"}, "expected_close": _DAY}},
+    "/api/v1/orders": {"type": "object", "properties": {
+        "id": _UUID, "customer": _UUID, "number": _TEXT, "amount": {"type": "number"}, "cost": {"type": "number"},
+        "order_date": _DAY, "due_date": _DAY}},
+    "/api/v1/sync/push": {"type": "object", "required": ["protocol", "schema", "device_id", "mutations"],
+                          "properties": {
+        "protocol": {"type": "integer"}, "schema": {"type": "integer"}, "device_id": _UUID, "sent_at": _MOMENT,
+        "mutations": {"type": "array", "items": {"type": "object", "properties": {
+            "seq": {"type": "integer"}, "record_id": _UUID, "client_time": _MOMENT,
+            "kind": {"type": "string", "enum": ["visit.create", "customer.create", "report.save"]},
+            "payload": {"anyOf": [_VISIT, _CUSTOMER, _REPORT]}}}}}},
 }
 
 
@@ -66,7 +107,7 @@ class APIOnlyOpenAPIPlugin(OpenAPIPlugin):
         if not self._openapi_schema:
             schema = super().provide_openapi_schema()
             schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
-            for item in schema.get("paths", {}).values():
+            for path, item in schema.get("paths", {}).items():
                 for method, operation in item.items():
                     if not isinstance(operation, dict) or "responses" not in operation:
                         continue
@@ -74,6 +115,9 @@ class APIOnlyOpenAPIPlugin(OpenAPIPlugin):
                     for status, description in PROBLEMS.items():
                         responses[status] = {"description": description, "content": {
                             "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+                    body = REQUEST_BODIES.get(path) if method == "post" else None
+                    if body is not None:
+                        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
                     if method in ("post", "put", "patch", "delete"):
                         operation["security"] = [{"session": [], "csrf": []}]
             self._openapi_schema = schema
