@@ -86,8 +86,13 @@ async def live_session(token: str | None) -> dict | None:
         UserSession.user.locale.as_alias("locale"), UserSession.user.session_epoch.as_alias("session_epoch"),
     ).where(UserSession.id == digest(token)).first()
     now = _now()
+    if row and row["revoked_at"] is None and row["user_id"] is not None and not row["active"]:
+        # Deactivated behind the admin page's back (straight in the database): end the session for good,
+        # so that reactivating the user does not bring it back.
+        await revoke(token)
+        return None
     if (
-        not row or row["revoked_at"] is not None or row["user_id"] is None or not row["active"]
+        not row or row["revoked_at"] is not None or row["user_id"] is None
         or _aware(row["expires_at"]) <= now or row["epoch"] != row["session_epoch"]
     ):
         return None

@@ -79,6 +79,21 @@ def test_reactivating_a_user_does_not_revive_their_old_sessions(client, world):
     assert client.get("/home").status_code == 200
 
 
+def test_deactivated_in_the_database_and_back_revives_no_session(client, world):
+    client.login("rep_a1")
+    client.run(User.update({User.active: False}).where(User.id == world.rep))
+    _signed_out(client)
+    client.run(User.update({User.active: True}).where(User.id == world.rep))
+    client.login("rep_a1")
+    assert client.get("/home").status_code == 200
+    fresh = _browser(client)
+    client.run(User.update({User.active: False}).where(User.id == world.rep))
+    assert client.get("/home", follow_redirects=False).status_code == 303
+    client.run(User.update({User.active: True}).where(User.id == world.rep))
+    _use(client, fresh)
+    _signed_out(client)
+
+
 def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(client, world):
     client.login("rep_a1")
     other_device = _browser(client)
