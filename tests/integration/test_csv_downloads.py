@@ -130,5 +130,5 @@ def test_csv_downloads_neutralise_formulas_in_every_route(client, world):
 
 
 @pytest.mark.parametrize("text", list(HOSTILE.values()))
-def test_an_imported_template_is_plain(text):
+def test_every_hostile_value_is_neutralised(text):
     assert str(csv_cell(text)).startswith("'")
