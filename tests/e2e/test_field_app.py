@@ -202,7 +202,7 @@ def test_installable_and_offline(new_context, live_server):
     # Once the worker controls the page, a visit through it stores the page for offline use.
     # (Polled in the page: wait_for_function polls through eval, which the app's CSP forbids.)
     controlled = page.evaluate("""async () => {
-        for (let i = 0; i < 200; i++) {
+        for (let i = 0; i < 600; i++) {  // 30 s: installing the shell is slow on a loaded machine
             if (navigator.serviceWorker.controller !== null) return true;
             await new Promise((resolve) => setTimeout(resolve, 50));
         }
