@@ -83,6 +83,10 @@ self.addEventListener("message", (event) => {
     // The only path to activating a waiting worker: the page has already
     // checked that nothing is pending before asking.
     self.skipWaiting();
+  } else if (data.type === "CLAIM") {
+    // A page that loaded while this worker was activating missed its claim():
+    // it asks, so that it is controlled (and cached) without a reload.
+    event.waitUntil(self.clients.claim());
   } else if (data.type === "CLEAR_PAGES") {
     // Sign-out: the next person on this device must not read cached pages.
     event.waitUntil(forgetSignedOut());
