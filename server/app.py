@@ -14,20 +14,21 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.middleware.base import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
-from server import clock, db, i18n
+from server import clock, db, i18n, openapi
 from server.accounts import routes as accounts_routes
 from server.accounts.permissions import provide_actor
 from server.accounts.services import LoginThrottle
+from server.accounts.sessions import SessionCookieConfig
 from server.customers import routes as customers_routes
 from server.dashboards import routes as dashboards_routes
 from server.home import routes as home_routes
 from server.imports import routes as imports_routes
-from server.middleware import locale_and_headers
+from server.middleware import SessionBoundCSRFMiddleware, locale_and_timezone, request_locale, security_headers
 from server.reports import routes as reports_routes
 from server.sales import routes as sales_routes
 from server.settings import ROOT, Settings
@@ -35,7 +36,17 @@ from server.syncing import routes as syncing_routes
 from server.system import routes as system_routes
 from server.targets import routes as targets_routes
 from server.visits import routes as visits_routes
-from server.web import Conflict, FieldErrors, http_error_message, is_api, is_htmx, page, pop_flash, problem
+from server.web import (
+    Conflict,
+    FieldErrors,
+    check_url_values,
+    http_error_message,
+    is_api,
+    is_htmx,
+    page,
+    pop_flash,
+    problem,
+)
 
 log = logging.getLogger("fieldpace")
 
@@ -88,6 +99,9 @@ def _error_response(request: Request, status: int, message: str, errors: dict | 
 
 
 def _http_exception(request: Request, exc: HTTPException) -> Response:
+    if not request.scope.get("route_handler"):
+        # The router's own 404/405: no route middleware ran, so pick the language here.
+        i18n.set_locale(request_locale(request.scope, request.app.state.settings.default_locale))
     errors = None
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         errors = {str(e.get("key", "")): str(e.get("message", "")) for e in exc.extra if isinstance(e, dict)}
@@ -129,7 +143,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def on_shutdown(app: Litestar) -> None:
         await db.close(engine)
 
-    session_config = CookieBackendConfig(
+    session_config = SessionCookieConfig(
         secret=bytes.fromhex(secrets["session_key"]),
         key="fieldpace_session",
         max_age=settings.session_days * 86400,
@@ -154,18 +168,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path="/icons", directories=[ROOT / "manifest" / "icons"], name="icons",
         cache_control=CacheControlHeader(max_age=86400), include_in_schema=False,
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             system_routes.router, accounts_routes.router, home_routes.router, customers_routes.router,
             visits_routes.router, reports_routes.router, syncing_routes.router, sales_routes.router,
             imports_routes.router, targets_routes.router, dashboards_routes.router, static, icons,
         ],
         dependencies={"actor": Provide(provide_actor)},
-        middleware=[
-            session_config.middleware,
-            locale_and_headers(settings.default_locale, settings.timezone, settings.secure_cookies),
-        ],
-        csrf_config=csrf_config,
+        before_request=check_url_values,
+        # Session first: the CSRF token is checked against the session the cookie names.
+        middleware=[session_config.middleware, locale_and_timezone(settings.default_locale, settings.timezone),
+                    DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf_config)],
+        before_send=[security_headers(settings.secure_cookies)],
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         template_config=TemplateConfig(
             directory=[Path(p) for p in TEMPLATE_DIRS], engine=JinjaTemplateEngine,
@@ -184,5 +198,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[on_shutdown],
         request_max_body_size=2 * 1024 * 1024,
         debug=settings.debug,
-        openapi_config=None,
+        openapi_config=openapi.config(),
     )
+    openapi.limit_to_api(app)
+    return app

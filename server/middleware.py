@@ -1,8 +1,22 @@
-"""ASGI middleware: the request's language and time zone, and strict security headers."""
+"""ASGI middleware: the request's language and time zone, strict security and cache headers on every
+answer (unmatched routes too), and CSRF tokens bound to the session."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+from secrets import compare_digest
+from typing import Any
+
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import MutableScopeHeaders
+from litestar.datastructures.cookie import Cookie
+from litestar.enums import RequestEncodingType, ScopeType
+from litestar.exceptions import PermissionDeniedException
+from litestar.middleware._utils import build_exclude_path_pattern, should_bypass_middleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from server.i18n import pick_locale, set_locale, set_timezone
 
@@ -20,41 +34,142 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"geolocation=(self), camera=(), microphone=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+# An answer that does not say how it may be cached is private: pages, fragments, JSON, CSV, errors.
+# Public files say so themselves (static files, icons, the manifest, the service worker).
+PRIVATE_CACHE = b"no-store"
 
 
-def locale_and_headers(default_locale: str, timezone: str, hsts: bool):
-    """Middleware factory: set the locale context for the request, add security headers to replies."""
+def request_locale(scope: Scope, default_locale: str) -> str:
+    """The language for this request: the user's setting (kept in the session), else Accept-Language."""
+    session = scope.get("session") or {}
+    accept = ""
+    for name, value in scope.get("headers", []):
+        if name == b"accept-language":
+            accept = value.decode("latin-1")
+            break
+    return pick_locale(session.get("locale") if isinstance(session, dict) else None, accept, default_locale)
+
+
+def locale_and_timezone(default_locale: str, timezone: str):
+    """Middleware factory: set the locale and time zone context for the request."""
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def handler(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-            session = scope.get("session") or {}
-            accept = ""
-            for name, value in scope.get("headers", []):
-                if name == b"accept-language":
-                    accept = value.decode("latin-1")
-                    break
-            locale = pick_locale(session.get("locale") if isinstance(session, dict) else None, accept, default_locale)
-            set_locale(locale)
-            set_timezone(timezone)
-
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    headers = list(message.get("headers", []))
-                    present = {k.lower() for k, _v in headers}
-                    for key, value in SECURITY_HEADERS:
-                        if key not in present:
-                            headers.append((key, value))
-                    if hsts:
-                        headers.append((b"strict-transport-security", b"max-age=31536000"))
-                    headers.append((b"content-language", locale.replace("_", "-").encode()))
-                    message["headers"] = headers
-                await send(message)
-
-            await app(scope, receive, send_with_headers)
+            if scope["type"] == "http":
+                set_locale(request_locale(scope, default_locale))
+                set_timezone(timezone)
+            await app(scope, receive, send)
 
         return handler
 
     return middleware
+
+
+def security_headers(hsts: bool):
+    """A `before_send` hook: security headers, Content-Language and a private Cache-Control on every
+    answer, including the router's own 404 and 405, which no route middleware sees."""
+    from server.i18n import current_locale
+
+    async def before_send(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        headers = list(message.get("headers", []))
+        present = {k.lower() for k, _v in headers}
+        for key, value in SECURITY_HEADERS:
+            if key not in present:
+                headers.append((key, value))
+        if b"cache-control" not in present:
+            headers.append((b"cache-control", PRIVATE_CACHE))
+        if hsts and b"strict-transport-security" not in present:
+            headers.append((b"strict-transport-security", b"max-age=31536000"))
+        actor = (scope.get("state") or {}).get("actor")
+        if actor is not None:
+            # Whose answer this is: the service worker keeps each user's pages apart (web/sw.js).
+            headers.append((b"x-fieldpace-user", str(actor.id).encode()))
+        if b"content-language" not in present:
+            headers.append((b"content-language", current_locale().replace("_", "-").encode()))
+        message["headers"] = headers
+
+    return before_send
+
+
+# --- CSRF bound to the session ---------------------------------------------------------------------
+
+ANONYMOUS = "anonymous"
+
+
+def session_binding(scope: Scope) -> str:
+    """What a CSRF token is bound to: the server-side session the cookie names, or "anonymous"."""
+    session = scope.get("session")
+    token = session.get("sid") if isinstance(session, dict) else None
+    return f"s:{hashlib.sha256(token.encode()).hexdigest()}" if isinstance(token, str) and token else ANONYMOUS
+
+
+class SessionBoundCSRFMiddleware:
+    """Double-submit CSRF (cookie + header or form field), as Litestar's CSRFMiddleware, with the token's
+    HMAC taken over the session it was issued to: a token copied from another user's browser, or from
+    before this browser signed in, is refused. A new token cookie is sent whenever the session changes."""
+
+    def __init__(self, app: ASGIApp, config: CSRFConfig) -> None:
+        self.app = app
+        self.config = config
+        self.exclude = build_exclude_path_pattern(exclude=config.exclude, middleware_cls=type(self))
+
+    def _sign(self, nonce: str, binding: str) -> str:
+        return hmac.new(self.config.secret.encode(), f"{nonce}|{binding}".encode(), hashlib.sha256).hexdigest()
+
+    def new_token(self, binding: str) -> str:
+        nonce = secrets.token_hex(32)
+        return nonce + self._sign(nonce, binding)
+
+    def valid(self, token: str | None, binding: str) -> bool:
+        if not token or len(token) != 128:
+            return False
+        return compare_digest(token[64:], self._sign(token[:64], binding))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or should_bypass_middleware(
+            scope=scope, scopes={ScopeType.HTTP}, exclude_opt_key=self.config.exclude_from_csrf_key,
+            exclude_path_pattern=self.exclude,
+        ):
+            await self.app(scope, receive, send)
+            return
+        request: Any = scope["litestar_app"].request_class(scope=scope, receive=receive)
+        binding = session_binding(scope)
+        cookie = request.cookies.get(self.config.cookie_name)
+        cookie_ok = self.valid(cookie, binding)
+        state = ScopeState.from_scope(scope)
+        if request.method in self.config.safe_methods:
+            token = cookie if cookie_ok else self.new_token(binding)
+            state.csrf_token = token
+            await self.app(scope, receive, self._send_cookie(send, scope, binding, None if cookie_ok else token))
+            return
+        submitted = request.headers.get(self.config.header_name)
+        content_type, _ = request.content_type
+        if not submitted and content_type in {RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART}:
+            form = await request.form()
+            field = form.get("_csrf_token", None)
+            submitted = field if isinstance(field, str) else None
+        if not (cookie_ok and submitted and compare_digest(submitted.encode(), str(cookie).encode())):
+            raise PermissionDeniedException("CSRF token verification failed")
+        state.csrf_token = submitted
+        await self.app(scope, receive, self._send_cookie(send, scope, binding, None))
+
+    def _send_cookie(self, send: Send, scope: Scope, binding: str, token: str | None) -> Send:
+        """Set the token cookie when it is new, or when the handler signed in or out (a new binding)."""
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                now = session_binding(scope)
+                value = self.new_token(now) if now != binding else token
+                if value:
+                    headers = MutableScopeHeaders.from_message(message)
+                    cookie = Cookie(
+                        key=self.config.cookie_name, value=value, path=self.config.cookie_path,
+                        secure=self.config.cookie_secure, httponly=self.config.cookie_httponly,
+                        samesite=self.config.cookie_samesite, domain=self.config.cookie_domain,
+                    )
+                    headers.add("set-cookie", cookie.to_header(header=""))
+            await send(message)
+
+        return wrapped

@@ -63,11 +63,18 @@ class Settings:
     )
     login_max_attempts: int = setting(
         "FIELDPACE_LOGIN_MAX_ATTEMPTS",
-        "Failed sign-ins allowed per username and per client address within the window before refusing.",
+        "Failed sign-ins allowed per username and per client address within the window before refusing "
+        "(counted in the database, so across every server process).",
         5,
     )
     login_window_seconds: int = setting(
         "FIELDPACE_LOGIN_WINDOW_SECONDS", "Length of the sign-in rate-limit window, in seconds.", 300
+    )
+    trusted_proxies: str = setting(
+        "FIELDPACE_TRUSTED_PROXIES",
+        "Comma-separated addresses or networks (CIDR) of reverse proxies whose `X-Forwarded-For` is believed, "
+        "for the sign-in limit's client address. Empty (the default) trusts none: the peer address counts.",
+        "",
     )
     debug: bool = setting("FIELDPACE_DEBUG", "Show tracebacks in responses. Never in production.", False)
 
@@ -91,6 +98,10 @@ class Settings:
             else:
                 values[f.name] = raw
         return cls(**values)
+
+    @property
+    def trusted_proxy_list(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
 
     @property
     def effective_database_url(self) -> str:

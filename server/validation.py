@@ -267,3 +267,75 @@ def share_bp(data: dict, name: str, errors: dict) -> int | None:
             "range": _("Enter a share above 0 and at most 100 %%."),
         }.get(e.reason, _("Enter a percentage such as 60 or 33.33."))
         return None
+
+
+# --- URL parameters --------------------------------------------------------------------------------
+# Path values and query parameters, checked once for every route before its handler runs
+# (`server.web.check_url_values`): whatever a handler then parses is inside these ranges.
+
+URL_FIRST_DAY = date(1970, 1, 1)
+URL_LAST_DAY = date(2100, 12, 31)
+URL_INT_MAX = 2**63 - 1  # what a BIGINT holds on both engines
+URL_VALUE_MAX = 1000  # characters in one value
+URL_SEGMENT_MAX = 255  # characters in one path segment (a file name)
+# Names whose value is a bare year ("2026") rather than a number.
+URL_YEAR_NAMES = frozenset({"year", "period"})
+# Free text (a search, a return path): only its characters and length are checked, never its shape.
+URL_TEXT_NAMES = frozenset({"q", "next"})
+_URL_DATE = re.compile(r"(\d{4,})-(\d{1,2})(?:-(\d{1,2}))?")
+_URL_PERIOD = re.compile(r"(\d{4,})-(?:[Qq](\d+)|[Ww](\d+)|[Hh](\d+))")
+_URL_INT = re.compile(r"[+-]?\d+")
+
+
+def url_value_problem(name: str, value: object) -> str | None:
+    """Why a path value or query parameter is out of range (a translated sentence), or None."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return None if URL_FIRST_DAY <= value <= URL_LAST_DAY else _url_dates_message()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if abs(value) <= URL_INT_MAX else _("This number is out of range.")
+    if not isinstance(value, str):
+        return None
+    if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        return _("This address holds a character that is not allowed.")
+    if len(value) > URL_VALUE_MAX or any(len(part) > URL_SEGMENT_MAX for part in value.split("/")):
+        return _("A value in this address is too long.")
+    raw = value.strip()
+    if name in URL_TEXT_NAMES:
+        return None
+    if m := _URL_DATE.fullmatch(raw):
+        # Only the range: a malformed date (month 13) is the handler's to explain in its own words.
+        try:
+            parsed = date(int(m[1]), int(m[2]), int(m[3] or 1))
+        except ValueError:
+            return None if URL_FIRST_DAY.year <= int(m[1]) <= URL_LAST_DAY.year else _url_dates_message()
+        return None if URL_FIRST_DAY <= parsed <= URL_LAST_DAY else _url_dates_message()
+    if m := _URL_PERIOD.fullmatch(raw):
+        part = int(m[2] or m[3] or m[4])
+        limit = 4 if m[2] else 53 if m[3] else 2
+        if not (URL_FIRST_DAY.year <= int(m[1]) <= URL_LAST_DAY.year) or not 1 <= part <= limit:
+            return _url_dates_message()
+        return None
+    if _URL_INT.fullmatch(raw):
+        if len(raw) > 20 or abs(int(raw)) > URL_INT_MAX:
+            return _("This number is out of range.")
+        if name in URL_YEAR_NAMES and len(raw.lstrip("+-")) >= 4 and not (
+            URL_FIRST_DAY.year <= int(raw) <= URL_LAST_DAY.year
+        ):
+            return _url_dates_message()
+    return None
+
+
+def _url_dates_message() -> str:
+    return _("Choose a date from %(first)s to %(last)s.", first=URL_FIRST_DAY.year, last=URL_LAST_DAY.year)
+
+
+def url_date(raw: object) -> date | None:
+    """A date from a query string inside the URL window, None for empty or malformed input (as
+    `optional_uuid`): the route-wide check has already refused what is out of range."""
+    try:
+        value = date.fromisoformat(str(raw).strip()) if raw not in (None, "") else None
+    except (ValueError, TypeError):
+        return None
+    return value if value is None or URL_FIRST_DAY <= value <= URL_LAST_DAY else None

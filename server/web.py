@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,9 +12,10 @@ from uuid import UUID
 
 from litestar import Request, Response
 from litestar.enums import MediaType
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 
+from server import validation
 from server.i18n import _
 
 
@@ -126,6 +130,8 @@ def problem(status: int, title: str, detail: str = "", errors: dict[str, str] | 
 def http_error_message(exc: HTTPException) -> str:
     """A translated, user-facing sentence for an HTTP error status."""
     status = exc.status_code
+    if isinstance(exc, URLValueError):
+        return exc.message
     if status == 403 and "CSRF" in str(exc.detail):
         return _("This form has expired. Reload the page and try again; what you typed is kept in your browser.")
     messages = {
@@ -139,3 +145,56 @@ def http_error_message(exc: HTTPException) -> str:
         429: _("Too many attempts. Please wait a few minutes and try again."),
     }
     return messages.get(status, _("Something went wrong. Please try again."))
+
+
+# --- CSV downloads ---------------------------------------------------------------------------------
+
+# A text cell starting with one of these is read as a formula by spreadsheets (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A number written as text (what csv_number makes): a spreadsheet reads it as a number, never a formula.
+PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def csv_cell(value: object) -> object:
+    """A cell as a spreadsheet may safely open it: numbers stay numbers (negative amounts too), text that
+    would start a formula gets a leading apostrophe, which spreadsheets show as text and do not run."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def csv_bytes(header: list, rows: list[list]) -> bytes:
+    """The one way Fieldpace writes CSV: UTF-8 with a BOM (Excel opens Chinese text right), CRLF, every
+    cell through `csv_cell`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([csv_cell(v) for v in header])
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+# --- URL parameters ----------------------------------------------------------------------------------
+
+
+class URLValueError(ValidationException):
+    """A path value or query parameter out of range: 400, with the translated reason."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(detail=message, extra=[{"key": name, "message": message}])
+        self.message = message
+
+
+async def check_url_values(request: Request) -> None:
+    """`before_request` for every route: each path value and query parameter inside its range
+    (`validation.url_value_problem`), so no handler meets a date of 9999-12-31 or a 30-digit number."""
+    values = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in values:
+        problem = validation.url_value_problem(name, value)
+        if problem:
+            raise URLValueError(name, problem)

@@ -13,9 +13,16 @@ importScripts("/static/outbox.js");
 
 const SHELL_PREFIX = "fieldpace-shell-";
 const SHELL_CACHE = `${SHELL_PREFIX}${VERSION}`;
-// Not versioned: visited pages stay readable offline across app updates.
-// It holds user data, so the page asks us to drop it at sign-out.
-const PAGES_CACHE = "fieldpace-pages";
+// Visited pages, one cache per user ("fieldpace-pages-<user id>"), not
+// versioned: they stay readable offline across app updates. Every private
+// page names its user in the X-Fieldpace-User header; only the user the
+// browser was last signed in as is ever served from cache.
+const PAGES_PREFIX = "fieldpace-pages-";
+const LEGACY_PAGES_CACHE = "fieldpace-pages";
+// Which user's pages may be served offline: one entry in a cache of its own,
+// so it survives the worker being stopped and restarted.
+const STATE_CACHE = "fieldpace-state";
+const USER_KEY_URL = "/__fieldpace/signed-in-user";
 const OFFLINE_URL = "/offline";
 const ICON_URL = "/icons/icon-192.png";
 
@@ -58,7 +65,11 @@ self.addEventListener("activate", (event) => {
       const names = await caches.keys();
       await Promise.all(
         names
-          .filter((name) => name.startsWith(SHELL_PREFIX) && name !== SHELL_CACHE)
+          .filter(
+            (name) =>
+              (name.startsWith(SHELL_PREFIX) && name !== SHELL_CACHE) ||
+              name === LEGACY_PAGES_CACHE, // one cache for everyone: gone
+          )
           .map((name) => caches.delete(name)),
       );
       await self.clients.claim();
@@ -72,9 +83,13 @@ self.addEventListener("message", (event) => {
     // The only path to activating a waiting worker: the page has already
     // checked that nothing is pending before asking.
     self.skipWaiting();
+  } else if (data.type === "CLAIM") {
+    // A page that loaded while this worker was activating missed its claim():
+    // it asks, so that it is controlled (and cached) without a reload.
+    event.waitUntil(self.clients.claim());
   } else if (data.type === "CLEAR_PAGES") {
     // Sign-out: the next person on this device must not read cached pages.
-    event.waitUntil(caches.delete(PAGES_CACHE));
+    event.waitUntil(forgetSignedOut());
   } else if (data.type === "CACHE_PAGES" && Array.isArray(data.urls)) {
     // The pages a rep needs with no network, fetched while online (see outbox.js).
     event.waitUntil(cachePages(data.urls));
@@ -82,22 +97,96 @@ self.addEventListener("message", (event) => {
 });
 
 async function cachePages(urls) {
-  const cache = await caches.open(PAGES_CACHE);
   await Promise.all(
     urls.map(async (path) => {
       const url = new URL(path, self.location.origin);
       if (url.origin !== self.location.origin || UNCACHEABLE_PAGES.has(url.pathname)) return;
       try {
         const response = await fetch(url.href, { credentials: "same-origin", cache: "no-store" });
-        // A redirect (to the sign-in page) or an error is not the page: keep what we had.
-        if (response.status === 200 && !response.redirected && response.headers.get("X-Fieldpace-Cache") !== "no-store") {
-          await cache.put(pageKey(url), response);
+        if (sessionGone(response)) {
+          await forgetSignedOut();
+          return;
         }
+        // An error is not the page: keep what we had.
+        if (response.status === 200 && !response.redirected) await storePage(url, response);
       } catch (error) {
         // offline meanwhile: try again on the next page load
       }
     }),
   );
+}
+
+/* ---------- whose pages: one cache per user, cleared when the session is gone ---------- */
+
+function pagesCacheFor(user) {
+  return PAGES_PREFIX + user;
+}
+
+async function signedInUser() {
+  const state = await caches.open(STATE_CACHE);
+  const entry = await state.match(USER_KEY_URL);
+  return entry ? (await entry.text()).trim() : "";
+}
+
+async function setSignedInUser(user) {
+  const state = await caches.open(STATE_CACHE);
+  if (user) await state.put(USER_KEY_URL, new Response(user));
+  else await state.delete(USER_KEY_URL);
+}
+
+// The server answered as if nobody were signed in: the sign-in page (which a
+// signed-in browser is redirected away from) or a 401.
+function sessionGone(response) {
+  if (response.status === 401) return true;
+  try {
+    // 200 only: a signed-in browser asking for /login gets a redirect (an
+    // opaque one, status 0, in a navigation), which says nothing of the kind.
+    return response.status === 200 && response.url !== "" && new URL(response.url).pathname === "/login";
+  } catch (error) {
+    return false;
+  }
+}
+
+// Nobody is signed in on this browser any more: every user's cached pages go,
+// and the data the outbox pulled for offline use (unsynced writes stay, kept
+// under their own user; see docs/architecture.md).
+async function forgetSignedOut() {
+  const names = await caches.keys();
+  await Promise.all(
+    names
+      .filter((name) => name.startsWith(PAGES_PREFIX) || name === LEGACY_PAGES_CACHE)
+      .map((name) => caches.delete(name)),
+  );
+  await setSignedInUser("");
+  const outbox = self.fieldpaceOutbox;
+  if (outbox && typeof outbox.forgetSignedOutData === "function") {
+    try {
+      await outbox.forgetSignedOutData();
+    } catch (error) {
+      // the pages are gone, which is what matters most
+    }
+  }
+}
+
+// A page of `user` arrived: if someone else was signed in before, their pages go.
+async function noteSignedIn(user) {
+  if ((await signedInUser()) === user) return;
+  const names = await caches.keys();
+  await Promise.all(
+    names
+      .filter((name) => name.startsWith(PAGES_PREFIX) && name !== pagesCacheFor(user))
+      .map((name) => caches.delete(name)),
+  );
+  await setSignedInUser(user);
+}
+
+async function storePage(url, response) {
+  const user = response.headers.get("X-Fieldpace-User");
+  // Public pages (no user) and pages that asked not to be kept are never stored.
+  if (!user || response.headers.get("X-Fieldpace-Cache") === "no-store") return;
+  await noteSignedIn(user);
+  const cache = await caches.open(pagesCacheFor(user));
+  await cache.put(pageKey(url), response);
 }
 
 self.addEventListener("sync", (event) => {
@@ -159,33 +248,32 @@ function pageKey(url) {
 
 async function networkFirstPage(event, url) {
   const request = event.request;
+  let response;
   try {
-    const response = await fetch(request);
-    if (
-      response.status === 200 &&
-      response.headers.get("X-Fieldpace-Cache") !== "no-store" &&
-      !UNCACHEABLE_PAGES.has(url.pathname)
-    ) {
-      const copy = response.clone();
-      event.waitUntil(
-        caches
-          .open(PAGES_CACHE)
-          .then((cache) => cache.put(pageKey(url), copy))
-          .catch(() => undefined), // e.g. quota: serving the page matters more
-      );
-    }
-    return response;
+    response = await fetch(request);
   } catch (error) {
     return offlinePage(url);
   }
+  if (sessionGone(response)) {
+    // Signed out, expired or revoked, with or without the sign-out button.
+    event.waitUntil(forgetSignedOut().catch(() => undefined));
+  } else if (response.status === 200 && !UNCACHEABLE_PAGES.has(url.pathname)) {
+    const copy = response.clone();
+    // e.g. quota: serving the page matters more
+    event.waitUntil(storePage(url, copy).catch(() => undefined));
+  }
+  return response;
 }
 
 async function offlinePage(url) {
   const key = pageKey(url);
-  const pages = await caches.open(PAGES_CACHE);
-  const page =
-    (await pages.match(key)) || (await pages.match(key, { ignoreSearch: true }));
-  if (page) return page;
+  const user = await signedInUser();
+  if (user) {
+    const pages = await caches.open(pagesCacheFor(user));
+    const page =
+      (await pages.match(key)) || (await pages.match(key, { ignoreSearch: true }));
+    if (page) return page;
+  }
 
   const offline = await caches.match(OFFLINE_URL, { cacheName: SHELL_CACHE });
   if (offline) return unredirected(offline);

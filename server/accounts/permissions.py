@@ -12,6 +12,7 @@ from piccolo.columns import Column
 from piccolo.columns.combination import Combinable
 from piccolo.query import Select
 
+from server.accounts import sessions
 from server.accounts.tables import TeamManager, User
 from server.web import session_of
 
@@ -42,8 +43,9 @@ class Actor:
 
 
 async def load_actor(user_id: str | None, epoch: int | None = None) -> Actor | None:
-    """The active user behind a session, or None (unknown, deactivated, a malformed id, or a session
-    from before their last password change)."""
+    """The active user with this id as an Actor, or None (unknown, deactivated, a malformed id, or an
+    epoch from before their last password change when one is given). For the command line, jobs and tests;
+    requests go through `session_actor`."""
     if not user_id:
         return None
     try:
@@ -54,14 +56,25 @@ async def load_actor(user_id: str | None, epoch: int | None = None) -> Actor | N
         User.id, User.username, User.display_name, User.role, User.team, User.active, User.locale,
         User.session_epoch,
     ).where(User.id == uid).first()
-    if not row or not row["active"] or (epoch or 0) != row["session_epoch"]:
+    if not row or not row["active"] or (epoch is not None and epoch != row["session_epoch"]):
         return None
+    return await _actor(row["id"], row)
+
+
+async def session_actor(session: dict) -> Actor | None:
+    """The signed-in user behind a decoded session cookie, or None when its server-side session is
+    unknown, revoked, expired, from an older epoch, or its user is deactivated."""
+    row = await sessions.live_session(sessions.token_of(session))
+    return await _actor(row["user_id"], row) if row else None
+
+
+async def _actor(uid: UUID, row: dict) -> Actor:
     led: tuple[UUID, ...] = ()
     if row["role"] == "manager":
         teams = await TeamManager.select(TeamManager.team).where(TeamManager.manager == uid)
         led = tuple(t["team"] for t in teams)
     return Actor(
-        id=row["id"],
+        id=uid,
         username=row["username"],
         display_name=row["display_name"],
         role=row["role"],
@@ -72,11 +85,10 @@ async def load_actor(user_id: str | None, epoch: int | None = None) -> Actor | N
 
 
 async def provide_actor(request: Request) -> Actor:
-    """Dependency for every signed-in route: refuses anonymous and deactivated users."""
+    """Dependency for every signed-in route: refuses anonymous, signed-out and deactivated users."""
     actor = request.scope.get("state", {}).get("actor")
     if actor is None:
-        session = session_of(request)
-        actor = await load_actor(session.get("uid"), session.get("ep"))
+        actor = await session_actor(session_of(request))
         if actor is None:
             raise NotAuthorizedException()
         request.scope.setdefault("state", {})["actor"] = actor

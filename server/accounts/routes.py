@@ -8,8 +8,8 @@ from litestar import Request, Router, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 
-from server.accounts import services
-from server.accounts.permissions import Actor, load_actor, require_role
+from server.accounts import services, sessions
+from server.accounts.permissions import Actor, require_role, session_actor
 from server.accounts.tables import ROLES
 from server.i18n import LOCALE_NAMES, LOCALES, _
 from server.web import FieldErrors, flash, form_data, page, redirect, session_of
@@ -24,10 +24,10 @@ def _safe_next(target: str | None) -> str:
 
 @get("/login", name="login")
 async def login_page(request: Request, next: str | None = None) -> object:  # noqa: A002
-    if await load_actor(session_of(request).get("uid"), session_of(request).get("ep")):
+    if await session_actor(session_of(request)):
         return redirect(_safe_next(next))
-    if session_of(request).get("uid"):
-        request.clear_session()  # a deactivated or deleted user's leftover session
+    if session_of(request):
+        request.clear_session()  # a signed-out, expired or deactivated user's leftover cookie
     return page("accounts/login.html", next=_safe_next(next), values={}, errors={})
 
 
@@ -36,29 +36,36 @@ async def login_submit(request: Request, state: State) -> object:
     data = await form_data(request)
     username = data.get("username", "").strip()
     target = _safe_next(data.get("next"))
-    client = request.client.host if request.client else "unknown"
+    settings = state.settings
+    client = services.client_address(
+        request.client.host if request.client else None, request.headers.get("x-forwarded-for"),
+        settings.trusted_proxy_list,
+    )
     throttle: services.LoginThrottle = state.login_throttle
     values = {"username": username}
-    if throttle.blocked(username, client):
+    if await throttle.blocked(username, client):
         return page(
             "accounts/login.html", status_code=429, next=target, values=values,
             errors={"": _("Too many failed sign-ins. Wait a few minutes and try again.")},
         )
     row = await services.authenticate(username, data.get("password", "")) if username else None
     if row is None:
-        throttle.failed(username, client)
+        await throttle.failed(username, client)
         return page(
             "accounts/login.html", status_code=400, next=target, values=values,
             errors={"": _("Wrong username or password.")},
         )
-    throttle.succeeded(username)
-    # A new session replaces whatever the cookie held before (no fixation).
-    request.set_session({"uid": str(row["id"]), "ep": row["session_epoch"], "locale": row["locale"] or ""})
+    await throttle.succeeded(username)
+    # A new session replaces whatever the cookie held before (no fixation); the old one, if any, ends.
+    await sessions.revoke(sessions.token_of(session_of(request)))
+    token = await sessions.start(row["id"], row["session_epoch"], settings.session_days)
+    request.set_session({sessions.SESSION_KEY: token, "locale": row["locale"] or ""})
     return redirect(target)
 
 
 @post("/logout")
 async def logout(request: Request) -> object:
+    await sessions.revoke(sessions.token_of(session_of(request)))
     request.clear_session()
     return redirect("/login")
 
@@ -88,13 +95,11 @@ async def settings_password(request: Request, actor: Actor) -> object:
             raise FieldErrors({"current_password": _("Your current password is not right.")})
         if data.get("password", "") != data.get("password_again", ""):
             raise FieldErrors({"password_again": _("The two passwords differ.")})
-        await services.set_password(actor, actor.id, data.get("password", ""))
+        # Other sessions of this user end; this one carries on with the new epoch.
+        await services.set_password(actor, actor.id, data.get("password", ""),
+                                    keep_session=sessions.token_of(session_of(request)))
     except FieldErrors as e:
         return page("accounts/settings.html", status_code=422, actor=actor, locales=LOCALE_NAMES, errors=e.errors)
-    # Other sessions of this user end; this one carries on with the new epoch.
-    session = dict(session_of(request))
-    session["ep"] = int(session.get("ep") or 0) + 1
-    request.set_session(session)
     flash(request, _("Password changed. You were signed out on your other devices."))
     return redirect("/settings")
 

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import gzip
 import re
-import time
-from collections import defaultdict, deque
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from ipaddress import ip_address, ip_network
+from pathlib import Path
 from uuid import UUID, uuid4
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from server.accounts import sessions
 from server.accounts.permissions import Actor, require_role
-from server.accounts.tables import ROLES, Team, TeamManager, User
+from server.accounts.tables import ROLES, LoginFailure, Team, TeamManager, User
 from server.i18n import LOCALES, _
 from server.web import FieldErrors
 
 # argon2-cffi's defaults are Argon2id (RFC 9106 low-memory profile).
 hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{2,64}$")
-MIN_PASSWORD = 8
+MIN_PASSWORD = 10
+MAX_PASSWORD = 200
+COMMON_PASSWORDS = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"
 
 
 def hash_password(password: str) -> str:
@@ -38,36 +43,82 @@ _DUMMY_HASH = hash_password("not-a-real-password")
 
 
 class LoginThrottle:
-    """Failed sign-ins per username and per client address in a sliding window (one process).
-
-    Several processes each keep their own window; the limit then applies per process, which still
-    caps guessing at a small multiple. A shared store would be the next step if that matters.
-    """
+    """Failed sign-ins per username and per client address in a sliding window, counted in the database
+    (`login_failure`), so the limit holds however many server processes share it."""
 
     def __init__(self, max_attempts: int, window_seconds: int):
         self.max_attempts = max_attempts
-        self.window = window_seconds
-        self.failures: dict[str, deque[float]] = defaultdict(deque)
+        self.window = timedelta(seconds=window_seconds)
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self.failures[key]
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        return q
+    @staticmethod
+    def _keys(username: str, client: str) -> list[str]:
+        return [f"u:{username.strip().lower()[:190]}", f"c:{client[:190]}"]
 
-    def blocked(self, username: str, client: str) -> bool:
-        now = time.monotonic()
-        return any(
-            len(self._recent(k, now)) >= self.max_attempts for k in (f"u:{username.lower()}", f"c:{client}")
-        )
+    async def blocked(self, username: str, client: str) -> bool:
+        since = _now() - self.window
+        for key in self._keys(username, client):
+            recent = await LoginFailure.count().where((LoginFailure.key == key) & (LoginFailure.failed_at > since))
+            if recent >= self.max_attempts:
+                return True
+        return False
 
-    def failed(self, username: str, client: str) -> None:
-        now = time.monotonic()
-        for k in (f"u:{username.lower()}", f"c:{client}"):
-            self._recent(k, now).append(now)
+    async def failed(self, username: str, client: str) -> None:
+        now = _now()
+        keys = self._keys(username, client)
+        await LoginFailure.insert(*(LoginFailure(id=uuid4(), key=k, failed_at=now) for k in keys))
+        # Old failures no longer count: forget them as we go.
+        await LoginFailure.delete().where(LoginFailure.key.is_in(keys) & (LoginFailure.failed_at <= now - self.window))
 
-    def succeeded(self, username: str) -> None:
-        self.failures.pop(f"u:{username.lower()}", None)
+    async def succeeded(self, username: str) -> None:
+        await LoginFailure.delete().where(LoginFailure.key == self._keys(username, "")[0])
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: tuple[str, ...]) -> str:
+    """The address a request came from: the peer, unless the peer is a trusted proxy, in which case the
+    nearest address in X-Forwarded-For that is not itself a trusted proxy. With no proxy trusted (the
+    default) X-Forwarded-For is ignored, so a client cannot pick the address it is counted under."""
+    nets = []
+    for entry in trusted:
+        try:
+            nets.append(ip_network(entry.strip(), strict=False))
+        except ValueError:
+            continue
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in net for net in nets)
+
+    address = peer or "unknown"
+    if not nets or not is_trusted(address):
+        return address
+    for hop in reversed([h.strip() for h in (forwarded_for or "").split(",") if h.strip()]):
+        if not is_trusted(hop):
+            try:
+                return str(ip_address(hop))
+            except ValueError:
+                return address  # a garbled header: count the proxy, not a made-up name
+    return address
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The common passwords shipped with the app (see server/accounts/data/README.md)."""
+    with gzip.open(COMMON_PASSWORDS, "rt", encoding="utf-8") as fh:
+        return frozenset(line.strip() for line in fh if line.strip())
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused, or None."""
+    if len(password) < MIN_PASSWORD:
+        return _("The password needs at least %(n)s characters.", n=MIN_PASSWORD)
+    if len(password) > MAX_PASSWORD:
+        return _("At most %(n)s characters.", n=MAX_PASSWORD)
+    if password.strip().lower() in common_passwords():
+        return _("This password is too common. Choose one that is harder to guess.")
+    return None
 
 
 async def authenticate(username: str, password: str) -> dict | None:
@@ -98,8 +149,9 @@ def validate_user_fields(data: dict[str, str], creating: bool) -> dict[str, obje
             errors["username"] = _("Use 2 to 64 letters, digits, dots, dashes or underscores.")
         clean["username"] = username
         password = data.get("password", "")
-        if len(password) < MIN_PASSWORD:
-            errors["password"] = _("The password needs at least %(n)s characters.", n=MIN_PASSWORD)
+        problem = password_problem(password)
+        if problem:
+            errors["password"] = problem
         clean["password"] = password
     display_name = data.get("display_name", "").strip()
     if not display_name or len(display_name) > 100:
@@ -157,26 +209,35 @@ async def update_user(actor: Actor, user_id: UUID, data: dict[str, str]) -> None
     active = data.get("active") in ("on", "true", "1")
     if user_id == actor.id and (not active or clean["role"] != "admin"):
         raise FieldErrors({"": _("You cannot deactivate yourself or remove your own admin role.")})
-    await User.update(
-        {
-            User.display_name: clean["display_name"],
-            User.role: clean["role"],
-            User.team: clean["team"],
-            User.active: active,
-        }
-    ).where(User.id == user_id)
+    was_active = await User.exists().where((User.id == user_id) & (User.active == True))  # noqa: E712
+    changes: dict = {User.display_name: clean["display_name"], User.role: clean["role"], User.team: clean["team"],
+                     User.active: active}
+    if was_active and not active:
+        # Deactivation ends every session for good: reactivating the user later revives none of them.
+        changes[User.session_epoch] = User.session_epoch + 1
+    await User.update(changes).where(User.id == user_id)
+    if not active:
+        await sessions.revoke_all(user_id)
     if clean["role"] != "manager":
         await TeamManager.delete().where(TeamManager.manager == user_id)
 
 
-async def set_password(actor: Actor, user_id: UUID, password: str) -> None:
+async def set_password(actor: Actor, user_id: UUID, password: str, keep_session: str | None = None) -> None:
+    """A new password ends the user's sessions everywhere (their epoch moves on), but `keep_session`:
+    the session of a user changing their own password carries on."""
     if actor.id != user_id:
         require_role(actor, "admin")
-    if len(password) < MIN_PASSWORD:
-        raise FieldErrors({"password": _("The password needs at least %(n)s characters.", n=MIN_PASSWORD)})
+    problem = password_problem(password)
+    if problem:
+        raise FieldErrors({"password": problem})
     await User.update(
         {User.password_hash: hash_password(password), User.session_epoch: User.session_epoch + 1}
     ).where(User.id == user_id)
+    await sessions.revoke_all(user_id, keep=keep_session)
+    if keep_session and actor.id == user_id:
+        row = await User.select(User.session_epoch).where(User.id == user_id).first()
+        if row:
+            await sessions.renew_epoch(keep_session, row["session_epoch"])
 
 
 async def set_locale(actor: Actor, locale: str) -> None:

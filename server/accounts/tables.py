@@ -36,3 +36,27 @@ class TeamManager(Table, tablename="team_manager"):
     id = UUID(primary_key=True)
     team = ForeignKey(references=Team, null=False, on_delete=OnDelete.cascade, index=True)
     manager = ForeignKey(references=User, null=False, on_delete=OnDelete.cascade, index=True)
+
+
+class UserSession(Table, tablename="user_session"):
+    """One sign-in. The cookie carries a random token; the row is keyed by its SHA-256, so a copy of the
+    database cannot be replayed as a cookie. Signing out, deactivation and expiry end it here, on the server."""
+
+    id = Varchar(length=64, primary_key=True)
+    user = ForeignKey(references=User, null=False, on_delete=OnDelete.cascade, index=True)
+    # The user's session_epoch when the session began (or was renewed by a password change).
+    epoch = Integer(default=0)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    # Written at most every few minutes, so a page view rarely costs a write.
+    last_seen_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class LoginFailure(Table, tablename="login_failure"):
+    """A failed sign-in, counted per username ("u:name") and per client address ("c:addr") in the rate-limit
+    window. A table, so every server process counts the same failures."""
+
+    id = UUID(primary_key=True)
+    key = Varchar(length=200)
+    failed_at = Timestamptz()

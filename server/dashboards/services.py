@@ -8,8 +8,6 @@ manager the teams they lead, admin everything. Numbers come from the pace engine
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -29,7 +27,7 @@ from server.targets import actuals, formulas, pace
 from server.targets.tables import Target
 from server.validation import optional_uuid
 from server.visits.tables import Visit
-from server.web import FieldErrors
+from server.web import FieldErrors, csv_bytes
 
 STATUS_LABELS = {
     formulas.ON_TRACK: N_("On track"),
@@ -84,14 +82,9 @@ def csv_number(value: float | None, digits: int = 2) -> str:
 
 def csv_response(filename: str, header: list[str], rows: list[list]) -> Response:
     """A CSV download: UTF-8 with a BOM (Excel opens Chinese text right), an ASCII file name."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
     safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename) or "export.csv"
     return Response(
-        content=("\ufeff" + buffer.getvalue()).encode("utf-8"),
+        content=csv_bytes(header, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"},
     )

@@ -200,12 +200,20 @@ def test_installable_and_offline(new_context, live_server):
     assert manifest["display"] == "standalone" and manifest["start_url"].startswith("/")
 
     # Once the worker controls the page, a visit through it stores the page for offline use.
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    # (Polled in the page: wait_for_function polls through eval, which the app's CSP forbids.)
+    controlled = page.evaluate("""async () => {
+        for (let i = 0; i < 600; i++) {  // 30 s: installing the shell is slow on a loaded machine
+            if (navigator.serviceWorker.controller !== null) return true;
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        return false;
+    }""")
+    assert controlled, "the service worker never took control of the page"
     page.reload()
 
     cached = page.evaluate("""async (url) => {
         for (let i = 0; i < 100; i++) {
-            const cache = await caches.open("fieldpace-pages");
+            const cache = await caches.open("fieldpace-pages-" + document.body.dataset.user);
             if (await cache.match(url)) return true;
             await new Promise((resolve) => setTimeout(resolve, 50));
         }

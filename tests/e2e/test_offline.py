@@ -131,7 +131,7 @@ def _wait_ready_offline(page, today: str) -> None:
     # (wait_for_function would poll through eval, which the app's CSP forbids.)
     _poll(page, "async () => navigator.serviceWorker.controller !== null")
     _poll(page, """async (paths) => {
-        const cache = await caches.open("fieldpace-pages");
+        const cache = await caches.open("fieldpace-pages-" + document.body.dataset.user);
         const keys = (await cache.keys()).map((r) => new URL(r.url).pathname);
         return paths.every((p) => keys.includes(p));
     }""", ["/home", "/customers", "/visits/new", "/customers/new", f"/reports/daily/{today}"])

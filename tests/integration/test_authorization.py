@@ -200,6 +200,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/sw.js"): Case("/sw.js", _EVERYONE),
     ("GET", "/offline"): Case("/offline", _EVERYONE),
     ("GET", "/favicon.ico"): Case("/favicon.ico", _EVERYONE),
+    # The API's OpenAPI document (server/openapi.py): public, it describes routes, not records.
+    ("GET", "/schema"): Case("/schema", _EVERYONE),
+    ("GET", "/schema/openapi.json"): Case("/schema/openapi.json", _EVERYONE),
+    ("GET", "/schema/{path:str}"): Case("/schema/nothing-here", row(HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN)),
     # Sign-in, sign-out, personal settings.
     ("GET", "/login"): Case("/login", _EVERYONE),
     ("POST", "/login"): Case("/login", _EVERYONE,
@@ -481,6 +485,9 @@ def run_cell(client, records: Records, route: tuple[str, str], persona: str, coo
     body = case.body(records) if case.body else None
     response = send(client, method, url, body)
     problem = judge(case.expect[persona], method, url, response, records)
+    # A route that needs a session answers privately, whatever the answer (a page, a refusal, a redirect).
+    if not problem and case.expect["anonymous"] == LOGIN and "no-store" not in response.headers.get("cache-control", ""):
+        problem = f"no Cache-Control: no-store (got {response.headers.get('cache-control')!r})"
     if problem:
         return f"{method} {path} as {persona} ({USERNAMES.get(persona, 'signed out')}) [{url}]: {problem}"
     return None

@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from server import clock, validation
-from server.accounts.services import LoginThrottle, hash_password, verify_password
+from server.accounts.services import client_address, common_passwords, hash_password, password_problem, verify_password
 from server.reports.services import period_of
 from server.reports.services import validate as validate_report
 from server.visits.services import validate as validate_visit
@@ -89,10 +89,24 @@ def test_passwords_are_argon2id():
     assert not verify_password("garbage", "s3cret-pass")
 
 
-def test_login_throttle_counts_per_user_and_per_client():
-    t = LoginThrottle(max_attempts=3, window_seconds=60)
-    for _ in range(3):
-        t.failed("ann", "10.0.0.1")
-    assert t.blocked("ANN", "10.0.0.9")  # per username, whatever the address
-    assert t.blocked("bob", "10.0.0.1")  # per address, whatever the username
-    assert not t.blocked("bob", "10.0.0.2")
+def test_client_address_believes_forwarded_for_only_from_trusted_proxies():
+    # No proxy trusted (the default): a forged header changes nothing.
+    assert client_address("203.0.113.5", "1.2.3.4", ()) == "203.0.113.5"
+    # The peer is a trusted proxy: the nearest untrusted hop counts, not what the client wrote first.
+    trusted = ("10.0.0.0/8", "192.0.2.1")
+    assert client_address("10.0.0.2", "1.2.3.4, 198.51.100.7", trusted) == "198.51.100.7"
+    assert client_address("10.0.0.2", "1.2.3.4, 198.51.100.7, 192.0.2.1", trusted) == "198.51.100.7"
+    # A peer that is not trusted sends what it likes in the header: ignored.
+    assert client_address("198.51.100.9", "1.2.3.4", trusted) == "198.51.100.9"
+    # Garbage from a trusted proxy: count the proxy.
+    assert client_address("10.0.0.2", "not-an-address", trusted) == "10.0.0.2"
+    assert client_address("10.0.0.2", None, trusted) == "10.0.0.2"
+
+
+def test_new_passwords_need_ten_characters_and_must_not_be_common():
+    assert password_problem("short-pw1") is not None  # 9 characters
+    assert password_problem("1234567890") is not None  # long enough, but on the list
+    assert password_problem("Password123") is not None  # compared lowercased
+    assert password_problem("fieldpace-demo") is None  # the demo password stays valid
+    assert password_problem("correct-horse-battery") is None
+    assert "fieldpace-demo" not in common_passwords() and len(common_passwords()) > 19000

@@ -730,3 +730,45 @@
     else initPage();
   }
 })(typeof self !== "undefined" ? self : this);
+
+// --- Signed-out clean-up (kept apart from the outbox above; used by web/sw.js) -------------------------
+// When a navigation finds the session gone, the records pulled for offline use, the pull cursors and the
+// remembered user and CSRF token are forgotten. The outbox items stay: each is keyed to its user, shown
+// and pushed only when that user signs in again on this browser, so nothing typed in the field is lost
+// (docs/architecture.md says why).
+(function (global) {
+  "use strict";
+
+  function forgetSignedOutData() {
+    return new Promise(function (resolve) {
+      var req;
+      try { req = indexedDB.open("fieldpace"); } catch (e) { resolve(false); return; }
+      // No database yet: nothing to forget, and creating an empty one would get in the outbox's way.
+      req.onupgradeneeded = function () { req.transaction.abort(); };
+      req.onerror = function () { resolve(false); };
+      req.onblocked = function () { resolve(false); };
+      req.onsuccess = function () {
+        var db = req.result;
+        var names = Array.prototype.slice.call(db.objectStoreNames);
+        var stores = ["records", "meta"].filter(function (n) { return names.indexOf(n) >= 0; });
+        if (!stores.length) { db.close(); resolve(true); return; }
+        var t = db.transaction(stores, "readwrite");
+        if (names.indexOf("records") >= 0) t.objectStore("records").clear();
+        if (names.indexOf("meta") >= 0) {
+          t.objectStore("meta").openCursor().onsuccess = function (e) {
+            var c = e.target.result;
+            if (!c) return;
+            var k = String(c.key);
+            if (k === "lastUser" || k === "csrf" || k.indexOf("cursor:") === 0) c.delete();
+            c.continue();
+          };
+        }
+        t.oncomplete = function () { db.close(); resolve(true); };
+        t.onerror = t.onabort = function () { db.close(); resolve(false); };
+      };
+    });
+  }
+
+  global.fieldpaceOutbox = global.fieldpaceOutbox || {};
+  global.fieldpaceOutbox.forgetSignedOutData = forgetSignedOutData;
+})(typeof self !== "undefined" ? self : this);

@@ -132,6 +132,14 @@
       navigator.serviceWorker
         .register("/sw.js", { scope: "/" })
         .then(watchRegistration)
+        .then(function () { return navigator.serviceWorker.ready; })
+        .then(function (registration) {
+          // Loaded while the first worker was activating, this page can miss its
+          // clients.claim(): ask again, or it stays uncontrolled until a reload.
+          if (!navigator.serviceWorker.controller && registration.active) {
+            registration.active.postMessage({ type: "CLAIM" });
+          }
+        })
         .catch(function () {
           // The app works without a worker; offline support is just absent.
         });
