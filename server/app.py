@@ -27,7 +27,9 @@ from server.customers import routes as customers_routes
 from server.dashboards import routes as dashboards_routes
 from server.home import routes as home_routes
 from server.imports import routes as imports_routes
+from server.jobs import routes as jobs_routes
 from server.middleware import locale_and_headers
+from server.notifications import routes as notifications_routes
 from server.reports import routes as reports_routes
 from server.sales import routes as sales_routes
 from server.settings import ROOT, Settings
@@ -41,7 +43,7 @@ log = logging.getLogger("fieldpace")
 
 DOMAINS = (
     "accounts", "customers", "visits", "reports", "home", "syncing", "system", "sales", "imports", "targets",
-    "dashboards",
+    "dashboards", "jobs", "notifications",
 )
 TEMPLATE_DIRS = [ROOT / "web" / "templates", *(ROOT / "server" / d / "templates" for d in DOMAINS)]
 
@@ -118,8 +120,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     async def on_startup(app: Litestar) -> None:
         await db.prepare(engine)
+        if settings.scheduler:  # the single-machine default: jobs and pushes run in the web process
+            from server.jobs.runtime import Background
+
+            app.state.background = Background(settings).start()
 
     async def on_shutdown(app: Litestar) -> None:
+        background = getattr(app.state, "background", None)
+        if background is not None:
+            await background.stop()
         await db.close(engine)
 
     session_config = CookieBackendConfig(
@@ -151,9 +160,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             system_routes.router, accounts_routes.router, home_routes.router, customers_routes.router,
             visits_routes.router, reports_routes.router, syncing_routes.router, sales_routes.router,
-            imports_routes.router, targets_routes.router, dashboards_routes.router, static, icons,
+            imports_routes.router, targets_routes.router, dashboards_routes.router, jobs_routes.router,
+            notifications_routes.router, static, icons,
         ],
         dependencies={"actor": Provide(provide_actor)},
+        before_request=notifications_routes.load_unread,
         middleware=[session_config.middleware, locale_and_headers(settings.default_locale, settings.timezone, settings.secure_cookies)],
         csrf_config=csrf_config,
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),

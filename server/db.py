@@ -188,6 +188,8 @@ def all_tables():
     from server.accounts.tables import Team, TeamManager, User
     from server.customers.tables import Customer
     from server.imports.tables import ImportBatch
+    from server.jobs.tables import JobRun
+    from server.notifications.tables import AlertRule, Notification, NotificationSetting, PushDelivery, PushSubscription
     from server.reports.tables import Report, ReportEvent
     from server.sales.tables import Collection, Opportunity, OpportunityStage, Order, OrderSplit
     from server.syncing.tables import Device, SyncCounter, Tombstone
@@ -198,6 +200,7 @@ def all_tables():
         Team, User, TeamManager, Customer, Visit, Report, ReportEvent, Device, SyncCounter, Tombstone,
         Opportunity, OpportunityStage, Order, OrderSplit, Collection,
         Kpi, TargetPlan, Target, TargetChange, PaceSetting, WorkCalendar, ImportBatch,
+        JobRun, AlertRule, Notification, NotificationSetting, PushSubscription, PushDelivery,
     ]
 
 

@@ -24,6 +24,7 @@ from tests import factories
 PG_URL = os.environ.get("FIELDPACE_TEST_POSTGRES_URL", "")
 ENGINES = ["sqlite", "postgres"]
 TABLES_CHILD_FIRST = [
+    "push_delivery", "push_subscription", "notification", "notification_setting", "job_run",
     "import_batch", "target_change", "kpi_target", "target_plan", "work_calendar", "collection", "order_split",
     "sales_order", "opportunity_stage", "opportunity",
     "sync_tombstone", "device", "report_event", "report", "visit", "customer", "team_manager", "app_user", "team",
@@ -31,6 +32,11 @@ TABLES_CHILD_FIRST = [
 # Rows the migrations seed: built-in KPIs stay (custom ones go), thresholds go back to their defaults.
 RESETS = ["DELETE FROM kpi WHERE NOT builtin", "UPDATE kpi SET active = TRUE",
           "UPDATE pace_setting SET on_track_min = 0.95, at_risk_min = 0.8"]
+# Alert rules go back to the defaults their migration seeds.
+RESETS += [f"UPDATE alert_rule SET enabled = TRUE, to_rep = TRUE, to_manager = TRUE, params = '{p}' WHERE code = '{c}'"
+           for c, p in (("lagging", '{"min_elapsed": 0.25}'), ("inactivity", '{"days": 3}'),
+                        ("anomaly", '{"fraction": 0.5}'), ("missing_report", '{"cutoff": "18:00"}'),
+                        ("feedback", "{}"))]
 
 
 def migrate(url: str) -> None:
@@ -91,7 +97,7 @@ def engine_name(request, database_urls):
 def settings(engine_name, database_urls, tmp_path) -> Settings:
     return Settings.from_env(
         data_dir=tmp_path / "data", database_url=database_urls[engine_name], timezone="Asia/Shanghai",
-        default_locale="en", debug=False,
+        default_locale="en", debug=False, scheduler=False,
     )
 
 

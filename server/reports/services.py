@@ -14,6 +14,7 @@ from server import changes, clock, db, validation
 from server.accounts.permissions import Actor, can_manage_rep, can_see_rep
 from server.accounts.tables import User
 from server.i18n import N_, _
+from server.notifications import services as notifications
 from server.reports.tables import KINDS, Report, ReportEvent
 from server.visits import services as visits
 from server.web import Arrival, Conflict, FieldErrors
@@ -190,6 +191,7 @@ async def decide(actor: Actor, report_id: UUID, approve: bool, comment: str) -> 
         if not updated:
             raise Conflict(_("This report is no longer waiting for review."))
         await _event(report_id, actor, after, "submitted", after, comment)
+    await notifications.report_decided(report_id, after, comment, actor)  # feedback to the rep, at once
     return after
 
 
