@@ -163,23 +163,33 @@ def _new_vapid_key() -> str:
 
 
 def load_or_create_secrets(data_dir: Path) -> dict[str, str]:
+    """Read the secrets, adding any that are missing. Under an exclusive lock on `secrets.lock`: processes
+    started together on a fresh data directory (several uvicorn workers, a `fieldpace worker`) must all end
+    up with the same keys, or pushes signed by one would not match the key browsers subscribed with."""
+    import fcntl
+
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "secrets.json"
-    current: dict[str, str] = {}
-    if path.exists():
-        current = json.loads(path.read_text())
-    wanted = {
-        "session_key": lambda: secrets.token_hex(32),
-        "csrf_secret": lambda: secrets.token_urlsafe(32),
-        # Web Push (VAPID, RFC 8292): the P-256 private key as base64url of its raw 32 bytes.
-        "vapid_private_key": _new_vapid_key,
-    }
-    missing = {k: make() for k, make in wanted.items() if k not in current}
-    if missing:
-        current.update(missing)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(current, fh, indent=2)
-        os.replace(tmp, path)
+    with open(data_dir / "secrets.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            current: dict[str, str] = {}
+            if path.exists():
+                current = json.loads(path.read_text())
+            wanted = {
+                "session_key": lambda: secrets.token_hex(32),
+                "csrf_secret": lambda: secrets.token_urlsafe(32),
+                # Web Push (VAPID, RFC 8292): the P-256 private key as base64url of its raw 32 bytes.
+                "vapid_private_key": _new_vapid_key,
+            }
+            missing = {k: make() for k, make in wanted.items() if k not in current}
+            if missing:
+                current.update(missing)
+                tmp = path.with_suffix(".tmp")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    json.dump(current, fh, indent=2)
+                os.replace(tmp, path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return current
