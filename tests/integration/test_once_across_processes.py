@@ -45,7 +45,7 @@ async def main():
     rep = await factories.user("rep", username="pushee")
     await PushSubscription.insert(PushSubscription(id=uuid4(), owner=rep, endpoint=os.environ["EP"],
         p256dh=os.environ["P256DH"], auth=os.environ["AUTH"], label="t", created_at=clock.now()))
-    items = [NewNotification(rep, "test", "test", f"s{i}", "p", "l", {}, "/inbox") for i in range(%d)]
+    items = [NewNotification(rep, "test", "test", f"s{i}", "p", "l", {}, "/inbox") for i in range(COUNT)]
     ids = []
     for start in range(0, len(items), 10):  # in small groups, while the senders are already polling
         ids += await services.notify(items[start:start + 10])
@@ -56,7 +56,7 @@ async def main():
 asyncio.run(main())
 sys.stdout.flush()
 os._exit(0)
-""" % NOTIFICATIONS
+""".replace("COUNT", str(NOTIFICATIONS))
 
 QUERY = """
 import asyncio, json, os, sys

@@ -42,7 +42,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 path = self.path
                 count = receiver.seen[path] = receiver.seen.get(path, 0) + 1
-                receiver.requests.append({"path": path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body, "at": time.time()})
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver.requests.append({"path": path, "headers": headers, "body": body, "at": time.time()})
                 kind = path.split("/")[1]
                 status, extra = 201, {}
                 if kind == "gone":
