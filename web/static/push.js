@@ -48,10 +48,13 @@
     var disable = document.getElementById("push-disable");
     function say(key) { status.textContent = box.dataset[key] || ""; }
 
-    var supported = "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
-    if (!supported) {
-      if (isIos() && !standalone()) document.getElementById("ios-push-steps").hidden = false;
-      else say("labelUnsupported");
+    // iOS and iPadOS deliver Web Push only to an app added to the home screen (16.4+), whatever the tab offers.
+    if (isIos() && !standalone()) {
+      document.getElementById("ios-push-steps").hidden = false;
+      return;
+    }
+    if (!("serviceWorker" in navigator && "PushManager" in window && "Notification" in window)) {
+      say("labelUnsupported");
       return;
     }
     navigator.serviceWorker.ready.then(function (registration) {
