@@ -20,9 +20,13 @@ COMMON_TIMEZONES = ("Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Taip
                     "Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "UTC")
 
 
+NO_NAVIGATION = {"/sw.js", "/healthz", "/manifest.webmanifest", "/favicon.ico"}
+
+
 async def load_unread(request: Request) -> None:
     """Before every page: the signed-in user's unread count for the navigation (one indexed COUNT)."""
-    if request.url.path.startswith(("/static/", "/icons/", "/api/")) or request.method != "GET":
+    path = request.url.path
+    if request.method != "GET" or path.startswith(("/static/", "/icons/", "/api/")) or path in NO_NAVIGATION:
         return
     uid = session_of(request).get("uid")
     if not uid:
