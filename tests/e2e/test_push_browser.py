@@ -108,6 +108,22 @@ def test_a_pushed_alert_is_shown_grouped_by_tag_and_lands_on_its_page_read(new_c
     assert page.url == f"{live_server}/reports"
     page.goto("/inbox")
     expect(page.locator(f'[data-notification="{nid}"]')).to_have_attribute("data-read", "true")
+    # The last synced inbox stays readable offline (the service worker's copy of the page).
+    assert page.evaluate("""async () => {
+        const cache = await caches.open("fieldpace-pages");
+        for (let i = 0; i < 50; i++) {
+            const hit = await cache.match(location.origin + "/inbox");
+            if (hit && (await hit.text()).includes('data-read="true"')) return true;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        return false;
+    }""")
+    context.set_offline(True)
+    try:
+        page.reload()
+        expect(page.locator(f'[data-notification="{nid}"]')).to_have_attribute("data-read", "true")
+    finally:
+        context.set_offline(False)
 
 
 def test_notifications_screen_asks_only_after_a_tap_and_explains_ios(new_context):
