@@ -67,6 +67,8 @@ def env_for(data_dir: Path, db: Path | str) -> dict:
         "FIELDPACE_DATA_DIR": str(data_dir),
         "FIELDPACE_DATABASE_URL": f"sqlite:///{db}" if isinstance(db, Path) else db,
         "PYTHONUNBUFFERED": "1",
+        # Page and sync timings measure requests alone, not the scheduler's jobs beside them.
+        "FIELDPACE_SCHEDULER": "false",
     })
     env.pop("FIELDPACE_DEBUG", None)
     return env
