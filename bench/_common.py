@@ -63,8 +63,10 @@ def schema_key() -> str:
 
 def env_for(data_dir: Path, db: Path | str) -> dict:
     """The app's environment: a data directory and a database (a SQLite file's path, or a URL); the
-    caller's other FIELDPACE_* settings (the time zone, ...) are kept, FIELDPACE_DEBUG is not."""
-    return server_env(f"sqlite:///{db}" if isinstance(db, Path) else db, data_dir, inherit_settings=True)
+    caller's other FIELDPACE_* settings (the time zone, ...) are kept, FIELDPACE_DEBUG is not; no scheduler."""
+    # Page and sync timings measure requests alone, not the scheduler's jobs beside them.
+    return server_env(f"sqlite:///{db}" if isinstance(db, Path) else db, data_dir, inherit_settings=True,
+                      scheduler="false")
 
 
 def count_rows(db_path: Path, tables=DEMO_TABLES) -> dict:

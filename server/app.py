@@ -28,7 +28,9 @@ from server.customers import routes as customers_routes
 from server.dashboards import routes as dashboards_routes
 from server.home import routes as home_routes
 from server.imports import routes as imports_routes
+from server.jobs import routes as jobs_routes
 from server.middleware import SessionBoundCSRFMiddleware, locale_and_timezone, request_locale, security_headers
+from server.notifications import routes as notifications_routes
 from server.reports import routes as reports_routes
 from server.sales import routes as sales_routes
 from server.settings import ROOT, Settings
@@ -52,7 +54,7 @@ log = logging.getLogger("fieldpace")
 
 DOMAINS = (
     "accounts", "customers", "visits", "reports", "home", "syncing", "system", "sales", "imports", "targets",
-    "dashboards",
+    "dashboards", "jobs", "notifications",
 )
 TEMPLATE_DIRS = [ROOT / "web" / "templates", *(ROOT / "server" / d / "templates" for d in DOMAINS)]
 
@@ -128,6 +130,12 @@ def _server_error(request: Request, exc: Exception) -> Response:
     return _error_response(request, 500, i18n._("Something went wrong. Please try again."))
 
 
+async def before_request(request: Request) -> None:
+    """Before every handler: the URL's values inside their ranges, then the navigation's unread count."""
+    await check_url_values(request)
+    await notifications_routes.load_unread(request)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app for `settings` (from the environment when omitted)."""
     settings = settings or Settings.from_env()
@@ -139,8 +147,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     async def on_startup(app: Litestar) -> None:
         await db.prepare(engine)
+        if settings.scheduler:  # the single-machine default: jobs and pushes run in the web process
+            from server.jobs.runtime import Background
+
+            app.state.background = Background(settings).start()
 
     async def on_shutdown(app: Litestar) -> None:
+        background = getattr(app.state, "background", None)
+        if background is not None:
+            await background.stop()
         await db.close(engine)
 
     session_config = SessionCookieConfig(
@@ -172,10 +187,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             system_routes.router, accounts_routes.router, home_routes.router, customers_routes.router,
             visits_routes.router, reports_routes.router, syncing_routes.router, sales_routes.router,
-            imports_routes.router, targets_routes.router, dashboards_routes.router, static, icons,
+            imports_routes.router, targets_routes.router, dashboards_routes.router, jobs_routes.router,
+            notifications_routes.router, static, icons,
         ],
         dependencies={"actor": Provide(provide_actor)},
-        before_request=check_url_values,
+        before_request=before_request,
         # Session first: the CSRF token is checked against the session the cookie names.
         middleware=[session_config.middleware, locale_and_timezone(settings.default_locale, settings.timezone),
                     DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf_config)],

@@ -1,4 +1,4 @@
-"""The `fieldpace` command line: serve, migrate, demo-data, create-user."""
+"""The `fieldpace` command line: serve, migrate, demo-data, create-user, worker, jobs."""
 
 from __future__ import annotations
 
@@ -83,6 +83,55 @@ async def _create_user(args, settings: Settings) -> int:
     return 0
 
 
+async def _worker(settings: Settings) -> int:
+    """The scheduler and the push delivery queue in a process of their own, until SIGTERM or Ctrl+C."""
+    import signal
+
+    from server import clock, db, i18n
+    from server.jobs.runtime import Background
+
+    clock.configure(settings.timezone)
+    i18n.configure(settings.currency)
+    engine = _engine(settings)
+    await db.prepare(engine)
+    background = Background(settings)
+    task = asyncio.get_running_loop().create_task(background.run())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
+    print("Fieldpace worker: scheduler and push delivery running (Ctrl+C to stop)", flush=True)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    return 0
+
+
+async def _jobs(args, settings: Settings) -> int:
+    from server import clock, db, i18n
+    from server.jobs import registry
+    from server.jobs.services import run_now
+
+    clock.configure(settings.timezone)
+    i18n.configure(settings.currency)
+    if args.jobs_command == "list":
+        for job in registry.registered(settings):
+            print(f"{job.name:24} {job.schedule.describe():28} {job.description}")
+        return 0
+    await db.prepare(_engine(settings))
+    done = await run_now(settings, args.name, trigger="command")
+    if done is None:
+        print(f"No job named {args.name!r}: `fieldpace jobs list` shows them.", file=sys.stderr)
+        return 1
+    run_id, outcome = done
+    from server.jobs.tables import JobRun
+
+    row = await JobRun.select(JobRun.counts, JobRun.error).where(JobRun.id == run_id).first()
+    print(f"{args.name}: {outcome} {row['counts'] if row else ''}")
+    if outcome != "ok" and row:
+        print(row["error"], file=sys.stderr)
+    return 0 if outcome == "ok" else 1
+
+
 async def _closing(work):
     """Run a command, then close every engine's kept connections so the process can exit."""
     from server import db
@@ -124,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     cu.add_argument("--role", choices=["rep", "manager", "admin"], default="rep")
     cu.add_argument("--team", default="", help="team name (for reps)")
     cu.add_argument("--password", default="", help="prompted for when omitted")
+    sub.add_parser("worker", help="run the job scheduler and the push delivery queue (no web server)")
+    jobs = sub.add_parser("jobs", help="scheduled jobs")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_sub.add_parser("list", help="list the scheduled jobs")
+    jobs_run = jobs_sub.add_parser("run", help="run one job once, now")
+    jobs_run.add_argument("name")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
 
@@ -133,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_closing(_demo(args, settings)))
     if args.command == "create-user":
         return asyncio.run(_closing(_create_user(args, settings)))
+    if args.command == "worker":
+        return asyncio.run(_closing(_worker(settings)))
+    if args.command == "jobs":
+        return asyncio.run(_closing(_jobs(args, settings)))
     if args.command == "serve":
         import uvicorn
 

@@ -77,6 +77,55 @@ class Settings:
         "",
     )
     debug: bool = setting("FIELDPACE_DEBUG", "Show tracebacks in responses. Never in production.", False)
+    scheduler: bool = setting(
+        "FIELDPACE_SCHEDULER",
+        "Run the job scheduler and the push delivery queue inside `fieldpace serve`. Turn off when a separate "
+        "`fieldpace worker` process does it.",
+        True,
+    )
+    scheduler_tick_seconds: float = setting(
+        "FIELDPACE_SCHEDULER_TICK_SECONDS", "How often the scheduler looks for a due job slot, in seconds.", 5.0
+    )
+    heartbeat_seconds: int = setting(
+        "FIELDPACE_HEARTBEAT_SECONDS",
+        "Run the no-op `jobs.heartbeat` job every N seconds (0: not registered); shows the scheduler is alive.",
+        0,
+    )
+    job_history_days: int = setting(
+        "FIELDPACE_JOB_HISTORY_DAYS", "Days of job run records kept before the cleanup job deletes them.", 30
+    )
+    vapid_subject: str = setting(
+        "FIELDPACE_VAPID_SUBJECT",
+        "Contact sent to push services with every Web Push (the VAPID `sub` claim): a `mailto:` or `https:` URL.",
+        "mailto:admin@fieldpace.invalid",
+    )
+    push_allow_http: bool = setting(
+        "FIELDPACE_PUSH_ALLOW_HTTP",
+        "Accept plain-HTTP push endpoints on 127.0.0.1 or localhost (a local test receiver). Never in production.",
+        False,
+    )
+    push_poll_seconds: float = setting(
+        "FIELDPACE_PUSH_POLL_SECONDS", "How often the delivery queue looks for pushes to send, in seconds.", 2.0
+    )
+    push_max_attempts: int = setting(
+        "FIELDPACE_PUSH_MAX_ATTEMPTS", "Attempts at one push (5xx, timeouts, 429) before it counts as failed.", 6
+    )
+    push_retry_seconds: float = setting(
+        "FIELDPACE_PUSH_RETRY_SECONDS",
+        "First wait before retrying a failed push, in seconds; doubled each attempt, with jitter.",
+        30.0,
+    )
+    push_timeout_seconds: float = setting(
+        "FIELDPACE_PUSH_TIMEOUT_SECONDS", "How long to wait for a push service's answer, in seconds.", 10.0
+    )
+    push_concurrency: int = setting(
+        "FIELDPACE_PUSH_CONCURRENCY", "Pushes sent at the same time by one delivery process.", 16
+    )
+    notification_retention_days: int = setting(
+        "FIELDPACE_NOTIFICATION_RETENTION_DAYS",
+        "Days a read notification (and its delivered pushes) is kept before the cleanup job deletes it.",
+        90,
+    )
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -91,6 +140,8 @@ class Settings:
                 continue
             if f.type in ("int", int):
                 values[f.name] = int(raw)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw)
             elif f.type in ("bool", bool):
                 values[f.name] = _bool(raw)
             elif f.type in ("Path", Path):
@@ -112,22 +163,44 @@ class Settings:
         return load_or_create_secrets(Path(self.data_dir))
 
 
+def _new_vapid_key() -> str:
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw = key.private_numbers().private_value.to_bytes(32, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def load_or_create_secrets(data_dir: Path) -> dict[str, str]:
+    """Read the secrets, adding any that are missing. Under an exclusive lock on `secrets.lock`: processes
+    started together on a fresh data directory (several uvicorn workers, a `fieldpace worker`) must all end
+    up with the same keys, or pushes signed by one would not match the key browsers subscribed with."""
+    import fcntl
+
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "secrets.json"
-    current: dict[str, str] = {}
-    if path.exists():
-        current = json.loads(path.read_text())
-    wanted = {
-        "session_key": lambda: secrets.token_hex(32),
-        "csrf_secret": lambda: secrets.token_urlsafe(32),
-    }
-    missing = {k: make() for k, make in wanted.items() if k not in current}
-    if missing:
-        current.update(missing)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(current, fh, indent=2)
-        os.replace(tmp, path)
+    with open(data_dir / "secrets.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            current: dict[str, str] = {}
+            if path.exists():
+                current = json.loads(path.read_text())
+            wanted = {
+                "session_key": lambda: secrets.token_hex(32),
+                "csrf_secret": lambda: secrets.token_urlsafe(32),
+                # Web Push (VAPID, RFC 8292): the P-256 private key as base64url of its raw 32 bytes.
+                "vapid_private_key": _new_vapid_key,
+            }
+            missing = {k: make() for k, make in wanted.items() if k not in current}
+            if missing:
+                current.update(missing)
+                tmp = path.with_suffix(".tmp")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    json.dump(current, fh, indent=2)
+                os.replace(tmp, path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return current

@@ -27,9 +27,14 @@ ENGINES = ["sqlite", "postgres"]
 # Rows the migrations seed: the sync counter keeps counting, built-in KPIs stay (custom ones go),
 # thresholds go back to their defaults. Every other table is emptied, children first (the Piccolo app's
 # table list, ordered by foreign keys).
-SEEDED = {"sync_counter", "kpi", "pace_setting"}
+SEEDED = {"sync_counter", "kpi", "pace_setting", "alert_rule"}
 RESETS = ["DELETE FROM kpi WHERE NOT builtin", "UPDATE kpi SET active = TRUE",
           "UPDATE pace_setting SET on_track_min = 0.95, at_risk_min = 0.8"]
+# Alert rules go back to the defaults their migration seeds.
+RESETS += [f"UPDATE alert_rule SET enabled = TRUE, to_rep = TRUE, to_manager = TRUE, params = '{p}' WHERE code = '{c}'"
+           for c, p in (("lagging", '{"min_elapsed": 0.25}'), ("inactivity", '{"days": 3}'),
+                        ("anomaly", '{"fraction": 0.5}'), ("missing_report", '{"cutoff": "18:00"}'),
+                        ("feedback", "{}"))]
 
 
 def migrate(url: str) -> None:
@@ -90,7 +95,7 @@ def engine_name(request, database_urls):
 def settings(engine_name, database_urls, tmp_path) -> Settings:
     return Settings.from_env(
         data_dir=tmp_path / "data", database_url=database_urls[engine_name], timezone="Asia/Shanghai",
-        default_locale="en", debug=False,
+        default_locale="en", debug=False, scheduler=False,
     )
 
 

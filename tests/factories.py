@@ -201,3 +201,49 @@ async def calendar_day(working: bool = False) -> UUID:
     wid = uuid4()
     await WorkCalendar.insert(WorkCalendar(id=wid, day=date(2031, 1, 1) + timedelta(days=next(_seq)), working=working))
     return wid
+
+
+# --- Notifications and push subscriptions (server/notifications) --------------------------------------
+
+
+def browser_keys() -> tuple[object, str, bytes, str]:
+    """A P-256 key pair and a 16-byte auth secret, as a browser makes them for a push subscription:
+    (private key, p256dh as base64url, auth secret, auth as base64url)."""
+    import base64
+    import os as _os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    secret = _os.urandom(16)
+    b64 = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
+    return key, b64(public), secret, b64(secret)
+
+
+def subscription_body(endpoint: str | None = None) -> dict:
+    _key, p256dh, _secret, auth = browser_keys()
+    return {"endpoint": endpoint or f"https://push.example.test/{uuid4().hex}", "keys": {"p256dh": p256dh, "auth": auth}}
+
+
+async def subscription(owner: UUID, endpoint: str | None = None) -> UUID:
+    from server.notifications.tables import PushSubscription
+
+    body = subscription_body(endpoint)
+    sid = uuid4()
+    await PushSubscription.insert(PushSubscription(
+        id=sid, owner=owner, endpoint=body["endpoint"], p256dh=body["keys"]["p256dh"], auth=body["keys"]["auth"],
+        label="Test browser", created_at=clock.now()))
+    return sid
+
+
+async def notification(recipient: UUID, kind: str = "test", url: str = "/inbox", read: bool = False) -> UUID:
+    from server.notifications.tables import Notification
+
+    nid = uuid4()
+    await Notification.insert(Notification(
+        id=nid, recipient=recipient, kind=kind, rule="test", subject="s", period="p", level=nid.hex,
+        dedup_key=f"{recipient}|test|{nid}", params="{}", url=url, created_at=clock.now(),
+        read_at=clock.now() if read else None))
+    return nid

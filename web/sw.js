@@ -295,52 +295,75 @@ function unredirected(response) {
   });
 }
 
-self.addEventListener("push", (event) => {
-  let payload = {};
-  if (event.data) {
-    try {
-      payload = event.data.json() || {};
-    } catch (error) {
-      payload = { body: event.data.text() };
-    }
+// ============================================================================
+// Web Push (jobs-push). Everything below is about notifications; the caching
+// above is separate. A push's payload: {id, kind, title, body, url, page, tag}
+// where `url` is /inbox/<id>/open (marks the inbox item read, then redirects
+// to `page`, the page the alert is about).
+// ============================================================================
+
+function pushPayload(event) {
+  if (!event.data) return {};
+  try {
+    return event.data.json() || {};
+  } catch (error) {
+    return { body: event.data.text() };
   }
+}
+
+function sameOriginUrl(raw, fallback) {
+  try {
+    const candidate = new URL(raw || fallback, self.location.origin);
+    if (candidate.origin === self.location.origin) return candidate;
+  } catch (error) {
+    // not a URL: keep the fallback
+  }
+  return new URL(fallback, self.location.origin);
+}
+
+self.addEventListener("push", (event) => {
+  const payload = pushPayload(event);
   const title = typeof payload.title === "string" && payload.title ? payload.title : "Fieldpace";
   const options = {
     body: typeof payload.body === "string" ? payload.body : "",
     icon: ICON_URL,
     badge: ICON_URL,
-    data: { url: typeof payload.url === "string" && payload.url ? payload.url : "/" },
+    data: {
+      id: typeof payload.id === "string" ? payload.id : "",
+      url: typeof payload.url === "string" && payload.url ? payload.url : "/inbox",
+      page: typeof payload.page === "string" && payload.page ? payload.page : "/inbox",
+    },
     silent: false,
   };
   if (typeof payload.tag === "string" && payload.tag) {
+    // A second alert with the same tag (the same rule and subject) replaces the first...
     options.tag = payload.tag;
-    // A replacement under the same tag must still alert the rep.
+    // ...and still alerts the user.
     options.renotify = true;
   }
-  // Every push shows a notification: browsers require it of userVisibleOnly
-  // subscriptions and may revoke the subscription otherwise.
+  // Every push shows a notification, whatever it holds: browsers require it of
+  // userVisibleOnly subscriptions, and iOS revokes subscriptions that push silently.
   event.waitUntil(self.registration.showNotification(title, options));
 });
 
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
+  const data = event.notification.data || {};
   // Only our own origin may be opened from a notification payload.
-  let target = new URL("/", self.location.origin);
-  try {
-    const candidate = new URL((event.notification.data || {}).url || "/", self.location.origin);
-    if (candidate.origin === self.location.origin) target = candidate;
-  } catch (error) {
-    // keep the default
-  }
+  const open = sameOriginUrl(data.url, "/inbox");
+  const page = sameOriginUrl(data.page, "/inbox");
 
   event.waitUntil(
     (async () => {
       const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-      // An existing window is focused, never navigated: it may hold an
-      // unsaved visit or report form.
-      const same = windows.find((client) => pageKey(new URL(client.url)) === pageKey(target));
-      if (same) return same.focus();
-      const opened = await self.clients.openWindow(target.href);
+      // A window already on the alert's page is focused, never navigated (it may
+      // hold an unsaved form); the inbox item is marked read by fetching its link.
+      const same = windows.find((client) => pageKey(new URL(client.url)) === pageKey(page));
+      if (same) {
+        await fetch(open.href, { credentials: "same-origin", redirect: "manual" }).catch(() => undefined);
+        return same.focus();
+      }
+      const opened = await self.clients.openWindow(open.href);
       if (opened) return opened;
       if (windows.length > 0) return windows[0].focus();
       return undefined;

@@ -9,6 +9,7 @@ from server.db.dialect import (
     Lookup,
     bulk_load,
     days_between,
+    days_between_dates,
     find_keys,
     for_update,
     ilike,
@@ -41,7 +42,7 @@ from server.db.writer import insert_rows, run_write, write_transaction
 
 __all__ = [
     "Lookup", "PooledSQLiteEngine", "Script", "Sql", "as_date", "as_uuid", "bind", "bulk_load", "close",
-    "compile_placeholders", "current", "days_between", "driver_values", "find_keys", "for_update", "ilike",
+    "compile_placeholders", "current", "days_between", "days_between_dates", "driver_values", "find_keys", "for_update", "ilike",
     "insert_numbered", "insert_or_ignore", "is_transient", "insert_rows", "is_sqlite", "lock_row", "locked", "make_engine",
     "month_of", "prepare", "read_snapshot", "savepoint", "run_read", "run_script", "run_write", "timestamp_arg",
     "timestamp_param", "upsert", "write_beside", "write_transaction",

@@ -156,11 +156,14 @@ def is_transient(error: BaseException) -> bool:
 # ---------------------------------------------------------------------------------------- locking
 
 
-def for_update() -> str:
+def for_update(skip_locked: bool = False) -> str:
     """The suffix of a SELECT that locks its rows until the transaction ends: ` FOR UPDATE` on
-    PostgreSQL; nothing on SQLite, where the write transaction (BEGIN IMMEDIATE) holds the database's
-    one write lock already, so no other writer can change the rows meanwhile."""
-    return "" if is_sqlite() else " FOR UPDATE"
+    PostgreSQL (` SKIP LOCKED` too for a queue: rows another transaction holds are passed over); nothing
+    on SQLite, where the write transaction (BEGIN IMMEDIATE) holds the database's one write lock already,
+    so no other writer can change the rows meanwhile."""
+    if is_sqlite():
+        return ""
+    return " FOR UPDATE SKIP LOCKED" if skip_locked else " FOR UPDATE"
 
 
 def locked(query: Any) -> Any:
@@ -196,6 +199,13 @@ def days_between(later_sql: str, earlier_sql: str) -> str:
     if is_sqlite():
         return f"(julianday({later_sql}) - julianday({earlier_sql}))"
     return f"(EXTRACT(EPOCH FROM ({later_sql} - {earlier_sql})) / 86400.0)"
+
+
+def days_between_dates(later_sql: str, earlier_sql: str) -> str:
+    """SQL for the whole days from one date to another (a date parameter `{}` may stand on either side)."""
+    if is_sqlite():
+        return f"CAST(julianday({later_sql}) - julianday({earlier_sql}) AS INTEGER)"
+    return f"({later_sql}::date - {earlier_sql}::date)"
 
 
 def timestamp_param() -> str:

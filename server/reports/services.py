@@ -15,6 +15,7 @@ from server import clock, db, validation
 from server.accounts.permissions import Actor, can_manage_rep, can_see_rep
 from server.accounts.tables import User
 from server.i18n import N_, _
+from server.notifications import services as notifications
 from server.reports.tables import KINDS, Report, ReportEvent
 from server.syncing import sequence
 from server.visits import services as visits
@@ -280,6 +281,7 @@ async def decide(actor: Actor, report_id: UUID, approve: bool, comment: str) -> 
         if not updated:
             raise Conflict(_("This report is no longer waiting for review."))
         await _event(report_id, actor, after, "submitted", after, comment)
+    await notifications.report_decided(report_id, after, comment, actor)  # feedback to the rep, at once
     return after
 
 

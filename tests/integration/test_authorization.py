@@ -401,6 +401,31 @@ MATRIX: dict[tuple[str, str], Case] = {
         lambda r: f"/dashboard/explain?kpi=visits&scope=rep:{r.world.rep}&period={clock.today().strftime('%Y-%m')}",
         row(LOGIN, SEES, HIDDEN, SEES, HIDDEN, SEES)),
     # --- end dashboards ---
+    # --- Inbox, notification settings, push subscriptions, alert rules, jobs (server/notifications, server/jobs) ---
+    # Everyone has an inbox of their own; one of the owner's notifications opens for the owner only.
+    ("GET", "/inbox"): Case("/inbox", _SIGNED_IN),
+    ("GET", "/inbox/{notification_id:uuid}/open"): Case(
+        lambda r: f"/inbox/{r.extra('notification', lambda r: factories.notification(r.world.rep))}/open",
+        row(LOGIN, OK, HIDDEN, HIDDEN, HIDDEN, HIDDEN)),
+    ("POST", "/inbox/read-all"): Case("/inbox/read-all", _SIGNED_IN, body=lambda r: {}),
+    ("GET", "/notifications"): Case("/notifications", _SIGNED_IN),
+    ("POST", "/notifications/settings"): Case("/notifications/settings", _SIGNED_IN, body=lambda r: {
+        "timezone": "Asia/Urumqi", "quiet_start": "22:00", "quiet_end": "07:00", "push_feedback": "1"}),
+    ("POST", "/notifications/test"): Case("/notifications/test", _SIGNED_IN, body=lambda r: {}),
+    # One of the owner's devices: only the owner turns it off; a manager or admin does not reach it either.
+    ("POST", "/notifications/devices/{subscription_id:uuid}/delete"): Case(
+        lambda r: f"/notifications/devices/{r.extra('subscription', lambda r: factories.subscription(r.world.rep))}/delete",
+        row(LOGIN, OK, HIDDEN, HIDDEN, HIDDEN, HIDDEN), body=lambda r: {}),
+    ("POST", "/api/v1/push/subscriptions"): Case("/api/v1/push/subscriptions", _SIGNED_IN,
+                                                 body=lambda r: factories.subscription_body()),
+    ("POST", "/api/v1/push/unsubscribe"): Case("/api/v1/push/unsubscribe", _SIGNED_IN,
+                                               body=lambda r: {"endpoint": "https://push.example.test/none"}),
+    ("GET", "/admin/alerts"): Case("/admin/alerts", _ADMIN_ONLY),
+    ("POST", "/admin/alerts/{code:str}"): Case("/admin/alerts/inactivity", _ADMIN_ONLY, body=lambda r: {
+        "enabled": "1", "to_rep": "1", "to_manager": "1", "days": "3"}),
+    ("GET", "/admin/jobs"): Case("/admin/jobs", _ADMIN_ONLY),
+    ("POST", "/admin/jobs/{name:str}/run"): Case("/admin/jobs/jobs.prune/run", _ADMIN_ONLY, body=lambda r: {}),
+    # --- end notifications ---
 }
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

@@ -1,0 +1,115 @@
+"""What a notification says, in the language of whoever reads it: rendered from its kind and numbers
+when the inbox shows it or a push carries it, never stored as text."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import date
+
+from server import i18n
+from server.i18n import N_, _, fmt_date, fmt_money, fmt_number, ngettext
+
+RULE_LABELS = {
+    "lagging": N_("Lagging targets"),
+    "inactivity": N_("No visits for several working days"),
+    "anomaly": N_("Fewer visits or orders than usual"),
+    "missing_report": N_("Missing daily report"),
+    "feedback": N_("Feedback on my reports"),
+}
+STATUS_WORDS = {"at_risk": N_("at risk"), "behind": N_("behind")}
+MEASURE_WORDS = {"visits": N_("visits"), "orders": N_("orders")}
+BODY_LIMIT = 300
+
+
+@contextlib.contextmanager
+def in_locale(locale: str) -> Iterator[None]:
+    token = i18n.set_locale(locale)
+    try:
+        yield
+    finally:
+        i18n._locale.reset(token)
+
+
+def _value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "money":
+        return fmt_money(value)
+    if unit == "percent":
+        return fmt_number(value, 1) + " %"
+    return fmt_number(value, 1 if unit == "score" else 0)
+
+
+def _share(value: float) -> str:
+    return fmt_number(round(value * 100), 0) + " %"
+
+
+def _kpi_name(p: dict) -> str:
+    from server.targets.actuals import BUILTIN_NAMES
+
+    code = p.get("kpi", "")
+    return _(BUILTIN_NAMES[code]) if p.get("builtin") and code in BUILTIN_NAMES else p.get("kpi_name", code)
+
+
+def _day(raw: str) -> str:
+    try:
+        return fmt_date(date.fromisoformat(raw))
+    except (TypeError, ValueError):
+        return raw or ""
+
+
+def render(kind: str, p: dict) -> tuple[str, str]:
+    """(title, body) of a notification in the current locale."""
+    if kind == "lagging":
+        title = _("%(kpi)s: %(status)s pace", kpi=_kpi_name(p), status=_(STATUS_WORDS.get(p.get("status", ""), "behind")))
+        body = _("%(actual)s so far against %(expected)s expected by now (target %(target)s, %(share)s of the "
+                 "period gone): pace %(index)s.", actual=_value(p.get("actual"), p.get("unit", "")),
+                 expected=_value(p.get("expected"), p.get("unit", "")), target=_value(p.get("target"), p.get("unit", "")),
+                 share=_share(p.get("elapsed", 0.0)), index=_share(p.get("index") or 0.0))
+    elif kind == "lagging_digest":
+        people = p.get("people", [])
+        title = _("%(team)s: %(what)s", team=p.get("team", ""), what=ngettext(
+            "%(num)s rep behind pace", "%(num)s reps behind pace", len(people)))
+        body = "; ".join(_("%(name)s, %(kpi)s %(status)s (pace %(index)s)", name=x.get("name", ""), kpi=_kpi_name(x),
+                           status=_(STATUS_WORDS.get(x.get("status", ""), "behind")), index=_share(x.get("index") or 0.0))
+                         for x in people)
+    elif kind == "inactivity":
+        title = ngettext("No visit logged for %(num)s working day", "No visits logged for %(num)s working days",
+                         p.get("days", 0))
+        body = (_("Your last visit was on %(day)s.", day=_day(p["last"])) if p.get("last")
+                else _("No visit in the last weeks.")) + " " + _("Log today's visits so your manager sees your work.")
+    elif kind == "inactivity_digest":
+        people = p.get("people", [])
+        title = _("%(team)s: %(what)s", team=p.get("team", ""), what=ngettext(
+            "%(num)s rep without visits", "%(num)s reps without visits", len(people)))
+        body = "; ".join(_("%(name)s, %(what)s", name=x.get("name", ""), what=ngettext(
+            "%(num)s working day", "%(num)s working days", x.get("days", 0))) for x in people)
+    elif kind == "anomaly":
+        measure = _(MEASURE_WORDS.get(p.get("measure", ""), "visits"))
+        title = _("Fewer %(measure)s than usual this week", measure=measure)
+        body = _("%(actual)s this week so far; by now a usual week has %(expected)s (your median week over the "
+                 "previous 8 weeks: %(median)s).", actual=fmt_number(p.get("actual", 0), 0),
+                 expected=fmt_number(p.get("expected", 0), 1), median=fmt_number(p.get("median", 0), 1))
+    elif kind == "missing_report":
+        title = _("Your daily report for %(day)s is missing", day=_day(p.get("day", "")))
+        body = _("It was due at %(cutoff)s. Write it now: it takes two minutes.", cutoff=p.get("cutoff", ""))
+    elif kind == "missing_report_digest":
+        people = p.get("people", [])
+        title = _("%(team)s: %(what)s", team=p.get("team", ""), what=ngettext(
+            "%(num)s daily report missing", "%(num)s daily reports missing", len(people)))
+        body = _("For %(day)s: %(names)s", day=_day(p.get("day", "")), names=", ".join(x.get("name", "") for x in people))
+    elif kind == "report_approved":
+        title = _("%(manager)s approved your report for %(day)s", manager=p.get("manager", ""), day=_day(p.get("day", "")))
+        body = p.get("comment", "") or _("No comment.")
+    elif kind == "report_returned":
+        title = _("%(manager)s returned your report for %(day)s", manager=p.get("manager", ""), day=_day(p.get("day", "")))
+        body = _("What to change: %(comment)s", comment=p.get("comment", ""))
+    elif kind == "test":
+        title = _("Test notification")
+        body = _("Notifications reach this device.")
+    else:
+        title, body = _("Notification"), ""
+    if len(body) > BODY_LIMIT:
+        body = body[: BODY_LIMIT - 1] + "…"
+    return title, body
