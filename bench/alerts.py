@@ -34,8 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import env_for, free_port, log, machine, pct, prepare_database  # noqa: E402
+from bench._common import env_for, log, machine, pct, prepare_database
 from bench.pace import DEFAULT_POSTGRES, FLOOR_ORDERS, FLOOR_VISITS, pg_admin, pg_load, pg_url  # noqa: E402
+from server.testing import free_port
 
 EVALUATE_TARGET_S = 3.0
 PUSH_TARGET_PER_S = 200.0

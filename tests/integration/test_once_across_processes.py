@@ -20,9 +20,9 @@ import http_ece
 import pytest
 
 from server.settings import ROOT
+from server.testing import free_port
 from tests import factories
 from tests.conftest import PG_URL, _pg_admin, _with_db, migrate
-from tests.e2e.conftest import _free_port
 from tests.integration.test_push import Receiver
 
 HEARTBEAT = 2
@@ -113,7 +113,7 @@ def run_processes(url: str, tmp_path, servers: int, workers: int):
     procs = []
     try:
         for i in range(servers):
-            port = _free_port()
+            port = free_port()
             log = tmp_path / f"server{i}.log"
             with log.open("w") as out:
                 proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port)], env=env,
