@@ -97,8 +97,8 @@ async def customer_location(request: Request, actor: Actor, customer_id: UUID) -
         raise NotFoundException()
     if errors:
         recent = await visits.for_customer(actor, customer_id)
-        return page("customers/detail.html", status_code=422, actor=actor, customer={**row, **data}, visits=recent,
-                    purpose_labels=visits.PURPOSE_LABELS, errors=errors)
+        return page("customers/detail.html", status_code=422, actor=actor, customer=row, visits=recent,
+                    purpose_labels=visits.PURPOSE_LABELS, errors=errors, location=data)
     await services.set_location(actor, customer_id, lat, lng)
     flash(request, _("Location saved."))
     return redirect(f"/customers/{customer_id}", request)

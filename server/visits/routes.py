@@ -130,5 +130,6 @@ async def api_visit(actor: Actor, visit_id: UUID) -> dict:
 
 router = Router(
     path="/",
-    route_handlers=[visit_list, visit_new, visit_create, visit_detail, visit_use_location, team_feed, api_visits, api_visit_create, api_visit],
+    route_handlers=[visit_list, visit_new, visit_create, visit_detail, visit_use_location, team_feed, api_visits,
+                    api_visit_create, api_visit],
 )
