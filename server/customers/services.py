@@ -144,7 +144,8 @@ async def create_many(actor: Actor, items: list[tuple[UUID | None, dict, Arrival
     if cleaned:
         async with db.write_transaction():
             ids = [c["id"] for _i, c in cleaned]
-            existing = {r["id"]: r["owner"] for r in await Customer.select(Customer.id, Customer.owner).where(Customer.id.is_in(ids))}
+            existing = {r["id"]: r["owner"] for r in await Customer.select(Customer.id, Customer.owner).where(
+                Customer.id.is_in(ids))}
             new_rows = []
             for index, clean in cleaned:
                 if clean["id"] in existing:

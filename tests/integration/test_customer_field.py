@@ -108,7 +108,8 @@ def test_admin_merges_two_customers_and_every_record_moves(client, world):
     assert client.run(Customer.exists().where(Customer.id == dup)) is False
     assert client.run(Visit.count().where(Visit.customer == world.customer)) == 4
     assert client.run(Order.select(Order.customer).where(Order.id == order).first())["customer"] == world.customer
-    assert client.run(Opportunity.select(Opportunity.customer).where(Opportunity.id == deal).first())["customer"] == world.customer
+    deal_row = client.run(Opportunity.select(Opportunity.customer).where(Opportunity.id == deal).first())
+    assert deal_row["customer"] == world.customer
     stone = client.run(Tombstone.select().where(Tombstone.record_id == dup).first())
     assert stone["record_type"] == "customer" and stone["owner"] == world.other_rep
     seq_after = client.run(Customer.select(Customer.server_seq).where(Customer.id == world.customer).first())["server_seq"]
