@@ -44,11 +44,9 @@ async def matches(actor: Actor, name: str, phone: str, *, exclude: UUID | None =
     nk, pk = name_key(name), phone_key(phone)
     if not nk and not pk:
         return []
-    condition = None
-    if nk:
-        condition = Customer.name_key == nk
-    if pk:
-        condition = (Customer.phone_key == pk) if condition is None else (condition | (Customer.phone_key == pk))
+    wanted = ((Customer.name_key == nk) if nk else None, (Customer.phone_key == pk) if pk else None)
+    conditions = [c for c in wanted if c is not None]
+    condition = conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1]
     query = _scope(Customer.select(*COLUMNS, Customer.owner.display_name.as_alias("owner_name")).where(condition), rep_ids)
     if exclude is not None:
         query = query.where(Customer.id != exclude)
@@ -90,7 +88,7 @@ async def get(actor: Actor, customer_id: UUID) -> dict | None:
 
 def validate(data: dict) -> dict:
     errors: dict[str, str] = {}
-    clean = {
+    clean: dict[str, object] = {
         "id": validation.uuid(data, "id", errors, required=False),
         "name": validation.text(data, "name", errors, required=True, max_len=200),
         "contact_name": validation.text(data, "contact_name", errors, max_len=100),
