@@ -14,20 +14,27 @@ INDEXES = (
 )
 
 
+async def backfill(engine) -> int:
+    """Fill the keys of customers that have none. The normaliser is Python (NFKC, suffixes), so the backfill
+    is too: one UPDATE per customer, once. Returns how many were filled."""
+    from server.customers.keys import name_key, phone_key
+
+    rows = await engine.run_querystring(QueryString(
+        "SELECT id, name, phone FROM customer WHERE name_key = '' AND phone_key = ''"))
+    for row in rows or []:
+        await engine.run_querystring(QueryString(
+            "UPDATE customer SET name_key = {}, phone_key = {} WHERE id = {}",
+            name_key(row["name"] or ""), phone_key(row["phone"] or ""), row["id"],
+        ))
+    return len(rows or [])
+
+
 async def forwards():
     manager = MigrationManager(migration_id=ID, app_name="fieldpace", description=DESCRIPTION)
 
     async def run():
-        # The normaliser is Python (NFKC, suffixes), so the backfill is too: one UPDATE per customer.
-        from server.customers.keys import name_key, phone_key
-
         engine = engine_finder()
-        rows = await engine.run_querystring(QueryString("SELECT id, name, phone FROM customer"))
-        for row in rows or []:
-            await engine.run_querystring(QueryString(
-                "UPDATE customer SET name_key = {}, phone_key = {} WHERE id = {}",
-                name_key(row["name"] or ""), phone_key(row["phone"] or ""), row["id"],
-            ))
+        await backfill(engine)
         for sql in INDEXES:
             await engine.run_ddl(sql)
 

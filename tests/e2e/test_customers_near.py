@@ -60,14 +60,14 @@ os._exit(0)
 
 def _poll(page, predicate: str, arg=None, timeout_ms: int = LONG_MS) -> None:
     ok = page.evaluate("""async ([arg, timeout]) => {
-        const predicate = %s;
+        const predicate = PREDICATE;
         const deadline = Date.now() + timeout;
         while (Date.now() < deadline) {
             try { if (await predicate(arg)) return true; } catch (e) { /* not ready yet */ }
             await new Promise((resolve) => setTimeout(resolve, 200));
         }
         return false;
-    }""" % predicate, [arg, timeout_ms])
+    }""".replace("PREDICATE", predicate), [arg, timeout_ms])
     assert ok, f"not reached within {timeout_ms} ms: {predicate}"
 
 

@@ -224,3 +224,21 @@ def test_the_customer_import_takes_optional_coordinates_with_range_checks(client
     assert run(client, again)["status"] == "done"
     assert client.run(Customer.select(Customer.name_key).where(Customer.code == "L-2").first())["name_key"] == "renamed"
     assert clock.today()  # the clock is configured for the app under test
+
+
+def test_the_migration_fills_the_keys_of_existing_customers(client, world):
+    import importlib.util
+
+    from server.settings import ROOT
+
+    path = ROOT / "migrations" / "fieldpace_2026_12_01t20_10_01_000000.py"
+    spec = importlib.util.spec_from_file_location("keys_backfill", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    old = client.run(factories.customer(world.rep, "ignored"))
+    client.run(Customer.update({Customer.name: "Ｏｌｄ Ｔｒａｄｅｒｓ 有限公司", Customer.phone: "+86 137 1111 2222",
+                                Customer.name_key: "", Customer.phone_key: ""}).where(Customer.id == old))
+    assert client.run(module.backfill(Customer._meta.db)) >= 1
+    row = client.run(Customer.select(Customer.name_key, Customer.phone_key).where(Customer.id == old).first())
+    assert row == {"name_key": "oldtraders", "phone_key": "13711112222"}
