@@ -19,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
-from server import clock, db, i18n, openapi
+from server import clock, db, geo, i18n, openapi
 from server.accounts import routes as accounts_routes
 from server.accounts.permissions import provide_actor
 from server.accounts.services import LoginThrottle
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     secrets = settings.secrets()
     clock.configure(settings.timezone)
     i18n.configure(settings.currency)
+    geo.configure(settings.checkin_radius_m)
     engine = db.make_engine(settings.effective_database_url)
     db.bind(engine)
 

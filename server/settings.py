@@ -70,6 +70,11 @@ class Settings:
     login_window_seconds: int = setting(
         "FIELDPACE_LOGIN_WINDOW_SECONDS", "Length of the sign-in rate-limit window, in seconds.", 300
     )
+    checkin_radius_m: int = setting(
+        "FIELDPACE_CHECKIN_RADIUS_M",
+        "A check-in farther than this many metres from the customer's location is flagged to the manager.",
+        500,
+    )
     trusted_proxies: str = setting(
         "FIELDPACE_TRUSTED_PROXIES",
         "Comma-separated addresses or networks (CIDR) of reverse proxies whose `X-Forwarded-For` is believed, "

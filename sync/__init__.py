@@ -5,7 +5,7 @@ and reasoned about on their own. The server's reconciler (`server/syncing/`) app
 database; `sync.model` applies them to an in-memory store for the property tests.
 """
 
-from sync.protocol import (  # noqa: F401
+from sync.protocol import (  # noqa: F401 - the package's public names, re-exported
     MAX_BATCH,
     MUTATION_KINDS,
     PROTOCOL_VERSION,
@@ -15,4 +15,4 @@ from sync.protocol import (  # noqa: F401
     PushRequest,
     decode_push,
 )
-from sync.rules import Outcome, plan_batch  # noqa: F401
+from sync.rules import Outcome, plan_batch  # noqa: F401 - re-exported

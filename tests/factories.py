@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 from server import clock
 from server.accounts.services import hash_password
 from server.accounts.tables import Team, TeamManager, User
+from server.customers.keys import name_key
 from server.customers.tables import Customer
 from server.reports.tables import Report
 from server.syncing import sequence
@@ -46,7 +47,8 @@ async def user(role: str = "rep", team: UUID | None = None, username: str | None
 async def customer(owner: UUID, name: str | None = None) -> UUID:
     cid = uuid4()
     now = clock.now()
-    await Customer.insert(Customer(id=cid, name=name or f"Customer {next(_seq)}", owner=owner, created_by=owner,
+    name = name or f"Customer {next(_seq)}"
+    await Customer.insert(Customer(id=cid, name=name, name_key=name_key(name), owner=owner, created_by=owner,
                                    created_at=now, updated_at=now, server_seq=await sequence.allocate()))
     return cid
 

@@ -34,6 +34,7 @@ const SHELL_URLS = [
   "/static/app.js",
   "/static/pwa.js",
   "/static/outbox.js",
+  "/static/nearby.js", // customers near me (field-customers)
   "/static/vendor/htmx.min.js",
   OFFLINE_URL,
   ICON_URL,

@@ -23,7 +23,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @get("/login", name="login")
-async def login_page(request: Request, next: str | None = None) -> object:  # noqa: A002
+async def login_page(request: Request, next: str | None = None) -> object:
     if await session_actor(session_of(request)):
         return redirect(_safe_next(next))
     if session_of(request):

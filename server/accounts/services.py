@@ -209,7 +209,7 @@ async def update_user(actor: Actor, user_id: UUID, data: dict[str, str]) -> None
     active = data.get("active") in ("on", "true", "1")
     if user_id == actor.id and (not active or clean["role"] != "admin"):
         raise FieldErrors({"": _("You cannot deactivate yourself or remove your own admin role.")})
-    was_active = await User.exists().where((User.id == user_id) & (User.active == True))  # noqa: E712
+    was_active = await User.exists().where((User.id == user_id) & (User.active == True))  # noqa: E712 - Piccolo builds SQL from ==
     changes: dict = {User.display_name: clean["display_name"], User.role: clean["role"], User.team: clean["team"],
                      User.active: active}
     if was_active and not active:

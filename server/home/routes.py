@@ -20,7 +20,7 @@ async def start(actor: Actor) -> object:
 
 
 @get("/home")
-async def rep_home(actor: Actor, format: str = "") -> object:  # noqa: A002
+async def rep_home(actor: Actor, format: str = "") -> object:
     """Today at a glance: this month's pace per KPI, today's plan, visits logged, today's report."""
     if not actor.is_rep:
         return redirect("/")

@@ -62,6 +62,10 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("phone", "phone", "电话", ("telephone", "mobile", "联系电话", "手机"), False, N_("Phone number."),
                ("021-5555-0101", "")),
         Column("address", "address", "地址", ("客户地址",), False, N_("Address."), ("上海市浦东新区", "")),
+        Column("latitude", "latitude", "纬度", ("lat",), False,
+               N_("Latitude in decimal degrees, -90 to 90 (optional; with the longitude)."), ("31.2304", "")),
+        Column("longitude", "longitude", "经度", ("lng", "lon", "long"), False,
+               N_("Longitude in decimal degrees, -180 to 180 (optional; with the latitude)."), ("121.4737", "")),
     ),
     "orders": (
         Column("number", "order_number", "订单号", ("number", "orderno", "order", "订单编号", "单号"), True,
@@ -363,3 +367,15 @@ def example_csv(kind: str, chinese: bool) -> bytes:
         writer.writerow([c.example[i] for c in columns])
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
 
+
+
+def parse_coordinate(raw: str, low: float, high: float) -> float:
+    """A latitude or longitude in decimal degrees within [low, high]."""
+    text = (raw or "").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise CellError(_("Enter a number from %(low)s to %(high)s.", low=low, high=high)) from None
+    if not (low <= value <= high):  # NaN fails too
+        raise CellError(_("Enter a number from %(low)s to %(high)s.", low=low, high=high))
+    return value

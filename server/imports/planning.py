@@ -13,6 +13,7 @@ from server.imports.parsing import (
     ImportFileError,
     map_headers,
     parse_amount,
+    parse_coordinate,
     parse_date,
     parse_split,
     parse_text,
@@ -139,6 +140,12 @@ def _plan_customer(parsed, plan, get, errors, lookups):
         value = get(key, parse_text, limit, False)
         if value is not None:
             values[key] = value
+    lat = get("latitude", _optional(parse_coordinate), low=-90.0, high=90.0)
+    lng = get("longitude", _optional(parse_coordinate), low=-180.0, high=180.0)
+    if (lat is None) != (lng is None) and "latitude" not in errors and "longitude" not in errors:
+        errors["latitude" if lat is None else "longitude"] = _("Enter both latitude and longitude, or neither.")
+    if lat is not None and lng is not None:
+        values["latitude"], values["longitude"] = lat, lng
     plan.summary = name or ""
     if errors:
         return

@@ -24,6 +24,7 @@ from litestar.exceptions import NotFoundException
 from server import clock, db
 from server.accounts.permissions import Actor, require_role
 from server.accounts.tables import User
+from server.customers import services as customers
 from server.customers.tables import Customer
 from server.i18n import N_, _
 from server.imports.parsing import ImportFileError, decode
@@ -66,7 +67,7 @@ async def load_lookups(parsed: Parsed) -> Lookups:
     if kind == "customers":
         found = await _chunked(lambda part: Customer.select(
             Customer.id, Customer.code, Customer.name, Customer.owner, Customer.contact_name, Customer.phone,
-            Customer.address).where(Customer.code.is_in(part)), keys)
+            Customer.address, Customer.latitude, Customer.longitude).where(Customer.code.is_in(part)), keys)
         lookups.customers = {r["code"]: r for r in found}
     elif kind == "orders":
         codes = {(parsed.cell(c, "customer_code") or "").strip() for _l, c in rows} - {""}
@@ -309,15 +310,17 @@ async def _apply_customers(actor: Actor, creates: list[RowPlan], updates: list[R
     # New numbers in the change order, so phones pull the new and changed customers.
     moved = sum(1 for p in updates if "owner" in p.changed)
     first = await sequence.allocate(len(creates) + len(updates) + moved)
-    await db.insert_rows(Customer, [{
+    await db.insert_rows(Customer, [customers.with_keys({
         "id": uuid4(), "name": p.values["name"], "contact_name": p.values.get("contact_name", ""),
         "phone": p.values.get("phone", ""), "address": p.values.get("address", ""), "code": p.values["code"],
+        "latitude": p.values.get("latitude"), "longitude": p.values.get("longitude"),
         "owner": p.values["owner"], "created_by": actor.id, "created_at": now, "updated_at": now,
         "server_seq": first + k,
-    } for k, p in enumerate(creates)])
+    }) for k, p in enumerate(creates)])
     seq = first + len(creates)
     for p in updates:
-        fields = {getattr(Customer, k): p.values[k] for k in p.changed}
+        # The match keys follow a changed name or phone (server/customers/keys.py).
+        fields = {getattr(Customer, k): v for k, v in customers.with_keys({k: p.values[k] for k in p.changed}).items()}
         if "owner" in p.changed:
             # The previous owner's phones drop the customer at their next pull.
             old = await Customer.select(Customer.owner).where(Customer.id == p.existing_id).first()

@@ -42,16 +42,16 @@ class People:
 
 
 async def people() -> People:
-    reps = await User.select(User.id, User.display_name, User.team).where((User.role == "rep") & (User.active == True))  # noqa: E712
+    reps = await User.select(User.id, User.display_name, User.team).where((User.role == "rep") & (User.active == True))  # noqa: E712 - Piccolo builds SQL from ==
     leads = await User.raw(
         "SELECT tm.team AS team, tm.manager AS manager FROM team_manager tm JOIN app_user u ON u.id = tm.manager"
         " WHERE u.active = TRUE")
     teams = await User.raw("SELECT id, name FROM team")
     managers: dict[UUID, list[UUID]] = {}
     for r in leads:
-        managers.setdefault(db.as_uuid(r["team"]), []).append(db.as_uuid(r["manager"]))  # type: ignore[arg-type]
+        managers.setdefault(db.as_uuid(r["team"]), []).append(db.as_uuid(r["manager"]))  # type: ignore[arg-type]  # NOT NULL columns
     return People(reps={r["id"]: {"name": r["display_name"], "team": r["team"]} for r in reps}, managers=managers,
-                  teams={db.as_uuid(t["id"]): t["name"] for t in teams})  # type: ignore[misc]
+                  teams={db.as_uuid(t["id"]): t["name"] for t in teams})  # type: ignore[misc]  # primary keys: never None
 
 
 # --- The rules ---------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ async def weekly_counts(ws: date, today: date) -> dict[str, dict[UUID, dict[int,
             f" WHERE {day_col} >= {{}} AND {day_col} <= {{}} GROUP BY {rep_col}, w", ws, start, today)
         by_rep: dict[UUID, dict[int, float]] = {}
         for r in rows:
-            by_rep.setdefault(db.as_uuid(r["rep"]), {})[int(r["w"])] = float(r["n"])  # type: ignore[arg-type]
+            by_rep.setdefault(db.as_uuid(r["rep"]), {})[int(r["w"])] = float(r["n"])  # type: ignore[arg-type]  # rep is NOT NULL
         out[measure] = by_rep
     return out
 

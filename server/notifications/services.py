@@ -235,7 +235,7 @@ def validate_subscription(data: object, allow_http: bool) -> dict:
     if not isinstance(data, dict):
         raise FieldErrors({"": _("Send the subscription as a JSON object.")})
     endpoint = data.get("endpoint")
-    keys: dict = data.get("keys") if isinstance(data.get("keys"), dict) else {}  # type: ignore[assignment]
+    keys: dict = data.get("keys") if isinstance(data.get("keys"), dict) else {}  # type: ignore[assignment]  # narrowed by the isinstance test
     if not isinstance(endpoint, str):
         endpoint = ""
     parts = urlsplit(endpoint) if endpoint else None
@@ -267,7 +267,7 @@ async def subscribe(actor: Actor, data: object, allow_http: bool = False, user_a
         " RETURNING id",
         uuid4(), actor.id, clean["endpoint"], clean["p256dh"], clean["auth"], (clean["label"] or user_agent)[:200],
         clock.now())
-    return db.as_uuid(rows[0]["id"])  # type: ignore[return-value]
+    return db.as_uuid(rows[0]["id"])  # type: ignore[return-value]  # a primary key is never NULL
 
 
 async def devices(actor: Actor) -> list[dict]:

@@ -262,7 +262,7 @@ async def push(actor: Actor, request: PushRequest, user_agent: str = "") -> dict
 
 
 CUSTOMER_FIELDS = (Customer.id, Customer.name, Customer.contact_name, Customer.phone, Customer.address,
-                   Customer.owner, Customer.server_seq)
+                   Customer.owner, Customer.latitude, Customer.longitude, Customer.server_seq)
 VISIT_FIELDS = (*visits.LIST_COLUMNS, Visit.server_seq, Visit.customer.name.as_alias("customer_name"))
 REPORT_FIELDS = (*reports.COLUMNS, Report.server_seq)
 

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 from litestar import Request, Router, get, post
 from litestar.exceptions import NotFoundException
 
-from server import clock
+from server import clock, geo
 from server.accounts.permissions import Actor, require_role
 from server.customers import services as customers
 from server.i18n import _
@@ -73,7 +73,23 @@ async def visit_detail(actor: Actor, visit_id: UUID) -> object:
     row = await services.get(actor, visit_id)
     if not row:
         raise NotFoundException()
-    return page("visits/detail.html", actor=actor, visit=row, purpose_labels=services.PURPOSE_LABELS)
+    return page("visits/detail.html", actor=actor, visit=row, purpose_labels=services.PURPOSE_LABELS,
+                radius_m=geo.radius_m())
+
+
+@post("/visits/{visit_id:uuid}/use-location")
+async def visit_use_location(request: Request, actor: Actor, visit_id: UUID) -> object:
+    """Manager/admin: "use this check-in as the customer's location"."""
+    require_role(actor, "manager", "admin")
+    try:
+        customer_id = await services.use_as_customer_location(actor, visit_id)
+    except FieldErrors as e:
+        flash(request, e.errors.get("", ""), kind="error")
+        return redirect(f"/visits/{visit_id}", request)
+    if customer_id is None:
+        raise NotFoundException()
+    flash(request, _("The customer's location is now this check-in's."))
+    return redirect(f"/visits/{visit_id}", request)
 
 
 @get("/team/visits")
@@ -114,5 +130,6 @@ async def api_visit(actor: Actor, visit_id: UUID) -> dict:
 
 router = Router(
     path="/",
-    route_handlers=[visit_list, visit_new, visit_create, visit_detail, team_feed, api_visits, api_visit_create, api_visit],
+    route_handlers=[visit_list, visit_new, visit_create, visit_detail, visit_use_location, team_feed, api_visits,
+                    api_visit_create, api_visit],
 )

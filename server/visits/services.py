@@ -6,8 +6,8 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from server import clock, db, validation
-from server.accounts.permissions import Actor, can_see_rep, visible_rep_ids
+from server import clock, db, geo, validation
+from server.accounts.permissions import Actor, can_see_rep, require_role, visible_rep_ids
 from server.i18n import N_, _
 from server.syncing import sequence
 from server.visits.tables import PURPOSES, Visit
@@ -33,6 +33,20 @@ LIST_COLUMNS = (
     Visit.latitude, Visit.longitude, Visit.accuracy_m, Visit.outcome, Visit.next_step, Visit.next_step_date,
     Visit.satisfaction, Visit.device_time, Visit.received_at, Visit.clock_skew_s,
 )
+
+# Where the customer is, for each visit's distance to it (the DingTalk-style out-of-range flag).
+CUSTOMER_PLACE = (Visit.customer.latitude.as_alias("customer_latitude"),
+                  Visit.customer.longitude.as_alias("customer_longitude"))
+
+
+def with_distance(rows: list[dict]) -> list[dict]:
+    """Each visit with `distance_m` (None without both locations) and `out_of_range` (beyond the radius)."""
+    for row in rows:
+        d = geo.distance_m(row.get("latitude"), row.get("longitude"), row.get("customer_latitude"),
+                           row.get("customer_longitude"))
+        row["distance_m"] = d
+        row["out_of_range"] = geo.out_of_range(d)
+    return rows
 
 
 def validate(data: dict) -> dict:
@@ -176,9 +190,9 @@ async def for_rep_range(rep_id: UUID, first: date, last: date) -> list[dict]:
 
 
 async def recent_for_rep(actor: Actor, limit: int = 50) -> list[dict]:
-    return await Visit.select(*LIST_COLUMNS, Visit.customer.name.as_alias("customer_name")).where(
-        Visit.rep == actor.id
-    ).order_by(Visit.checkin_at, ascending=False).limit(limit)
+    return with_distance(await Visit.select(
+        *LIST_COLUMNS, Visit.customer.name.as_alias("customer_name"), *CUSTOMER_PLACE
+    ).where(Visit.rep == actor.id).order_by(Visit.checkin_at, ascending=False).limit(limit))
 
 
 async def team_feed(actor: Actor, limit: int = 50) -> list[dict]:
@@ -187,21 +201,21 @@ async def team_feed(actor: Actor, limit: int = 50) -> list[dict]:
     if rep_ids == []:
         return []
     query = Visit.select(
-        *LIST_COLUMNS, Visit.customer.name.as_alias("customer_name"), Visit.rep.display_name.as_alias("rep_name")
+        *LIST_COLUMNS, Visit.customer.name.as_alias("customer_name"), *CUSTOMER_PLACE, Visit.rep.display_name.as_alias("rep_name")
     )
     if rep_ids is not None:
         # Bound by date first so the (rep, visit_date) index does the work on large histories.
         since = clock.today() - timedelta(days=14)
         query = query.where(Visit.rep.is_in(rep_ids) & (Visit.visit_date >= since))
-    return await query.order_by(Visit.checkin_at, ascending=False).limit(limit)
+    return with_distance(await query.order_by(Visit.checkin_at, ascending=False).limit(limit))
 
 
 async def get(actor: Actor, visit_id: UUID) -> dict | None:
     row = await Visit.select(
-        *LIST_COLUMNS, Visit.customer.name.as_alias("customer_name"), Visit.rep.display_name.as_alias("rep_name")
+        *LIST_COLUMNS, Visit.customer.name.as_alias("customer_name"), *CUSTOMER_PLACE, Visit.rep.display_name.as_alias("rep_name")
     ).where(Visit.id == visit_id).first()
     if row and await can_see_rep(actor, row["rep"]):
-        return row
+        return with_distance([row])[0]
     return None
 
 
@@ -223,8 +237,24 @@ async def for_customer(actor: Actor, customer_id: UUID, limit: int = 20) -> list
     if rep_ids == []:
         return []
     query = Visit.select(
-        *LIST_COLUMNS, Visit.customer.name.as_alias("customer_name"), Visit.rep.display_name.as_alias("rep_name")
+        *LIST_COLUMNS, Visit.customer.name.as_alias("customer_name"), *CUSTOMER_PLACE, Visit.rep.display_name.as_alias("rep_name")
     ).where(Visit.customer == customer_id)
     if rep_ids is not None:
         query = query.where(Visit.rep.is_in(rep_ids))
-    return await query.order_by(Visit.checkin_at, ascending=False).limit(limit)
+    return with_distance(await query.order_by(Visit.checkin_at, ascending=False).limit(limit))
+
+
+async def use_as_customer_location(actor: Actor, visit_id: UUID) -> UUID | None:
+    """Manager/admin: the visit's check-in location becomes its customer's location. Returns the customer's
+    id, None when the visit is not visible; FieldErrors when the visit has no location."""
+    from server.customers import services as customers
+
+    require_role(actor, "manager", "admin")
+    row = await get(actor, visit_id)
+    if not row:
+        return None
+    if row["latitude"] is None or row["longitude"] is None:
+        raise FieldErrors({"": _("This visit has no location.")})
+    if not await customers.set_location(actor, row["customer"], row["latitude"], row["longitude"]):
+        return None
+    return row["customer"]

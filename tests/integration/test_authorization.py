@@ -237,12 +237,22 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/customers"): Case("/api/v1/customers", _SCOPED_LIST),
     ("POST", "/api/v1/customers"): Case("/api/v1/customers", row(LOGIN, OK, OK, OK, INVALID, OK), body=_customer_body),
     ("GET", "/api/v1/customers/{customer_id:uuid}"): Case("/api/v1/customers/{customer}", _OWNER_RECORD),
+    # Customers near me: a rep's page (the data comes from the phone's offline store).
+    ("GET", "/customers/near"): Case("/customers/near", _REPS_ONLY),
+    # Only admin sets a location by hand or merges customers (the owner's customer keeps a fresh one's records).
+    ("POST", "/customers/{customer_id:uuid}/location"): Case("/customers/{customer}/location", _ADMIN_ONLY,
+                                                             body=lambda r: {"latitude": "31.23", "longitude": "121.47"}),
+    ("GET", "/customers/{customer_id:uuid}/merge"): Case("/customers/{customer}/merge", _ADMIN_ONLY),
+    ("POST", "/customers/{customer_id:uuid}/merge"): Case("/customers/{customer}/merge", _ADMIN_ONLY, body=lambda r: {
+        "other": str(r.client.run(factories.customer(r.world.rep, f"Merge me {uuid4().hex[:6]}"))), "keep": "this"}),
     # Visits: only the owner may log one for their customer; managers and admin only read.
     ("GET", "/visits"): Case("/visits", row(LOGIN, SEES, SCOPED, OK, OK, OK)),
     ("GET", "/visits/new"): Case("/visits/new?customer={customer}", row(LOGIN, SEES, SCOPED, FORBIDDEN, FORBIDDEN, FORBIDDEN)),
     ("POST", "/visits"): Case("/visits", row(LOGIN, OK, INVALID, FORBIDDEN, FORBIDDEN, FORBIDDEN), body=_visit_body),
     ("GET", "/visits/{visit_id:uuid}"): Case("/visits/{visit}", _OWNER_RECORD),
     ("GET", "/team/visits"): Case("/team/visits", _MANAGERS_AND_ADMIN),
+    # "Use this check-in as the customer's location": the owner's manager or admin.
+    ("POST", "/visits/{visit_id:uuid}/use-location"): Case("/visits/{visit}/use-location", _DECISION, body=lambda r: {}),
     ("GET", "/api/v1/visits"): Case("/api/v1/visits", _SCOPED_LIST),
     # The API refuses non-reps with a 422 problem ("Only reps log visits."), the form route with 403.
     ("POST", "/api/v1/visits"): Case("/api/v1/visits", row(LOGIN, OK, INVALID, INVALID, INVALID, INVALID), body=_visit_body),

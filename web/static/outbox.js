@@ -671,6 +671,7 @@
     if (!body || body.dataset.role !== "rep" || !navigator.onLine || !navigator.serviceWorker) return;
     var today = body.dataset.today;
     var urls = ["/home", "/customers", "/visits/new", "/customers/new", "/reports", "/sync"];
+    urls.push("/customers/near");  // customers near me (field-customers)
     if (today) urls.push("/reports/daily/" + today, "/reports/weekly/" + today);
     navigator.serviceWorker.ready.then(function (reg) {
       if (reg.active) reg.active.postMessage({ type: "CACHE_PAGES", urls: urls });
@@ -724,6 +725,8 @@
   global.fieldpaceOutbox = {
     enqueue: enqueue, pendingCount: pendingCount, syncNow: syncNow, localCustomers: localCustomers,
     items: function () { return currentUser().then(itemsFor); }, discard: discard,
+    // The records pulled for the signed-in user, all of one type (nearby.js: customers near me).
+    localRecords: function (type) { return currentUser().then(function (user) { return user ? localRecords(user, type) : []; }); },
   };
   if (hasDOM) {
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initPage);
