@@ -91,7 +91,7 @@ def test_customers_near_me_offline_nearest_first(browser, live_server, near_rep,
         # Online once: the service worker stores the page, the pull puts the customers on the phone.
         _poll(page, "async () => navigator.serviceWorker.controller !== null")
         _poll(page, """async () => {
-            const cache = await caches.open("fieldpace-pages");
+            const cache = await caches.open("fieldpace-pages-" + document.body.dataset.user);
             return (await cache.keys()).some((r) => new URL(r.url).pathname === "/customers/near");
         }""")
         _poll(page, """async () => (await window.fieldpaceOutbox.localRecords("customer")).length >= 4""")

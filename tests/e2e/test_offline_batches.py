@@ -174,7 +174,7 @@ def test_a_draft_edited_on_two_devices_is_a_conflict_the_rep_resolves(new_contex
     expect(phone.get_by_label("Work summary")).to_have_value("First draft from the laptop.")
     _poll(phone, "async () => navigator.serviceWorker.controller !== null")
     _poll(phone, """async () => {
-        const keys = (await (await caches.open("fieldpace-pages")).keys()).map((r) => new URL(r.url).pathname);
+        const keys = (await (await caches.open("fieldpace-pages-" + document.body.dataset.user)).keys()).map((r) => new URL(r.url).pathname);
         return keys.includes("/reports") && keys.includes("/sync");
     }""")
     phone_context.set_offline(True)

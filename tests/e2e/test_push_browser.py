@@ -124,7 +124,7 @@ def test_a_pushed_alert_is_shown_grouped_by_tag_and_lands_on_its_page_read(new_c
     expect(page.locator(f'[data-notification="{nid}"]')).to_have_attribute("data-read", "true")
     # The last synced inbox stays readable offline (the service worker's copy of the page).
     assert page.evaluate("""async () => {
-        const cache = await caches.open("fieldpace-pages");
+        const cache = await caches.open("fieldpace-pages-" + document.body.dataset.user);
         for (let i = 0; i < 50; i++) {
             const hit = await cache.match(location.origin + "/inbox");
             if (hit && (await hit.text()).includes('data-read="true"')) return true;
