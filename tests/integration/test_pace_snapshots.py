@@ -92,3 +92,12 @@ def test_the_job_is_listed_and_runs_from_the_command_line(database_urls, tmp_pat
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "pace.refresh: ok" in ran.stdout and '"rows"' in ran.stdout
+
+
+def test_the_admin_jobs_page_shows_the_job_and_its_counts(client, world):
+    client.login("boss")
+    assert client.post_form("/admin/jobs/pace.refresh/run").status_code == 303
+    page = client.get("/admin/jobs")
+    assert page.status_code == 200
+    assert "pace.refresh" in page.text and "rows " in page.text
+    assert client.run(PaceSnapshot.count()) > 0
