@@ -39,11 +39,13 @@ def insert_or_ignore(table: str, columns: Sequence[str], conflict: Sequence[str]
 
 
 
-def upsert(table: str, columns: Sequence[str], conflict: Sequence[str], update: Sequence[str]) -> str:
-    """`INSERT ... ON CONFLICT (conflict) DO UPDATE SET` each of `update` to the offered row's value."""
+def upsert(table: str, columns: Sequence[str], conflict: Sequence[str], update: Sequence[str], rows: int = 1) -> str:
+    """`INSERT ... ON CONFLICT (conflict) DO UPDATE SET` each of `update` to the offered row's value;
+    `rows` rows of `{}` placeholders (a set-based upsert: the values of each row in turn)."""
     one = "(" + ", ".join("{}" for _c in columns) + ")"
+    values = ", ".join(one for _r in range(rows))
     sets = ", ".join(f'"{c}" = excluded."{c}"' for c in update)
-    return f'INSERT INTO "{table}" ({_names(columns)}) VALUES {one} ON CONFLICT ({_names(conflict)}) DO UPDATE SET {sets}'
+    return f'INSERT INTO "{table}" ({_names(columns)}) VALUES {values} ON CONFLICT ({_names(conflict)}) DO UPDATE SET {sets}'
 
 
 def insert_numbered(table: str, columns: Sequence[str], rows: list[list], counter: str,

@@ -40,8 +40,11 @@ def registered(settings: Settings) -> list[Job]:
     """The jobs this installation runs."""
     from server.jobs import jobs as job_jobs
     from server.notifications import jobs as notification_jobs
+    from server.targets import jobs as target_jobs
 
     found = [
+        Job("pace.refresh", target_jobs.refresh_snapshots, Every(60 * 60, working_days=True),
+            N_("Compute the pace of this month and quarter for every rep, team and the company, and store it.")),
         Job("alerts.evaluate", notification_jobs.evaluate_alerts, Every(15 * 60, working_days=True),
             N_("Evaluate the alert rules for every rep and notify who needs to know.")),
         Job("notifications.send", notification_jobs.send_queued, Every(60),

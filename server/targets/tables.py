@@ -105,3 +105,24 @@ class WorkCalendar(Table, tablename="work_calendar"):
     day = Date(unique=True)
     working = Boolean(default=False)
     note = Varchar(length=100, default="")
+
+
+class PaceSnapshot(Table, tablename="pace_snapshot"):
+    """The pace of one KPI for one scope (rep, team, the company) in one period, as the `pace.refresh` job
+    last computed it with `server.targets.pace.compute`. One row per (scope_kind, scope_id, kpi, period):
+    a refresh is an upsert. A cache for readers that may take a figure some minutes old, never the source
+    of truth (the engine is)."""
+
+    id = UUID(primary_key=True)
+    scope_kind = Varchar(length=8)  # rep | team | company
+    scope_id = UUID()  # the company: COMPANY_SCOPE_ID
+    kpi = Varchar(length=40)  # the KPI's code
+    period = Varchar(length=10)  # "2026-12", "2026-Q4"
+    actual = DoublePrecision(null=True, default=None)
+    target = DoublePrecision(null=True, default=None)
+    expected = DoublePrecision(null=True, default=None)
+    pace_index = DoublePrecision(null=True, default=None)
+    projection = DoublePrecision(null=True, default=None)
+    status = Varchar(length=12, default="")
+    elapsed = DoublePrecision(default=0.0)
+    computed_at = Timestamptz()
