@@ -76,7 +76,8 @@
 
   // Drafts: what the rep types is kept in localStorage until the server confirms the save, so a
   // dropped connection, a closed tab or an expired session never loses it.
-  var DRAFT_PREFIX = "fieldpace.draft.";
+  // Keyed to the signed-in user, so the next person on a shared phone never sees another's typing.
+  var DRAFT_PREFIX = "fieldpace.draft." + ((document.body && document.body.dataset.user) || "anon") + ".";
   function initDrafts() {
     document.querySelectorAll("form[data-draft-key]").forEach(function (form) {
       var key = DRAFT_PREFIX + form.dataset.draftKey;

@@ -15,6 +15,13 @@
 (function (global) {
   "use strict";
 
+  // A form draft's localStorage key (the same as app.js's): keyed to the signed-in user, so the next
+  // person on a shared phone never sees another's typing.
+  function draftStorageKey(key) {
+    var user = (typeof document !== "undefined" && document.body && document.body.dataset.user) || "anon";
+    return "fieldpace.draft." + user + "." + key;
+  }
+
   var PROTOCOL = 1;
   var SCHEMA = 1;
   var BATCH = 50;
@@ -423,7 +430,7 @@
     var draft = {};
     var own = ["base_version", "base_revision", "revision", "submit"];  // the form brings its own
     Object.keys(p).forEach(function (k) { if (typeof p[k] === "string" && own.indexOf(k) < 0) draft[k] = p[k]; });
-    try { localStorage.setItem("fieldpace.draft." + key, JSON.stringify(draft)); } catch (e) { /* storage full */ }
+    try { localStorage.setItem(draftStorageKey(key), JSON.stringify(draft)); } catch (e) { /* storage full */ }
     var url = item.kind === "visit.create" ? "/visits/new" : item.kind === "customer.create" ? "/customers/new"
       : "/reports/" + p.kind + "/" + p.period_start;
     if (item.kind === "visit.create" && p.customer) url += "?customer=" + encodeURIComponent(p.customer);
@@ -515,7 +522,7 @@
       ready = chainReportSave(data);
     }
     return ready.then(function () { return enqueue(kind, recordId, data, titleOf(form, kind, data)); }).then(function () {
-      try { localStorage.removeItem("fieldpace.draft." + form.dataset.draftKey); } catch (e) { /* ignore */ }
+      try { localStorage.removeItem(draftStorageKey(form.dataset.draftKey)); } catch (e) { /* ignore */ }
       var next = form.dataset.offlineNext || "/sync";
       if (kind === "customer.create" && form.querySelector("input[name=next]") && form.querySelector("input[name=next]").value === "visit") {
         next = "/visits/new?customer=" + encodeURIComponent(recordId);
@@ -696,7 +703,7 @@
       if (t && t.matches && t.matches("[data-action=keep-theirs]") && chosen) discard(chosen.dataset.key);
       // "Keep theirs" on the report form: forget the rep's draft so the stored text shows.
       if (t && t.matches && t.matches("[data-keep-theirs]")) {
-        try { localStorage.removeItem("fieldpace.draft." + t.dataset.keepTheirs); } catch (x) { /* ignore */ }
+        try { localStorage.removeItem(draftStorageKey(t.dataset.keepTheirs)); } catch (x) { /* ignore */ }
       }
       if (t && t.matches && t.matches("[data-action=discard]")) {
         var item = t.closest("[data-key]");
