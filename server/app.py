@@ -29,7 +29,13 @@ from server.dashboards import routes as dashboards_routes
 from server.home import routes as home_routes
 from server.imports import routes as imports_routes
 from server.jobs import routes as jobs_routes
-from server.middleware import SessionBoundCSRFMiddleware, locale_and_timezone, request_locale, security_headers
+from server.middleware import (
+    SessionBoundCSRFMiddleware,
+    locale_and_timezone,
+    prefetch_keeps_cookies,
+    request_locale,
+    security_headers,
+)
 from server.notifications import routes as notifications_routes
 from server.reports import routes as reports_routes
 from server.sales import routes as sales_routes
@@ -194,7 +200,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"actor": Provide(provide_actor)},
         before_request=before_request,
         # Session first: the CSRF token is checked against the session the cookie names.
-        middleware=[session_config.middleware, locale_and_timezone(settings.default_locale, settings.timezone),
+        middleware=[prefetch_keeps_cookies, session_config.middleware,
+                    locale_and_timezone(settings.default_locale, settings.timezone),
                     DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf_config)],
         before_send=[security_headers(settings.secure_cookies)],
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),

@@ -50,6 +50,35 @@ def request_locale(scope: Scope, default_locale: str) -> str:
     return pick_locale(session.get("locale") if isinstance(session, dict) else None, accept, default_locale)
 
 
+PREFETCH_HEADER = b"x-fieldpace-prefetch"
+
+
+def is_prefetch(scope: Scope) -> bool:
+    """A page the service worker fetches into its offline cache (web/sw.js `cachePages`), not one the
+    person opened."""
+    return any(name == PREFETCH_HEADER for name, _value in scope.get("headers", ()))
+
+
+def prefetch_keeps_cookies(app: ASGIApp) -> ASGIApp:
+    """Outermost: the answers to the service worker's prefetches set no cookie. A prefetch that started
+    before a form post and ends after it would otherwise write the older session cookie back over the
+    post's (and lose its flash message)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or not is_prefetch(scope):
+            await app(scope, receive, send)
+            return
+
+        async def send_without_cookies(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"set-cookie"]
+            await send(message)
+
+        await app(scope, receive, send_without_cookies)
+
+    return middleware
+
+
 def locale_and_timezone(default_locale: str, timezone: str):
     """Middleware factory: set the locale and time zone context for the request."""
 

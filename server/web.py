@@ -97,6 +97,10 @@ def session_of(request: Request) -> dict:
 
 
 def pop_flash(request: Request) -> list[dict[str, str]]:
+    """The flash messages to show, taken out of the session; kept for the person's own next page when
+    the service worker is only prefetching this one for offline use."""
+    if "x-fieldpace-prefetch" in request.headers:
+        return []
     session = session_of(request)
     messages = session.get("flash") or []
     if messages:

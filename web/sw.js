@@ -103,7 +103,10 @@ async function cachePages(urls) {
       const url = new URL(path, self.location.origin);
       if (url.origin !== self.location.origin || UNCACHEABLE_PAGES.has(url.pathname)) return;
       try {
-        const response = await fetch(url.href, { credentials: "same-origin", cache: "no-store" });
+        // Marked as a prefetch: its answer keeps the flash messages and sets no cookie (server/middleware.py).
+        const response = await fetch(url.href, {
+          credentials: "same-origin", cache: "no-store", headers: { "X-Fieldpace-Prefetch": "1" },
+        });
         if (sessionGone(response)) {
           await forgetSignedOut();
           return;

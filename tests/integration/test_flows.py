@@ -237,3 +237,20 @@ def test_changing_ones_own_password_keeps_this_session(client, world):
                                                 "password": "another-pass-9", "password_again": "another-pass-9"})
     assert r.status_code == 303
     assert client.get("/home", follow_redirects=False).status_code == 200
+
+
+def test_a_service_worker_prefetch_keeps_the_flash_and_sets_no_cookie(client, world):
+    # The service worker fetches offline pages while the rep works (web/sw.js cachePages). Such a fetch
+    # must neither take the flash of the form just posted nor write an older session cookie back.
+    client.login("rep_a1")
+    form = client.get(f"/visits/new?customer={world.customer}")
+    vid = re.search(r'name="id" value="([0-9a-f-]{36})"', form.text).group(1)
+    r = client.post_form("/visits", {"id": vid, "customer": str(world.customer), "purpose": "demo",
+                                     "checkin_at": clock.to_local_input(clock.now())})
+    assert r.status_code == 303
+    prefetched = client.get("/reports", headers={"X-Fieldpace-Prefetch": "1"})
+    assert prefetched.status_code == 200 and "Visit saved." not in prefetched.text
+    assert "set-cookie" not in prefetched.headers
+    home = client.get("/home")
+    assert "Visit saved." in home.text
+    assert "set-cookie" in home.headers  # an ordinary page still writes the session (the flash taken out)
