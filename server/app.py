@@ -19,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
-from server import clock, db, geo, i18n, openapi
+from server import assets, clock, db, geo, i18n, openapi
 from server.accounts import routes as accounts_routes
 from server.accounts.permissions import provide_actor
 from server.accounts.services import LoginThrottle
@@ -73,7 +73,7 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env.globals.update(
         N_=i18n.N_, current_locale=i18n.current_locale, LOCALE_NAMES=i18n.LOCALE_NAMES,
         current_actor=_template_actor, flash_messages=_template_flash, company_today=clock.today,
-        to_local_input=clock.to_local_input,
+        to_local_input=clock.to_local_input, static_url=assets.static_url,
     )
     env.filters.update(
         date=i18n.fmt_date, datetime=i18n.fmt_datetime, time=i18n.fmt_time, number=i18n.fmt_number,
@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     geo.configure(settings.checkin_radius_m)
     engine = db.make_engine(settings.effective_database_url)
     db.bind(engine)
+    assets.catalog()  # read and compress the static files now, not on the first request
 
     async def on_startup(app: Litestar) -> None:
         await db.prepare(engine)
@@ -182,10 +183,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cookie_samesite="strict",
         exclude=["^/static/", "^/icons/"],
     )
-    static = create_static_files_router(
-        path="/static", directories=[ROOT / "web" / "static"], name="static",
-        cache_control=CacheControlHeader(no_cache=True), include_in_schema=False,
-    )
     icons = create_static_files_router(
         path="/icons", directories=[ROOT / "manifest" / "icons"], name="icons",
         cache_control=CacheControlHeader(max_age=86400), include_in_schema=False,
@@ -195,7 +192,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             system_routes.router, accounts_routes.router, home_routes.router, customers_routes.router,
             visits_routes.router, reports_routes.router, syncing_routes.router, sales_routes.router,
             imports_routes.router, targets_routes.router, dashboards_routes.router, jobs_routes.router,
-            notifications_routes.router, static, icons,
+            notifications_routes.router, icons,
         ],
         dependencies={"actor": Provide(provide_actor)},
         before_request=before_request,
@@ -204,7 +201,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     locale_and_timezone(settings.default_locale, settings.timezone),
                     DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf_config)],
         before_send=[security_headers(settings.secure_cookies)],
-        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
+        # Pages and JSON: brotli where the client takes it, else gzip, per answer. Static files are
+        # compressed once at start-up and served as they are (server/assets.py), so they are left out here.
+        compression_config=CompressionConfig(backend="brotli", brotli_gzip_fallback=True, minimum_size=500,
+                                             gzip_compress_level=6, exclude=["^/static/"]),
         template_config=TemplateConfig(
             directory=[Path(p) for p in TEMPLATE_DIRS], engine=JinjaTemplateEngine,
             engine_callback=_configure_jinja,

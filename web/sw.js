@@ -1,7 +1,9 @@
 const VERSION = "__FIELDPACE_VERSION__";
+// Every static file's content-hashed URL by its plain name, written in by the server (server/assets.py).
+const STATIC_URLS = __FIELDPACE_STATIC_URLS__;
 
 // The outbox code runs here too, for Background Sync where the browser has it (never relied on).
-importScripts("/static/outbox.js");
+importScripts(STATIC_URLS["outbox.js"]);
 
 /*
  * Fieldpace service worker. Served at /sw.js with root scope.
@@ -30,12 +32,12 @@ const ICON_URL = "/icons/icon-192.png";
 // the client scripts without a network. Install fails if any entry fails,
 // so a worker with an incomplete shell never becomes active.
 const SHELL_URLS = [
-  "/static/app.css",
-  "/static/app.js",
-  "/static/pwa.js",
-  "/static/outbox.js",
-  "/static/nearby.js", // customers near me (field-customers)
-  "/static/vendor/htmx.min.js",
+  STATIC_URLS["app.css"],
+  STATIC_URLS["app.js"],
+  STATIC_URLS["pwa.js"],
+  STATIC_URLS["outbox.js"],
+  STATIC_URLS["nearby.js"], // customers near me (field-customers)
+  STATIC_URLS["vendor/htmx.min.js"],
   OFFLINE_URL,
   ICON_URL,
   "/manifest.webmanifest",
@@ -46,14 +48,8 @@ const SHELL_URLS = [
 const UNCACHEABLE_PAGES = new Set(["/login", "/logout"]);
 
 self.addEventListener("install", (event) => {
-  // cache: "reload" bypasses the HTTP cache, so the shell stored for this
-  // VERSION is what the server serves now, not an older HTTP-cached copy.
   event.waitUntil(
-    caches
-      .open(SHELL_CACHE)
-      .then((cache) =>
-        cache.addAll(SHELL_URLS.map((url) => new Request(url, { cache: "reload" }))),
-      ),
+    caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL_URLS.map(shellRequest))),
   );
   // No skipWaiting() here: open pages keep the worker they loaded with until
   // the user accepts the update (see the SKIP_WAITING message), so a page is
@@ -221,7 +217,10 @@ function isBypassed(path) {
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   // Writes are never intercepted: a failed POST must fail visibly in the page.
-  if (request.method !== "GET") return;
+  if (request.method !== "GET") {
+    noteWrite(request);
+    return;
+  }
 
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
@@ -240,7 +239,8 @@ self.addEventListener("fetch", (event) => {
 });
 
 async function cacheFirst(request) {
-  const cached = await caches.match(request, { cacheName: SHELL_CACHE });
+  const cached =
+    (await caches.match(request, { cacheName: SHELL_CACHE })) || (await currentStaticCopy(request));
   return cached || fetch(request);
 }
 
@@ -251,22 +251,33 @@ function pageKey(url) {
 }
 
 async function networkFirstPage(event, url) {
-  const request = event.request;
+  const network = fetch(event.request);
+  // On a slow link, a page opened before is shown from this phone at once (see "Fast on one bar" below).
+  const early = await cachedIfSlow(event, url, network);
+  if (early) return early;
   let response;
   try {
-    response = await fetch(request);
+    response = await network;
   } catch (error) {
     return offlinePage(url);
   }
+  // e.g. quota: serving the page matters more
+  event.waitUntil(keepPage(url, response.clone()).catch(() => undefined));
+  return response;
+}
+
+// What a page's answer means for the cache. Resolves true when it is a page worth showing instead.
+async function keepPage(url, response) {
   if (sessionGone(response)) {
     // Signed out, expired or revoked, with or without the sign-out button.
-    event.waitUntil(forgetSignedOut().catch(() => undefined));
-  } else if (response.status === 200 && !UNCACHEABLE_PAGES.has(url.pathname)) {
-    const copy = response.clone();
-    // e.g. quota: serving the page matters more
-    event.waitUntil(storePage(url, copy).catch(() => undefined));
+    await forgetSignedOut();
+    return false;
   }
-  return response;
+  if (response.status === 200 && !UNCACHEABLE_PAGES.has(url.pathname)) {
+    await storePage(url, response);
+    return !response.redirected;
+  }
+  return false;
 }
 
 async function offlinePage(url) {
@@ -297,6 +308,101 @@ function unredirected(response) {
     statusText: response.statusText,
     headers: response.headers,
   });
+}
+
+// ============================================================================
+// Fast on one bar. Static files have content-hashed URLs (server/assets.py),
+// immutable: what the HTTP cache holds under one is right, and a page cached
+// under an earlier version asks for that version's names. Pages: the network
+// with a short timeout; past it, a copy on this phone is shown, the network's
+// answer still replaces it in the cache, and the page shows an "updated" mark
+// (pwa.js) with a button to see it. docs/architecture.md says why.
+// ============================================================================
+
+// Past this, a page opened before is shown from this phone. On 4G a page answers well within it.
+const PAGE_TIMEOUT_MS = 500;
+// A navigation this soon after a form post (a save, an approval) waits for the server: it carries the
+// flash message and the new state, which no cached copy has.
+const FRESH_AFTER_WRITE_MS = 10000;
+const HASHED_STATIC = /^\/static\/(.+)\.[0-9a-f]{12}(\.[A-Za-z0-9]+)$/;
+const HASHED_URLS = new Set(Object.values(STATIC_URLS));
+let lastWriteAt = 0;
+
+function shellRequest(url) {
+  // A hashed URL's bytes never change, so the copy the page has just loaded into the HTTP cache is the
+  // right one (a first visit on one bar does not download the shell twice). Anything else bypasses the
+  // HTTP cache, so the shell stored for this VERSION is what the server serves now.
+  return HASHED_URLS.has(url) ? new Request(url) : new Request(url, { cache: "reload" });
+}
+
+// The current version's copy of the static file a request names by an older hash (or no hash).
+async function currentStaticCopy(request) {
+  const path = new URL(request.url).pathname;
+  const hashed = HASHED_STATIC.exec(path);
+  const name = hashed ? hashed[1] + hashed[2] : path.startsWith("/static/") ? path.slice("/static/".length) : "";
+  const current = STATIC_URLS[name];
+  if (!current || current === path) return undefined;
+  return caches.match(current, { cacheName: SHELL_CACHE });
+}
+
+function noteWrite(request) {
+  // The outbox's sync traffic goes to /api/ and is no reason to wait for the network.
+  if (!new URL(request.url).pathname.startsWith("/api/")) lastWriteAt = Date.now();
+}
+
+async function cachedPage(url) {
+  const user = await signedInUser();
+  if (!user) return undefined;
+  const pages = await caches.open(pagesCacheFor(user));
+  return pages.match(pageKey(url));
+}
+
+// The cached copy of the page when the network has not answered within PAGE_TIMEOUT_MS, else null (the
+// caller then waits for the network as before). The network's late answer is kept and the page told.
+async function cachedIfSlow(event, url, network) {
+  if (Date.now() - lastWriteAt < FRESH_AFTER_WRITE_MS || UNCACHEABLE_PAGES.has(url.pathname)) return null;
+  let timer;
+  const slow = await Promise.race([
+    network.then(() => false, () => false),
+    new Promise((resolve) => {
+      timer = setTimeout(() => resolve(true), PAGE_TIMEOUT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!slow) return null;
+  const cached = await cachedPage(url);
+  if (!cached) return null;
+  const shown = cached.clone().text();
+  event.waitUntil(
+    network
+      .then(async (response) => {
+        const text = response.clone().text();
+        if ((await keepPage(url, response)) && !samePage(await shown, await text)) {
+          await tellPageUpdated(event.resultingClientId, url);
+        }
+      })
+      .catch(() => undefined), // offline after all: the copy shown is all there is
+  );
+  return cached;
+}
+
+// Two renderings of one page that differ only in what every rendering makes anew (form ids, tokens, the
+// time a form was rendered) are the same page: no "updated" mark for them.
+function samePage(a, b) {
+  const volatile = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{64,}|data-rendered-at="[^"]*"/g;
+  return a.replace(volatile, "") === b.replace(volatile, "");
+}
+
+// The page shown from the cache may not exist yet when the network answers: ask again for a while.
+async function tellPageUpdated(clientId, url) {
+  for (let attempt = 0; clientId && attempt < 40; attempt += 1) {
+    const client = await self.clients.get(clientId);
+    if (client) {
+      client.postMessage({ type: "PAGE_UPDATED", url: url.href });
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 // ============================================================================

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import lru_cache
 from pathlib import Path
 
 from litestar import Response, Router, get
+from litestar.handlers import asgi
 from litestar.response import Redirect
+from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
+from server import assets
 from server.accounts.tables import User
 from server.settings import ROOT
 from server.web import page
@@ -51,6 +55,8 @@ async def manifest() -> Response:
 @get("/sw.js")
 async def service_worker() -> Response:
     body = (WEB / "sw.js").read_text().replace("__FIELDPACE_VERSION__", shell_version())
+    # The precache list and the worker's static lookups use the content-hashed names (server/assets.py).
+    body = body.replace("__FIELDPACE_STATIC_URLS__", json.dumps(assets.catalog().urls(), sort_keys=True))
     return Response(
         body,
         media_type="text/javascript; charset=utf-8",
@@ -68,4 +74,41 @@ async def favicon() -> Redirect:
     return Redirect("/icons/favicon-32.png", status_code=301)
 
 
-router = Router(path="/", route_handlers=[healthz, manifest, service_worker, offline, favicon])
+@asgi("/static", is_static=True, copy_scope=True)
+async def static_files(scope: Scope, receive: Receive, send: Send) -> None:
+    """web/static, from memory: the hashed name immutable for a year, any other name revalidated by ETag;
+    brotli or gzip as the client accepts, compressed once at start-up (server/assets.py)."""
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    method = str(scope.get("method", "GET"))
+    found = assets.catalog().find(scope["path"].lstrip("/")) if method in {"GET", "HEAD"} else None
+    if found is None:
+        status = 404 if method in {"GET", "HEAD"} else 405
+        await _send(send, status, [(b"content-type", b"text/plain; charset=utf-8")], b"Not found" if status == 404 else b"")
+        return
+    asset, immutable = found
+    encoding = assets.choose_encoding(asset, headers.get("accept-encoding", ""))
+    body = asset.bodies[encoding]
+    response_headers = [
+        (b"content-type", asset.content_type.encode()),
+        (b"cache-control", (assets.IMMUTABLE if immutable else assets.REVALIDATE).encode()),
+        (b"etag", asset.etag(encoding).encode()),
+        (b"vary", b"Accept-Encoding"),
+    ]
+    if encoding != "identity":
+        response_headers.append((b"content-encoding", encoding.encode()))
+    asked = {tag.strip().removeprefix("W/") for tag in headers.get("if-none-match", "").split(",")}
+    if asked & asset.etags() or "*" in asked:
+        await _send(send, 304, response_headers, b"")
+        return
+    response_headers.append((b"content-length", str(len(body)).encode()))
+    await _send(send, 200, response_headers, b"" if method == "HEAD" else body)
+
+
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": headers}
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)
+
+
+router = Router(path="/", route_handlers=[healthz, manifest, service_worker, offline, favicon, static_files])

@@ -149,6 +149,22 @@
     else window.addEventListener("load", register, { once: true });
   }
 
+  /* ---------- a page shown from the cache on a slow link, then updated (web/sw.js) ---------- */
+
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.addEventListener("message", function (event) {
+      var data = event.data || {};
+      if (data.type !== "PAGE_UPDATED") return;
+      try {
+        if (new URL(data.url).pathname !== window.location.pathname) return;
+      } catch (error) {
+        return;
+      }
+      // The newer copy is in the cache now: the button reloads into it.
+      setHidden("page-updated", false);
+    });
+  }
+
   /* ---------- install prompt (Chromium) ---------- */
 
   window.addEventListener("beforeinstallprompt", function (event) {
@@ -227,6 +243,9 @@
     } else if (target.closest("#install-button")) {
       event.preventDefault();
       promptInstall();
+    } else if (target.closest("#page-updated-show")) {
+      event.preventDefault();
+      reloadOnce();
     } else if (target.closest("#ios-install-hint-dismiss")) {
       event.preventDefault();
       dismissIosHint();
