@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from uuid import UUID
 
 from server import clock, db
 from server.accounts.permissions import Actor, rep_scope
 from server.i18n import N_
 from server.sales.opportunities import STAGE_LABELS
-from server.sales.tables import FULL_SHARE, OPEN_STAGES, STAGES, Opportunity, Order
+from server.sales.tables import OPEN_STAGES, STAGES, Opportunity, Order
 
 # The funnel's ladder: lost is an exit, not a step.
 LADDER = ("lead", "qualified", "proposal", "negotiation", "won")
@@ -88,43 +87,47 @@ async def _rep_condition(actor: Actor, rep_ids: list[UUID] | None, column: str, 
 async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -> list[AgeingRow]:
     """Outstanding balances as of `as_of`, per rep of the actor's scope (narrowed to `rep_ids`), in ageing
     buckets by days past due (due date, else order date): not_due (0 or fewer), d1_30, d31_60, d61_90,
-    d90_plus. Outstanding = amount - collections received by `as_of`, of orders dated by `as_of`; a
-    shared order's outstanding is credited to each rep by their share.
+    d90_plus. Outstanding = amount - returns - collections dated by `as_of`, of orders dated by `as_of`
+    and not void. A shared order's outstanding is each rep's stored credited cents less their stored
+    shares of its returns and collections, so the reps' rows add up exactly to the orders' outstanding
+    (the company total is the money outstanding, to the cent).
 
-    One AgeingRow per rep with any outstanding (amounts in cents, rounded), sorted by rep name. One SQL
-    statement."""
+    One AgeingRow per rep with any outstanding (amounts in cents), sorted by rep name. One SQL statement."""
     # Bucket edges as dates: days past due d = as_of - due, so 1 <= d <= 30 is as_of-30 <= due <= as_of-1.
     edges = [as_of - timedelta(days=n) for n in (30, 60, 90)]
     scope_args: list = []
     cond = await _rep_condition(actor, rep_ids, "s.rep", scope_args)
     if cond is None:
         return []
-    # Scope first: only the orders a rep in scope holds a share of, each order's collections summed through
-    # the (sales_order) index, so a team's ageing reads its own orders rather than the company's.
+    # Scope first: only the orders a rep in scope holds a share of, each order's collections and returns
+    # summed through their (sales_order) indexes, so a team's ageing reads its own orders.
     sql = (
-        "WITH scoped AS (SELECT s.sales_order, s.rep, s.share_bp FROM order_split s JOIN app_user u ON u.id = s.rep "
+        "WITH scoped AS (SELECT s.sales_order, s.rep, s.amount_cents FROM order_split s JOIN app_user u ON u.id = s.rep "
         f"WHERE {cond}), "
-        "open_orders AS (SELECT o.id, COALESCE(o.due_date, o.order_date) AS due, o.amount_cents - COALESCE("
-        "(SELECT SUM(c.amount_cents) FROM collection c WHERE c.sales_order = o.id AND c.received_on <= {}), 0)"
-        " AS outstanding FROM sales_order o WHERE o.id IN (SELECT sales_order FROM scoped) AND o.order_date <= {}) "
-        "SELECT sc.rep AS rep, u.display_name AS rep_name, COUNT(*) AS orders, "
-        "SUM(CASE WHEN oo.due >= {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS not_due, "
-        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS d1_30, "
-        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS d31_60, "
-        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS d61_90, "
-        "SUM(CASE WHEN oo.due < {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS d90_plus "
-        "FROM open_orders oo JOIN scoped sc ON sc.sales_order = oo.id JOIN app_user u ON u.id = sc.rep "
-        "WHERE oo.outstanding > 0 GROUP BY sc.rep, u.display_name ORDER BY u.display_name"
+        "open_orders AS (SELECT o.id, COALESCE(o.due_date, o.order_date) AS due, o.amount_cents"
+        " - COALESCE((SELECT SUM(r.amount_cents) FROM order_return r WHERE r.sales_order = o.id AND r.return_date <= {}), 0)"
+        " - COALESCE((SELECT SUM(c.amount_cents) FROM collection c WHERE c.sales_order = o.id AND c.received_on <= {}), 0)"
+        " AS outstanding FROM sales_order o WHERE o.id IN (SELECT sales_order FROM scoped) AND o.order_date <= {}"
+        " AND o.voided_at IS NULL), "
+        "owed AS (SELECT sc.sales_order, sc.rep, sc.amount_cents"
+        " + COALESCE((SELECT SUM(rs.amount_cents) FROM order_return_split rs WHERE rs.sales_order = sc.sales_order"
+        " AND rs.rep = sc.rep AND rs.return_date <= {}), 0)"
+        " - COALESCE((SELECT SUM(cs.amount_cents) FROM collection_split cs WHERE cs.sales_order = sc.sales_order"
+        " AND cs.rep = sc.rep AND cs.received_on <= {}), 0) AS owed FROM scoped sc) "
+        "SELECT ow.rep AS rep, u.display_name AS rep_name, COUNT(*) AS orders, "
+        "SUM(CASE WHEN oo.due >= {} THEN ow.owed ELSE 0 END) AS not_due, "
+        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN ow.owed ELSE 0 END) AS d1_30, "
+        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN ow.owed ELSE 0 END) AS d31_60, "
+        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN ow.owed ELSE 0 END) AS d61_90, "
+        "SUM(CASE WHEN oo.due < {} THEN ow.owed ELSE 0 END) AS d90_plus "
+        "FROM open_orders oo JOIN owed ow ON ow.sales_order = oo.id JOIN app_user u ON u.id = ow.rep "
+        "WHERE oo.outstanding > 0 GROUP BY ow.rep, u.display_name ORDER BY u.display_name"
     )
-    args = [*scope_args, as_of, as_of, as_of, as_of, edges[0], edges[0], edges[1], edges[1], edges[2], edges[2]]
+    args = [*scope_args, as_of, as_of, as_of, as_of, as_of,
+            as_of, as_of, edges[0], edges[0], edges[1], edges[1], edges[2], edges[2]]
     rows = await Order.raw(sql, *args)
     return [AgeingRow(db.as_uuid(r["rep"]), r["rep_name"], int(r["orders"]),
-                      **{key: _share_cents(r[key]) for key, _label in AGEING_BUCKETS}) for r in rows]
-
-
-def _share_cents(value) -> int:
-    """cents x basis points -> cents, rounded half up."""
-    return int((Decimal(int(value or 0)) / FULL_SHARE).quantize(Decimal("1"), rounding="ROUND_HALF_UP"))
+                      **{key: int(r[key] or 0) for key, _label in AGEING_BUCKETS}) for r in rows]
 
 
 def ageing_totals(rows: list[AgeingRow]) -> AgeingRow:
