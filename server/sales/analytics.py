@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 from server import clock, db
-from server.accounts.permissions import Actor, rep_scope
+from server.accounts.permissions import Actor, RepScope, rep_scope
 from server.i18n import N_
 from server.sales.opportunities import STAGE_LABELS
 from server.sales.tables import OPEN_STAGES, STAGES, Opportunity, Order
@@ -203,3 +203,57 @@ async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | Non
     return Funnel(start=start, end=end, total=sum(by_stage.values()), stages=stages, won=won, lost=lost,
                   win_rate=won / (won + lost) if won + lost else None)
 
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A change a number includes or leaves out, for the explain view: a return or credit note dated in
+    the period (`cents`: what it takes off the scope's reps, negative), a collection correction dated in
+    it, or an order of the period that was voided (left out; `cents` is what it would have credited)."""
+
+    kind: str  # return | credit_note | correction | void
+    ref: str
+    day: date  # the return's, correction's or voided order's date
+    cents: int
+    order_number: str
+    order_date: date
+
+
+async def adjustments(kpi_code: str, start: date, end: date, rep_ids: list[UUID] | None) -> list[Adjustment]:
+    """What a money KPI's number for these reps and dates includes from later changes, or leaves out."""
+    if rep_ids == []:
+        return []
+    args: list = []
+    reps = "" if rep_ids is None else " AND " + RepScope(tuple(rep_ids)).sql("x.rep", args)
+    if kpi_code in ("revenue", "gross_margin", "gross_margin_pct"):
+        column = "amount_cents" if kpi_code == "revenue" else "margin_cents"
+        sql = (
+            f"SELECT rt.kind AS kind, rt.number AS ref, x.return_date AS day, SUM(x.{column}) AS cents,"
+            " o.number AS order_number, o.order_date AS order_date FROM order_return_split x"
+            " JOIN order_return rt ON rt.id = x.order_return JOIN sales_order o ON o.id = x.sales_order"
+            f" WHERE o.voided_at IS NULL AND x.return_date BETWEEN {{}} AND {{}}{reps}"
+            " GROUP BY rt.kind, rt.number, x.return_date, o.number, o.order_date"
+            " UNION ALL "
+            f"SELECT 'void' AS kind, o.number AS ref, x.order_date AS day, SUM(x.{column}) AS cents,"
+            " o.number AS order_number, o.order_date AS order_date FROM order_split x"
+            " JOIN sales_order o ON o.id = x.sales_order"
+            f" WHERE o.voided_at IS NOT NULL AND x.order_date BETWEEN {{}} AND {{}}{reps}"
+            " GROUP BY o.number, x.order_date, o.order_date")
+        params = [start, end, *args, start, end, *args]
+    elif kpi_code == "collections":
+        sql = (
+            "SELECT 'correction' AS kind, c.number AS ref, x.received_on AS day, SUM(x.amount_cents) AS cents,"
+            " o.number AS order_number, o.order_date AS order_date FROM collection_split x"
+            " JOIN collection c ON c.id = x.collection JOIN sales_order o ON o.id = x.sales_order"
+            f" WHERE c.kind = 'correction' AND o.voided_at IS NULL AND x.received_on BETWEEN {{}} AND {{}}{reps}"
+            " GROUP BY c.number, x.received_on, o.number, o.order_date")
+        params = [start, end, *args]
+    else:
+        return []
+    rows = await Order.raw(f"SELECT * FROM ({sql}) a ORDER BY a.day, a.ref LIMIT 200", *params)
+    out = []
+    for r in rows:
+        day, order_date = db.as_date(r["day"]), db.as_date(r["order_date"])
+        if day is not None and order_date is not None:  # NOT NULL columns
+            out.append(Adjustment(r["kind"], r["ref"], day, int(r["cents"] or 0), r["order_number"], order_date))
+    return out

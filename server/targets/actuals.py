@@ -103,7 +103,9 @@ BUILTIN_SQL: dict[str, tuple[str, str, str, str, str]] = {
     "gross_margin": ("k.rep", "SUM(k.margin_cents) / 100.0", "COUNT(*)", ORDER_CREDITS, "k.day"),
     "gross_margin_pct": ("k.rep", "SUM(k.margin_cents) * 1.0", "SUM(k.amount_cents) / 100.0", ORDER_CREDITS,
                          "k.day"),
-    "collections": ("k.rep", "SUM(k.amount_cents) / 100.0", "COUNT(*)", "collection_split k", "k.received_on"),
+    "collections": ("k.rep", "SUM(k.amount_cents) / 100.0", "COUNT(*)",
+                    "collection_split k JOIN sales_order o ON o.id = k.sales_order AND o.voided_at IS NULL",
+                    "k.received_on"),
     "visits": ("v.rep", "COUNT(*)", "COUNT(*)", "visit v", "v.visit_date"),
     "new_customers": ("c.owner", "COUNT(*)", "COUNT(*)", "customer c", "@c.created_at"),
     "conversion_rate": ("p.owner", "SUM(CASE WHEN p.stage = 'won' THEN 100.0 ELSE 0 END)", "COUNT(*)",
@@ -130,6 +132,7 @@ SOURCES: dict[str, dict] = {
                "sums": {"amount": "s.amount_cents / 100.0", "cost": "(s.amount_cents - s.margin_cents) / 100.0",
                         "margin": "s.margin_cents / 100.0"}},
     "collections": {"from": "collection_split k JOIN collection c ON c.id = k.collection"
+                            " JOIN sales_order o ON o.id = k.sales_order AND o.voided_at IS NULL"
                             " LEFT JOIN order_split s ON s.sales_order = k.sales_order AND s.rep = k.rep",
                     "rep": "k.rep", "date": "k.received_on", "weight": "COALESCE(s.share_bp, 0) / 10000.0",
                     "credited": True, "filters": {"source": "c.source"}, "sums": {"amount": "k.amount_cents / 100.0"}},
@@ -398,7 +401,8 @@ RECORD_SQL = {
                     " k.amount_cents AS credit_amount, NULL AS credit_margin, c.kind AS record_kind",
                     "collection_split k JOIN collection c ON c.id = k.collection"
                     " LEFT JOIN order_split s ON s.sales_order = k.sales_order AND s.rep = k.rep"
-                    " JOIN sales_order o ON o.id = k.sales_order JOIN customer cu ON cu.id = o.customer",
+                    " JOIN sales_order o ON o.id = k.sales_order AND o.voided_at IS NULL"
+                    " JOIN customer cu ON cu.id = o.customer",
                     "k.rep", "k.received_on", "k.received_on DESC, c.number"),
     "visits": ("v.id AS id, v.purpose AS ref, v.visit_date AS day, v.rep AS rep, cu.name AS customer,"
                " v.satisfaction AS amount, NULL AS margin, 10000 AS share_bp",
