@@ -27,9 +27,15 @@ ENGINES = ["sqlite", "postgres"]
 # Rows the migrations seed: the sync counter keeps counting, built-in KPIs stay (custom ones go),
 # thresholds go back to their defaults. Every other table is emptied, children first (the Piccolo app's
 # table list, ordered by foreign keys).
-SEEDED = {"sync_counter", "kpi", "pace_setting", "alert_rule"}
+SEEDED = {"sync_counter", "kpi", "pace_setting", "alert_rule", "scorecard_template", "scorecard_dimension",
+          "scorecard_item"}
 RESETS = ["DELETE FROM kpi WHERE NOT builtin", "UPDATE kpi SET active = TRUE",
           "UPDATE pace_setting SET on_track_min = 0.95, at_risk_min = 0.8"]
+# Scorecard templates: the ready ones stay (the migration seeds them), the ones a test made go.
+RESETS += ["DELETE FROM scorecard_item WHERE dimension IN (SELECT d.id FROM scorecard_dimension d"
+           " JOIN scorecard_template t ON t.id = d.template WHERE NOT t.builtin)",
+           "DELETE FROM scorecard_dimension WHERE template IN (SELECT id FROM scorecard_template WHERE NOT builtin)",
+           "DELETE FROM scorecard_template WHERE NOT builtin", "UPDATE scorecard_template SET current = TRUE"]
 # Alert rules go back to the defaults their migration seeds.
 RESETS += [f"UPDATE alert_rule SET enabled = TRUE, to_rep = TRUE, to_manager = TRUE, params = '{p}' WHERE code = '{c}'"
            for c, p in (("lagging", '{"min_elapsed": 0.25}'), ("inactivity", '{"days": 3}'),
