@@ -14,10 +14,14 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware.base import DefineMiddleware
+from litestar.router import Router
+from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
+from litestar.types import ControllerRouterHandler, Message, Scope
 
 from server import assets, clock, db, geo, i18n, openapi
 from server.accounts import routes as accounts_routes
@@ -99,7 +103,7 @@ def _error_response(request: Request, status: int, message: str, errors: dict | 
         return problem(status, message, errors=errors)
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        login = f"/login?next={quote(target, safe='/')}" if request.method == "GET" else "/login"
+        login = f"/login?next={quote(target, safe='/')}" if request.method in ("GET", "HEAD") else "/login"
         if is_htmx(request):
             return Response("", status_code=401, headers={"HX-Redirect": login})
         return Response("", status_code=303, headers={"Location": login})
@@ -134,6 +138,38 @@ def _too_deep(request: Request, exc: RecursionError) -> Response:
 def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error_response(request, 500, i18n._("Something went wrong. Please try again."))
+
+
+def answer_head(value: ControllerRouterHandler) -> None:
+    """Let every GET handler answer HEAD too (Litestar, unlike Starlette, routes HEAD only to handlers that
+    name it): the GET handler runs, `strip_head_body` drops the body, so the headers are the GET's own.
+    Paths that have a HEAD handler of their own (the static files) keep it."""
+    if isinstance(value, HTTPRouteHandler):
+        if "GET" in value.http_methods:
+            value.http_methods.add("HEAD")
+        return
+    if isinstance(value, Router):
+        for route in value.routes:
+            if isinstance(route, HTTPRoute) and "GET" in route.methods and "HEAD" not in route.methods:
+                for handler in route.route_handlers:
+                    if "GET" in handler.http_methods:
+                        handler.http_methods.add("HEAD")
+
+
+class App(Litestar):
+    """Litestar, with HEAD answered wherever GET is: every router is registered through `register`,
+    the OpenAPI plugin's own too (it adds its router after the init plugins have run)."""
+
+    def register(self, value: ControllerRouterHandler) -> None:  # type: ignore[override]  # Litestar's own
+        answer_head(value)
+        super().register(value)
+
+
+async def strip_head_body(message: Message, scope: Scope) -> None:
+    """A `before_send` hook: the answer to HEAD carries the GET's status and headers (Content-Length
+    included) and no body."""
+    if message["type"] == "http.response.body" and scope.get("method") == "HEAD":
+        message["body"] = b""
 
 
 async def before_request(request: Request) -> None:
@@ -187,7 +223,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path="/icons", directories=[ROOT / "manifest" / "icons"], name="icons",
         cache_control=CacheControlHeader(max_age=86400), include_in_schema=False,
     )
-    app = Litestar(
+    app = App(
         route_handlers=[
             system_routes.router, accounts_routes.router, home_routes.router, customers_routes.router,
             visits_routes.router, reports_routes.router, syncing_routes.router, sales_routes.router,
@@ -200,7 +236,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[prefetch_keeps_cookies, session_config.middleware,
                     locale_and_timezone(settings.default_locale, settings.timezone),
                     DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf_config)],
-        before_send=[security_headers(settings.secure_cookies)],
+        before_send=[security_headers(settings.secure_cookies), strip_head_body],
         # Pages and JSON: brotli where the client takes it, else gzip, per answer. Static files are
         # compressed once at start-up and served as they are (server/assets.py), so they are left out here.
         compression_config=CompressionConfig(backend="brotli", brotli_gzip_fallback=True, minimum_size=500,

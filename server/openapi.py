@@ -108,6 +108,7 @@ class APIOnlyOpenAPIPlugin(OpenAPIPlugin):
             schema = super().provide_openapi_schema()
             schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
             for path, item in schema.get("paths", {}).items():
+                item.pop("head", None)  # every GET answers HEAD too (server/app.py): the GET describes it
                 for method, operation in item.items():
                     if not isinstance(operation, dict) or "responses" not in operation:
                         continue

@@ -26,7 +26,7 @@ NO_NAVIGATION = {"/sw.js", "/healthz", "/manifest.webmanifest", "/favicon.ico"}
 async def load_unread(request: Request) -> None:
     """Before every page: the signed-in user's unread count for the navigation (one indexed COUNT)."""
     path = request.url.path
-    if request.method != "GET" or path.startswith(("/static/", "/icons/", "/api/")) or path in NO_NAVIGATION:
+    if request.method not in ("GET", "HEAD") or path.startswith(("/static/", "/icons/", "/api/")) or path in NO_NAVIGATION:
         return
     state = request.scope.setdefault("state", {})
     actor = state.get("actor") or await session_actor(session_of(request))

@@ -451,6 +451,8 @@ def app_routes(app) -> set[tuple[str, str]]:
             methods = getattr(handler, "http_methods", None) or {type(route).__name__}
             for method in methods:
                 automatic = method == "OPTIONS" and handler.fn.__module__.startswith("litestar.")
+                # HEAD is the GET handler's own (server/app.py answer_head; tests/integration/test_head.py).
+                automatic = automatic or (method == "HEAD" and "GET" in methods)
                 if not automatic:
                     found.add((method, route.path))
     return found
