@@ -47,6 +47,7 @@ from server.settings import ROOT, Settings
 from server.syncing import routes as syncing_routes
 from server.system import routes as system_routes
 from server.targets import routes as targets_routes
+from server.visits import photos
 from server.visits import routes as visits_routes
 from server.web import (
     Conflict,
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     clock.configure(settings.timezone)
     i18n.configure(settings.currency)
     geo.configure(settings.checkin_radius_m)
+    photos.configure(settings.effective_photo_dir, settings.photo_max_bytes, settings.photo_max_per_visit)
     engine = db.make_engine(settings.effective_database_url)
     db.bind(engine)
     assets.catalog()  # read and compress the static files now, not on the first request

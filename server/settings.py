@@ -75,6 +75,20 @@ class Settings:
         "A check-in farther than this many metres from the customer's location is flagged to the manager.",
         500,
     )
+    photo_dir: str = setting(
+        "FIELDPACE_PHOTO_DIR",
+        "Directory for visit photos. Empty (the default) means `photos` in the data directory.",
+        "",
+    )
+    photo_max_bytes: int = setting(
+        "FIELDPACE_PHOTO_MAX_BYTES",
+        "Largest visit photo accepted, in bytes (phones shrink photos to 1600 px first, a few hundred KB). "
+        "At most 8 MB: an upload's whole body is limited to 16 MB.",
+        3 * 1024 * 1024,
+    )
+    photo_max_per_visit: int = setting(
+        "FIELDPACE_PHOTO_MAX_PER_VISIT", "How many photos one visit may carry.", 10
+    )
     trusted_proxies: str = setting(
         "FIELDPACE_TRUSTED_PROXIES",
         "Comma-separated addresses or networks (CIDR) of reverse proxies whose `X-Forwarded-For` is believed, "
@@ -158,6 +172,10 @@ class Settings:
     @property
     def trusted_proxy_list(self) -> tuple[str, ...]:
         return tuple(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
+
+    @property
+    def effective_photo_dir(self) -> Path:
+        return Path(self.photo_dir) if self.photo_dir else Path(self.data_dir) / "photos"
 
     @property
     def effective_database_url(self) -> str:

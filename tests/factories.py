@@ -14,7 +14,8 @@ from server.customers.keys import name_key
 from server.customers.tables import Customer
 from server.reports.tables import Report
 from server.syncing import sequence
-from server.visits.tables import Visit
+from server.visits import photos
+from server.visits.tables import Visit, VisitPhoto
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -253,3 +254,16 @@ async def notification(recipient: UUID, kind: str = "test", url: str = "/inbox",
         dedup_key=f"{recipient}|test|{nid}", params="{}", url=url, created_at=clock.now(),
         read_at=clock.now() if read else None))
     return nid
+
+
+# A JPEG as far as the server looks (its magic bytes; photos are not decoded on the server).
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) + b"\xff\xd9"
+
+
+async def visit_photo(rep: UUID, visit: UUID, data: bytes = JPEG) -> UUID:
+    """A photo of a visit, stored as an upload stores it (the file in the photo directory, then the row)."""
+    pid = uuid4()
+    photos.write_whole(photos.path_of(pid), data)
+    await VisitPhoto.insert(VisitPhoto(id=pid, visit=visit, rep=rep, content_type="image/jpeg", size_bytes=len(data),
+                                       thumb_bytes=0, created_at=clock.now()))
+    return pid

@@ -105,6 +105,9 @@ def render(kind: str, p: dict) -> tuple[str, str]:
     elif kind == "report_returned":
         title = _("%(manager)s returned your report for %(day)s", manager=p.get("manager", ""), day=_day(p.get("day", "")))
         body = _("What to change: %(comment)s", comment=p.get("comment", ""))
+    elif kind == "report_reply":
+        title = _("%(author)s replied under the report for %(day)s", author=p.get("author", ""), day=_day(p.get("day", "")))
+        body = p.get("body", "")
     elif kind == "test":
         title = _("Test notification")
         body = _("Notifications reach this device.")

@@ -135,6 +135,32 @@ async def report_decided(report_id: UUID, decision: str, comment: str, manager: 
         log.exception("feedback notification for report %s failed", report_id)
 
 
+async def report_replied(report: dict, reply_id: UUID, body: str, author: Actor) -> None:
+    """A reply under a report reaches the other side: the rep's reply their team's managers, a manager's
+    (or admin's) reply the rep. Under the feedback rule; a failure is logged and never undoes the reply."""
+    from server.accounts.tables import TeamManager, User
+
+    try:
+        rule = await AlertRule.select(AlertRule.enabled).where(AlertRule.code == "feedback").first()
+        if rule is not None and not rule["enabled"]:
+            return
+        if report["rep"] == author.id:
+            rep = await User.select(User.team).where(User.id == author.id).first()
+            team = rep["team"] if rep else None
+            recipients = [r["manager"] for r in await TeamManager.select(TeamManager.manager).where(
+                TeamManager.team == team)] if team else []
+        else:
+            recipients = [report["rep"]]
+        day = str(report["period_start"])
+        await notify([NewNotification(
+            recipient=r, kind="report_reply", rule="feedback", subject=f"report:{report['id']}", period=day,
+            level=f"reply:{reply_id}", url=f"/reports/{report['id']}#thread",
+            params={"author": author.display_name, "body": body[:400], "day": day, "report_kind": report["kind"]},
+        ) for r in recipients if r != author.id])
+    except Exception:  # noqa: BLE001 - the reply stands even if the message could not be made
+        log.exception("reply notification for report %s failed", report.get("id"))
+
+
 # --- The inbox ---------------------------------------------------------------------------------
 
 

@@ -12,7 +12,8 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from server import clock
 from server.accounts.permissions import Actor, require_role
 from server.i18n import _
-from server.reports import services
+from server.middleware import is_prefetch
+from server.reports import services, thread
 from server.reports.tables import KINDS
 from server.visits import services as visits
 from server.web import Conflict, FieldErrors, flash, form_data, is_htmx, page, redirect
@@ -94,10 +95,28 @@ async def report_save(request: Request, actor: Actor) -> object:
 
 @get("/reports/{report_id:uuid}")
 async def report_detail(request: Request, actor: Actor, report_id: UUID) -> object:
-    row = await services.get(actor, report_id)
+    # A prefetch by the service worker is not the manager reading it.
+    row = await thread.open_report(actor, report_id, count_as_read=not is_prefetch(request.scope))
     if not row:
         raise NotFoundException()
     return page("reports/detail.html", actor=actor, report=row, errors={}, values={}, **LABELS)
+
+
+@post("/reports/{report_id:uuid}/replies")
+async def report_reply(request: Request, actor: Actor, report_id: UUID) -> object:
+    data = await form_data(request)
+    try:
+        await thread.reply(actor, report_id, data)
+    except LookupError:
+        raise NotFoundException() from None
+    except FieldErrors as e:
+        row = await thread.open_report(actor, report_id, count_as_read=False)
+        if not row:
+            raise NotFoundException() from None
+        return page("reports/detail.html", status_code=422, actor=actor, report=row, errors=e.errors,
+                    values={"body": data.get("body", "")}, **LABELS)
+    flash(request, _("Reply sent."))
+    return redirect(f"/reports/{report_id}#thread", request)
 
 
 async def _decide(request: Request, actor: Actor, report_id: UUID, approve: bool) -> object:
@@ -111,13 +130,19 @@ async def _decide(request: Request, actor: Actor, report_id: UUID, approve: bool
     except PermissionError:
         raise PermissionDeniedException() from None
     except (FieldErrors, Conflict) as e:
-        row = await services.get(actor, report_id)
+        row = await thread.open_report(actor, report_id, count_as_read=False)
         errors = e.errors if isinstance(e, FieldErrors) else {"": e.message}
         status = 422 if isinstance(e, FieldErrors) else 409
         template = "reports/_decision.html" if is_htmx(request) else "reports/detail.html"
         return page(template, status_code=status, actor=actor, report=row, errors=errors, values={"comment": comment}, **LABELS)
-    flash(request, _("Report approved.") if outcome == "approved" else _("Report returned to the rep with your comment."))
-    return redirect("/manager/queue", request)
+    done = _("Report approved.") if outcome == "approved" else _("Report returned to the rep with your comment.")
+    # On to the next report waiting (oldest first), or back to the queue when none is left.
+    following = await services.next_in_queue(actor)
+    if following is None:
+        flash(request, done + " " + _("No more reports are waiting for review."))
+        return redirect("/manager/queue", request)
+    flash(request, done + " " + _("Here is the next one."))
+    return redirect(f"/reports/{following}", request)
 
 
 @post("/reports/{report_id:uuid}/approve")
@@ -195,6 +220,7 @@ router = Router(
     path="/",
     route_handlers=[
         report_list, report_edit, report_save, report_detail, report_approve, report_return, report_delete, manager_queue,
+        report_reply,
         api_reports, api_report_save, api_report, api_report_decide,
     ],
 )

@@ -342,6 +342,12 @@ async def queue(actor: Actor) -> list[dict]:
     return await query.order_by(Report.submitted_at).limit(200)
 
 
+async def next_in_queue(actor: Actor) -> UUID | None:
+    """The report the actor should review next: the oldest submitted one in their queue, or None."""
+    waiting = await queue(actor)
+    return waiting[0]["id"] if waiting else None
+
+
 async def missing_daily(actor: Actor, day: date) -> list[dict]:
     """Active reps the actor manages with no submitted or approved daily report for `day`."""
     reps = User.select(User.id, User.display_name).where((User.role == "rep") & (User.active == True))  # noqa: E712 - a Piccolo column comparison (SQL), not a truth test

@@ -49,3 +49,24 @@ class ReportEvent(Table, tablename="report_event"):
     to_status = Varchar(length=12, default="")
     comment = Text(default="")
     at = Timestamptz()
+
+
+class ReportReply(Table, tablename="report_reply"):
+    """One message in a report's thread: the rep and their manager reply under the report."""
+
+    id = UUID(primary_key=True)
+    report = ForeignKey(references=Report, null=False, on_delete=OnDelete.cascade, index=True)
+    author = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict)
+    body = Text(default="")
+    created_at = Timestamptz()
+
+
+class ReportRead(Table, tablename="report_read"):
+    """The read receipt: the first time a manager opened a report after one submission of it. `receipt_key`
+    (unique) is the report and that submission's time, so a resubmitted report is read anew."""
+
+    id = UUID(primary_key=True)
+    report = ForeignKey(references=Report, null=False, on_delete=OnDelete.cascade, index=True)
+    reader = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict)
+    receipt_key = Varchar(length=80, unique=True)
+    read_at = Timestamptz()

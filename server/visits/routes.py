@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import date
 from uuid import UUID, uuid4
 
-from litestar import Request, Router, get, post
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 
-from server import clock, geo
+from server import clock, geo, validation
 from server.accounts.permissions import Actor, require_role
 from server.customers import services as customers
 from server.i18n import _
-from server.visits import services
+from server.visits import photos, services
 from server.visits.tables import PURPOSES
 from server.web import FieldErrors, flash, form_data, page, redirect
 
@@ -128,8 +129,44 @@ async def api_visit(actor: Actor, visit_id: UUID) -> dict:
     return row
 
 
+async def _file_bytes(value: object) -> bytes | None:
+    if isinstance(value, UploadFile):
+        return await value.read()
+    return None
+
+
+@post("/api/v1/visits/{visit_id:uuid}/photos", status_code=200, request_max_body_size=photos.UPLOAD_LIMIT)
+async def api_visit_photo(request: Request, actor: Actor, visit_id: UUID) -> dict:
+    """One photo of the rep's visit, as multipart: `id` (the phone's UUID for it), `photo`, optional `thumb`.
+    Idempotent: the same id again answers "duplicate". See docs/sync-protocol.md, "Photos"."""
+    form = await request.form()
+    errors: dict[str, str] = {}
+    raw_id = form.get("id")
+    photo_id = validation.uuid({"id": raw_id if isinstance(raw_id, str) else None}, "id", errors)
+    if errors:
+        raise FieldErrors(errors)
+    photo = await _file_bytes(form.get("photo")) or b""
+    thumb = await _file_bytes(form.get("thumb"))
+    try:
+        result = await photos.upload(actor, visit_id, photo_id, photo, thumb)
+    except LookupError:
+        raise NotFoundException() from None
+    return {"id": str(photo_id), "result": result}
+
+
+@get("/visits/{visit_id:uuid}/photos/{photo_id:uuid}")
+async def visit_photo(actor: Actor, visit_id: UUID, photo_id: UUID, size: str = "") -> Response:
+    found = await photos.open_photo(actor, visit_id, photo_id, thumb=size == "thumb")
+    if found is None:
+        raise NotFoundException()
+    data, content_type = found
+    # A photo never changes under its id: the browser keeps it, privately (it is someone's visit).
+    return Response(content=data, media_type=content_type,
+                    headers={"Cache-Control": "private, max-age=86400", "Content-Disposition": "inline"})
+
+
 router = Router(
     path="/",
     route_handlers=[visit_list, visit_new, visit_create, visit_detail, visit_use_location, team_feed, api_visits,
-                    api_visit_create, api_visit],
+                    api_visit_create, api_visit, api_visit_photo, visit_photo],
 )

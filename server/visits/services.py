@@ -10,6 +10,7 @@ from server import clock, db, geo, validation
 from server.accounts.permissions import Actor, can_see_rep, require_role, visible_rep_ids
 from server.i18n import N_, _
 from server.syncing import sequence
+from server.visits import photos
 from server.visits.tables import PURPOSES, Visit
 from server.web import Arrival, FieldErrors, Result, single
 from sync.protocol import TEXT_CAPS as _CAPS
@@ -190,9 +191,9 @@ async def for_rep_range(rep_id: UUID, first: date, last: date) -> list[dict]:
 
 
 async def recent_for_rep(actor: Actor, limit: int = 50) -> list[dict]:
-    return with_distance(await Visit.select(
+    return await photos.attach(with_distance(await Visit.select(
         *LIST_COLUMNS, Visit.customer.name.as_alias("customer_name"), *CUSTOMER_PLACE
-    ).where(Visit.rep == actor.id).order_by(Visit.checkin_at, ascending=False).limit(limit))
+    ).where(Visit.rep == actor.id).order_by(Visit.checkin_at, ascending=False).limit(limit)))
 
 
 async def team_feed(actor: Actor, limit: int = 50) -> list[dict]:
@@ -207,7 +208,7 @@ async def team_feed(actor: Actor, limit: int = 50) -> list[dict]:
         # Bound by date first so the (rep, visit_date) index does the work on large histories.
         since = clock.today() - timedelta(days=14)
         query = query.where(Visit.rep.is_in(rep_ids) & (Visit.visit_date >= since))
-    return with_distance(await query.order_by(Visit.checkin_at, ascending=False).limit(limit))
+    return await photos.attach(with_distance(await query.order_by(Visit.checkin_at, ascending=False).limit(limit)))
 
 
 async def get(actor: Actor, visit_id: UUID) -> dict | None:
@@ -215,7 +216,7 @@ async def get(actor: Actor, visit_id: UUID) -> dict | None:
         *LIST_COLUMNS, Visit.customer.name.as_alias("customer_name"), *CUSTOMER_PLACE, Visit.rep.display_name.as_alias("rep_name")
     ).where(Visit.id == visit_id).first()
     if row and await can_see_rep(actor, row["rep"]):
-        return with_distance([row])[0]
+        return (await photos.attach(with_distance([row])))[0]
     return None
 
 

@@ -33,3 +33,18 @@ class Visit(Table, tablename="visit"):
     device_time = Timestamptz(null=True, default=None)
     received_at = Timestamptz(null=True, default=None)
     clock_skew_s = Integer(null=True, default=None)
+
+
+class VisitPhoto(Table, tablename="visit_photo"):
+    """A photo of a visit, taken on the phone and uploaded after the visit (or before it: `visit` is the
+    visit's client-made id, not a foreign key, so a photo that arrives first is linked when the visit does).
+    The bytes live in the photo directory (`FIELDPACE_PHOTO_DIR`); `id` is made by the phone, so a retried
+    upload is acknowledged, not doubled. Shown only with a visit of the same rep."""
+
+    id = UUID(primary_key=True)
+    visit = UUID(index=True)
+    rep = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict)
+    content_type = Varchar(length=16)
+    size_bytes = Integer(default=0)
+    thumb_bytes = Integer(default=0)  # 0: no thumbnail came with it; the photo itself is shown small
+    created_at = Timestamptz()

@@ -133,6 +133,7 @@ class Case:
     url: str | Callable[[Records], str]  # a str is formatted with the Records' attributes
     expect: dict[str, str]
     body: Callable[[Records], dict] | None = None  # for POST: a valid request, so only permission decides
+    files: Callable[[Records], dict] | None = None  # multipart files sent with `body` (visit photos)
 
     def make_url(self, r: Records) -> str:
         if callable(self.url):
@@ -257,6 +258,13 @@ MATRIX: dict[tuple[str, str], Case] = {
     # The API refuses non-reps with a 422 problem ("Only reps log visits."), the form route with 403.
     ("POST", "/api/v1/visits"): Case("/api/v1/visits", row(LOGIN, OK, INVALID, INVALID, INVALID, INVALID), body=_visit_body),
     ("GET", "/api/v1/visits/{visit_id:uuid}"): Case("/api/v1/visits/{visit}", _OWNER_RECORD),
+    # Visit photos: only the visit's rep uploads (managers and admin by role: 403); whoever reads the visit sees them.
+    ("POST", "/api/v1/visits/{visit_id:uuid}/photos"): Case(
+        "/api/v1/visits/{visit}/photos", row(LOGIN, OK, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+        body=lambda r: {"id": str(uuid4())}, files=lambda r: {"photo": ("p.jpg", factories.JPEG, "image/jpeg")}),
+    ("GET", "/visits/{visit_id:uuid}/photos/{photo_id:uuid}"): Case(
+        lambda r: f"/visits/{r.visit}/photos/{r.extra('photo', lambda r: factories.visit_photo(r.world.rep, r.visit))}",
+        _OWNER_RECORD),
     # Reports: reps write their own; the manager of the team (or admin) decides.
     ("GET", "/reports"): Case("/reports", row(LOGIN, SEES, SCOPED, OK, OK, OK)),
     ("GET", "/reports/{kind:str}/{day:date}"): Case("/reports/daily/{today}", _REPS_ONLY | {"other_rep": SCOPED}),
@@ -271,6 +279,9 @@ MATRIX: dict[tuple[str, str], Case] = {
         lambda r: f"/reports/{r.fresh_draft()}/delete", row(LOGIN, OK, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
         body=lambda r: {}),
     ("GET", "/manager/queue"): Case("/manager/queue", _MANAGERS_AND_ADMIN),
+    # The report's thread: its rep and whoever may decide it (their manager, admin); anyone else 404.
+    ("POST", "/reports/{report_id:uuid}/replies"): Case("/reports/{report}/replies", row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK),
+                                                        body=lambda r: {"body": "Matrix reply"}),
     ("GET", "/api/v1/reports"): Case("/api/v1/reports", _SCOPED_LIST),
     ("POST", "/api/v1/reports"): Case("/api/v1/reports", row(LOGIN, OK, OK, INVALID, INVALID, INVALID), body=_report_json),
     ("GET", "/api/v1/reports/{report_id:uuid}"): Case("/api/v1/reports/{report}", _OWNER_RECORD),
@@ -461,9 +472,12 @@ def app_routes(app) -> set[tuple[str, str]]:
 # --- Sending a request and judging the answer -----------------------------------------------------
 
 
-def send(client, method: str, url: str, body: dict | None):
+def send(client, method: str, url: str, body: dict | None, files: dict | None = None):
     if method == "GET":
         return client.get(url, follow_redirects=False)
+    if files:
+        return client.post(url, data=body or {}, files=files, headers={"x-csrftoken": client.csrf()},
+                           follow_redirects=False)
     if url.startswith("/api/"):
         return client.post_json(url, body or {}, follow_redirects=False)
     return client.post_form(url, body or {})
@@ -520,11 +534,14 @@ def run_cell(client, records: Records, route: tuple[str, str], persona: str, coo
     use_browser(client, cookies)
     url = case.make_url(records)
     body = case.body(records) if case.body else None
-    response = send(client, method, url, body)
+    response = send(client, method, url, body, case.files(records) if case.files else None)
     problem = judge(case.expect[persona], method, url, response, records)
-    # A route that needs a session answers privately, whatever the answer (a page, a refusal, a redirect).
-    if not problem and case.expect["anonymous"] == LOGIN and "no-store" not in response.headers.get("cache-control", ""):
-        problem = f"no Cache-Control: no-store (got {response.headers.get('cache-control')!r})"
+    # A route that needs a session answers privately, whatever the answer (a page, a refusal, a redirect);
+    # a visit photo, which never changes under its id, may be kept in the browser's own (private) cache.
+    cache = response.headers.get("cache-control", "")
+    image = response.headers.get("content-type", "").startswith("image/")
+    if not problem and case.expect["anonymous"] == LOGIN and "no-store" not in cache and not (image and cache.startswith("private")):
+        problem = f"no Cache-Control: no-store (got {cache!r})"
     if problem:
         return f"{method} {path} as {persona} ({USERNAMES.get(persona, 'signed out')}) [{url}]: {problem}"
     return None

@@ -175,8 +175,14 @@
       if (!user) return;
       return pushAll(user).then(function (ok) {
         if (ok) return pull(user);
-      });
+      }).then(function () { return sendPhotos(user); });
     }).catch(function () { scheduleRetry(); }).then(refreshUI);
+  }
+
+  // Visit photos go after the mutations, each its own upload (the photo section at the end of this file).
+  function sendPhotos(user) {
+    var upload = global.fieldpaceOutbox && global.fieldpaceOutbox.uploadPhotos;
+    return upload ? upload(user, csrfToken, acceptLanguage()) : null;
   }
 
   function pushAll(user) {
@@ -781,4 +787,284 @@
 
   global.fieldpaceOutbox = global.fieldpaceOutbox || {};
   global.fieldpaceOutbox.forgetSignedOutData = forgetSignedOutData;
+})(typeof self !== "undefined" ? self : this);
+
+// --- Visit photos (kept apart from the outbox above; docs/sync-protocol.md, "Photos") ------------------
+// A photo chosen on the visit form is shrunk here (canvas -> JPEG, longest side 1600 px, and a 320 px
+// thumbnail), kept in its own IndexedDB database as a draft of the form, marked to send with the visit's
+// id when the form is submitted (online or offline), and uploaded after the outbox's push, one request per
+// photo, with a UUID made here: a retried upload is acknowledged by the server, never doubled. A photo the
+// server refuses (not an image, too large, too many) is parked under "needs attention", never retried, so
+// it cannot hold up the photos behind it. 401/403, 5xx and network errors keep it for later.
+(function (global) {
+  "use strict";
+
+  var hasDOM = typeof document !== "undefined";
+  var SIDE = 1600, QUALITY = 0.8, THUMB_SIDE = 320, THUMB_QUALITY = 0.7;
+  var dbPromise = null;
+
+  function openPhotos() {
+    if (dbPromise) return dbPromise;
+    dbPromise = new Promise(function (resolve, reject) {
+      var req = indexedDB.open("fieldpace-photos", 1);
+      req.onupgradeneeded = function () {
+        var db = req.result;
+        // Small rows (rewritten when a photo's state changes) apart from the bytes (written once).
+        db.createObjectStore("photos", { keyPath: "id" }).createIndex("user", "user");
+        db.createObjectStore("blobs", { keyPath: "id" });
+      };
+      req.onsuccess = function () { resolve(req.result); };
+      req.onerror = function () { dbPromise = null; reject(req.error); };
+    });
+    return dbPromise;
+  }
+
+  function ptx(stores, mode, work) {
+    return openPhotos().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var t = db.transaction(stores, mode);
+        var out = { value: undefined };
+        t.oncomplete = function () { resolve(out.value); };
+        t.onerror = function () { reject(t.error); };
+        t.onabort = function () { reject(t.error || new Error("aborted")); };
+        work(t, out);
+      });
+    });
+  }
+
+  function photosOf(user) {
+    return ptx(["photos"], "readonly", function (t, out) {
+      t.objectStore("photos").index("user").getAll(user).onsuccess = function (e) {
+        out.value = (e.target.result || []).sort(function (a, b) { return a.created < b.created ? -1 : 1; });
+      };
+    });
+  }
+
+  function blobsOf(id) {
+    return ptx(["blobs"], "readonly", function (t, out) {
+      t.objectStore("blobs").get(id).onsuccess = function (e) { out.value = e.target.result; };
+    });
+  }
+
+  function removePhoto(id) {
+    return ptx(["photos", "blobs"], "readwrite", function (t) {
+      t.objectStore("photos").delete(id);
+      t.objectStore("blobs").delete(id);
+    });
+  }
+
+  function newId() {
+    if (global.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // The picture drawn again at most `side` px on its longest side, as a JPEG.
+  function shrink(file, side, quality) {
+    return createImageBitmap(file).then(function (bitmap) {
+      var scale = Math.min(1, side / Math.max(bitmap.width, bitmap.height));
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+      canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      if (bitmap.close) bitmap.close();
+      return new Promise(function (resolve, reject) {
+        canvas.toBlob(function (blob) { if (blob) resolve(blob); else reject(new Error("encode")); }, "image/jpeg", quality);
+      });
+    });
+  }
+
+  function keepDraft(user, file) {
+    return Promise.all([shrink(file, SIDE, QUALITY), shrink(file, THUMB_SIDE, THUMB_QUALITY)]).then(function (made) {
+      var id = newId();
+      return ptx(["photos", "blobs"], "readwrite", function (t) {
+        t.objectStore("blobs").put({ id: id, photo: made[0], thumb: made[1] });
+        t.objectStore("photos").put({ id: id, user: user, status: "draft", visit: "", errors: null,
+                                      created: new Date().toISOString(), bytes: made[0].size });
+      });
+    });
+  }
+
+  // --- Upload --------------------------------------------------------------------------------------
+  var running = null;
+
+  function uploadPhotos(user, csrfToken, language) {
+    if (running) return running;
+    running = photosOf(user).then(function (rows) {
+      var waiting = rows.filter(function (r) { return r.status === "pending"; });
+      if (!waiting.length) return;
+      return csrfToken().then(function (token) {
+        var next = function (i) {
+          if (i >= waiting.length) return;
+          return uploadOne(waiting[i], token, language).then(function (goOn) { if (goOn) return next(i + 1); });
+        };
+        return next(0);
+      });
+    }).catch(function () { /* kept for the next sync */ }).then(function () {
+      running = null;
+      renderQueue();
+    });
+    return running;
+  }
+
+  // true: go on with the next photo; false: stop for now (no network, signed out, server trouble).
+  function uploadOne(row, token, language) {
+    return blobsOf(row.id).then(function (b) {
+      if (!b) return removePhoto(row.id).then(function () { return true; });
+      var body = new FormData();
+      body.append("id", row.id);
+      body.append("photo", b.photo, row.id + ".jpg");
+      if (b.thumb) body.append("thumb", b.thumb, row.id + ".thumb.jpg");
+      return fetch("/api/v1/visits/" + encodeURIComponent(row.visit) + "/photos", {
+        method: "POST", credentials: "same-origin", body: body,
+        headers: { "X-CSRFToken": token, "Accept-Language": language || "en" },
+      }).then(function (response) {
+        if (response.ok) return removePhoto(row.id).then(function () { return true; });
+        if (response.status === 401 || response.status === 403 || response.status === 429 || response.status >= 500) return false;
+        // Refused for good (400, 404, 409, 413, 415, 422): parked with the server's reason, the rest go on.
+        return response.json().catch(function () { return {}; }).then(function (problem) {
+          var errors = problem.errors || { "": problem.title || String(response.status) };
+          return ptx(["photos"], "readwrite", function (t) {
+            row.status = "rejected"; row.errors = errors; t.objectStore("photos").put(row);
+          }).then(function () { return true; });
+        });
+      }, function () { return false; });
+    });
+  }
+
+  // --- Page behaviour ---------------------------------------------------------------------------------
+  function pageUser() { return hasDOM && document.body ? document.body.dataset.user || "" : ""; }
+
+  function thumbnail(blob, alt) {
+    var img = document.createElement("img");
+    img.alt = alt; img.width = 64; img.height = 64;
+    // A data: URL, not a blob: one, so the page's Content-Security-Policy (img-src 'self' data:) allows it.
+    var reader = new FileReader();
+    reader.onload = function () { img.src = reader.result; };
+    reader.readAsDataURL(blob);
+    return img;
+  }
+
+  function renderDrafts(field) {
+    var list = field.querySelector("[data-photo-preview]");
+    if (!list) return Promise.resolve();
+    return photosOf(pageUser()).then(function (rows) {
+      var drafts = rows.filter(function (r) { return r.status === "draft"; });
+      return Promise.all(drafts.map(function (r) { return blobsOf(r.id); })).then(function (blobs) {
+        list.textContent = "";
+        drafts.forEach(function (r, i) {
+          if (!blobs[i]) return;
+          var li = document.createElement("li");
+          li.dataset.photoId = r.id;
+          li.appendChild(thumbnail(blobs[i].thumb || blobs[i].photo, field.dataset.photoAlt || ""));
+          var remove = document.createElement("button");
+          remove.type = "button"; remove.className = "button small secondary"; remove.dataset.photoRemove = r.id;
+          remove.textContent = field.dataset.photoRemove || "×";
+          li.appendChild(remove);
+          list.appendChild(li);
+        });
+        field.dataset.photoCount = String(drafts.length);
+      });
+    });
+  }
+
+  function initPhotoField(field) {
+    var input = field.querySelector("[data-photo-input]");
+    var status = field.querySelector("[data-photo-status]");
+    var user = pageUser();
+    if (!input || !user || !global.indexedDB) return;
+    input.addEventListener("change", function () {
+      var files = Array.prototype.slice.call(input.files || []);
+      if (status) status.textContent = "";
+      var done = files.reduce(function (p, file) {
+        return p.then(function () {
+          return keepDraft(user, file).catch(function () {
+            if (status) status.textContent = field.dataset.photoNotImage || "";
+          });
+        });
+      }, Promise.resolve());
+      done.then(function () { input.value = ""; return renderDrafts(field); }).then(function () { field.dataset.photoReady = "1"; });
+    });
+    field.addEventListener("click", function (e) {
+      var id = e.target && e.target.dataset && e.target.dataset.photoRemove;
+      if (id) removePhoto(id).then(function () { renderDrafts(field); });
+    });
+    // Submitted (online or offline): the drafts become the visit's, with the id the form sends.
+    var form = field.closest("form");
+    if (form) {
+      form.addEventListener("submit", function () {
+        var visit = form.querySelector("input[name=id]");
+        if (!visit || !visit.value) return;
+        ptx(["photos"], "readwrite", function (t) {
+          var store = t.objectStore("photos");
+          store.index("user").openCursor(user).onsuccess = function (e) {
+            var c = e.target.result;
+            if (!c) return;
+            if (c.value.status === "draft") { c.value.status = "pending"; c.value.visit = visit.value; c.update(c.value); }
+            c.continue();
+          };
+        }).catch(function () {});
+      }, true);
+    }
+    renderDrafts(field).then(function () { field.dataset.photoReady = "1"; });
+  }
+
+  // The /sync page: photos waiting to upload and the ones the server refused (with a way to discard them).
+  function renderQueue() {
+    var list = hasDOM && document.getElementById("photo-queue");
+    if (!list) return;
+    photosOf(pageUser()).then(function (rows) {
+      list.textContent = "";
+      rows.filter(function (r) { return r.status !== "draft"; }).forEach(function (r) {
+        var li = document.createElement("li");
+        li.className = "outbox-item"; li.dataset.photoId = r.id; li.dataset.photoStatus = r.status;
+        var head = document.createElement("strong");
+        head.textContent = r.status === "pending" ? list.dataset.pending : list.dataset.rejected;
+        li.appendChild(head);
+        if (r.errors) {
+          var why = document.createElement("div"); why.className = "field-error";
+          why.textContent = Object.keys(r.errors).map(function (k) { return r.errors[k]; }).join(" ");
+          li.appendChild(why);
+          var discard = document.createElement("button");
+          discard.type = "button"; discard.className = "button small danger"; discard.dataset.photoDiscard = r.id;
+          discard.textContent = list.dataset.discard;
+          li.appendChild(discard);
+        }
+        list.appendChild(li);
+      });
+      if (!list.children.length) {
+        var empty = document.createElement("li"); empty.className = "empty"; empty.textContent = list.dataset.empty;
+        list.appendChild(empty);
+      }
+    }).catch(function () {});
+  }
+
+  function initPhotos() {
+    document.querySelectorAll("[data-photo-field]").forEach(initPhotoField);
+    var queue = document.getElementById("photo-queue");
+    if (queue) {
+      queue.addEventListener("click", function (e) {
+        var id = e.target && e.target.dataset && e.target.dataset.photoDiscard;
+        if (id) removePhoto(id).then(renderQueue);
+      });
+      renderQueue();
+    }
+    // Photos still waiting are sent with the next sync; nudge one now and then while online.
+    setInterval(function () {
+      if (!navigator.onLine || !pageUser()) return;
+      photosOf(pageUser()).then(function (rows) {
+        if (rows.some(function (r) { return r.status === "pending"; }) && global.fieldpaceOutbox.syncNow) global.fieldpaceOutbox.syncNow();
+      }).catch(function () {});
+    }, 30000);
+  }
+
+  global.fieldpaceOutbox = global.fieldpaceOutbox || {};
+  global.fieldpaceOutbox.uploadPhotos = uploadPhotos;
+  global.fieldpaceOutbox.photos = function () { return photosOf(pageUser()); };
+  if (hasDOM && global.indexedDB) {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initPhotos);
+    else initPhotos();
+  }
 })(typeof self !== "undefined" ? self : this);
