@@ -13,7 +13,8 @@ from uuid import UUID, uuid4
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from server.accounts import sessions
+from server import clock, db
+from server.accounts import membership, sessions
 from server.accounts.permissions import Actor, require_role
 from server.accounts.tables import ROLES, LoginFailure, Team, TeamManager, User
 from server.i18n import LOCALES, _
@@ -198,6 +199,8 @@ async def create_user(actor: Actor | None, data: dict[str, str], password_hash: 
             created_at=_now(),
         )
     )
+    if clean["team"]:
+        await membership.start(uid, db.as_uuid(clean["team"]), actor.id if actor else None)
     return uid
 
 
@@ -210,8 +213,11 @@ async def update_user(actor: Actor, user_id: UUID, data: dict[str, str]) -> None
     if user_id == actor.id and (not active or clean["role"] != "admin"):
         raise FieldErrors({"": _("You cannot deactivate yourself or remove your own admin role.")})
     was_active = await User.exists().where((User.id == user_id) & (User.active == True))  # noqa: E712 - Piccolo builds SQL from ==
-    changes: dict = {User.display_name: clean["display_name"], User.role: clean["role"], User.team: clean["team"],
-                     User.active: active}
+    current = await User.select(User.team).where(User.id == user_id).first()
+    if current is not None and current["team"] != clean["team"]:
+        # A team changed on the user form is a move from today: what was earned before stays put.
+        await membership.move(actor, user_id, db.as_uuid(clean["team"]), clock.today())
+    changes: dict = {User.display_name: clean["display_name"], User.role: clean["role"], User.active: active}
     if was_active and not active:
         # Deactivation ends every session for good: reactivating the user later revives none of them.
         changes[User.session_epoch] = User.session_epoch + 1

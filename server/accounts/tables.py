@@ -1,6 +1,6 @@
 """Users, teams and who leads which team."""
 
-from piccolo.columns import UUID, Boolean, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import UUID, Boolean, Date, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -36,6 +36,25 @@ class TeamManager(Table, tablename="team_manager"):
     id = UUID(primary_key=True)
     team = ForeignKey(references=Team, null=False, on_delete=OnDelete.cascade, index=True)
     manager = ForeignKey(references=User, null=False, on_delete=OnDelete.cascade, index=True)
+
+
+class TeamMembership(Table, tablename="team_membership"):
+    """Which team a rep belonged to from `valid_from` until the day before `valid_to` (open: still).
+
+    A rep's rows never overlap; `team` NULL is a stretch without a team. `starts_at` / `ends_at` are the
+    same days as company-time-zone midnights in UTC, for records dated by a timestamp (new customers).
+    A rep with no rows at all belongs to `User.team` on every date (users made before this table, or
+    written directly). Every team-level figure attributes a record through `membership.team_on_sql`."""
+
+    id = UUID(primary_key=True)
+    rep = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict, index=True)
+    team = ForeignKey(references=Team, null=True, on_delete=OnDelete.set_null)
+    valid_from = Date()
+    valid_to = Date(null=True, default=None)  # exclusive
+    starts_at = Timestamptz()
+    ends_at = Timestamptz(null=True, default=None)
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()
 
 
 class UserSession(Table, tablename="user_session"):

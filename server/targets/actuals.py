@@ -21,6 +21,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from server import clock, db
+from server.accounts import membership
 from server.accounts.permissions import RepScope
 from server.db import as_uuid
 from server.i18n import N_, _
@@ -259,25 +260,41 @@ def _rep_condition(rep_column: str, rep_ids: list[UUID] | None) -> tuple[str, li
     return f" AND {RepScope(tuple(rep_ids)).sql(rep_column, params)}", params
 
 
+def _team_condition(rep_column: str, day_column: str, team_ids: list[UUID] | None) -> tuple[str, str, list]:
+    """(joins, condition, arguments) keeping the records whose rep was in one of `team_ids` on the
+    record's own date (`membership.team_on_sql`); None: no condition, no join."""
+    if team_ids is None:
+        return "", "", []
+    joins, team = membership.team_on_sql(rep_column, day_column)
+    params: list = []
+    return joins, f" AND {membership.team_in_sql(team, team_ids, params)}", params
+
+
 def _float(value) -> float:
     number = float(value or 0)
     return number if math.isfinite(number) else 0.0
 
 
-async def actuals(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | None = None) -> dict[UUID, Pair]:
+async def actuals(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | None = None,
+                  team_ids: list[UUID] | None = None) -> dict[UUID, Pair]:
     """rep id -> (numerator, denominator) of `kpi` from `start` to `end` (both included), for the reps in
-    `rep_ids` (None: everyone). One grouped query."""
+    `rep_ids` (None: everyone) and, when `team_ids` is given, only the records dated while their rep was
+    in one of those teams. One grouped query."""
     parts = _parts(kpi)
     if parts is None or rep_ids == []:
         return {}
     rep, num, den, source, day, extra = parts
     condition, params = _date_condition(day, start, end)
     reps_sql, rep_params = _rep_condition(rep, rep_ids)
+    joins, teams_sql, team_params = _team_condition(rep, day, team_ids)
     extra_sql, extra_params = _extra(extra)
-    sql = (f"SELECT {rep} AS rep, {num} AS num, {den} AS den FROM {source} WHERE {condition}{reps_sql}{extra_sql}"
-           f" GROUP BY {rep}")
-    rows = await Kpi.raw(sql, *params, *rep_params, *extra_params)
+    sql = (f"SELECT {rep} AS rep, {num} AS num, {den} AS den FROM {source}{joins}"
+           f" WHERE {condition}{reps_sql}{teams_sql}{extra_sql} GROUP BY {rep}")
+    rows = await Kpi.raw(sql, *params, *rep_params, *team_params, *extra_params)
     return {rid: (_float(r["num"]), _float(r["den"])) for r in rows if (rid := as_uuid(r["rep"])) is not None}
+
+
+TeamRep = tuple[UUID | None, UUID]  # (the team a record is attributed to, None: no team; the rep)
 
 
 async def actuals_many(kpis: list[KpiDef], start: date, end: date,
@@ -286,8 +303,22 @@ async def actuals_many(kpis: list[KpiDef], start: date, end: date,
     margin % all read the period's order splits; visits and satisfaction the period's visits) share one
     grouped query with a numerator and denominator column each, and the queries run concurrently on
     their own connections when no transaction holds this task to one."""
-    out: dict[str, dict[UUID, Pair]] = {k.code: {} for k in kpis}
-    if rep_ids == []:
+    found = await _grouped(kpis, start, end, rep_ids, None, by_team=False)
+    return {code: {key[1]: pair for key, pair in pairs.items()} for code, pairs in found.items()}
+
+
+async def team_actuals_many(kpis: list[KpiDef], start: date, end: date,
+                            team_ids: list[UUID] | None = None) -> dict[str, dict[TeamRep, Pair]]:
+    """`actuals_many()` grouped by (team, rep), each record attributed to the team its rep belonged to on
+    the record's date (`membership.team_on_sql`), for the teams in `team_ids` (None: every team and no
+    team). A rep moved in July adds January's orders to the old team and August's to the new one."""
+    return await _grouped(kpis, start, end, None, team_ids, by_team=True)
+
+
+async def _grouped(kpis: list[KpiDef], start: date, end: date, rep_ids: list[UUID] | None,
+                   team_ids: list[UUID] | None, *, by_team: bool) -> dict[str, dict[TeamRep, Pair]]:
+    out: dict[str, dict[TeamRep, Pair]] = {k.code: {} for k in kpis}
+    if rep_ids == [] or team_ids == []:
         return out
     groups: dict[tuple, list] = {}
     for kpi in kpis:
@@ -301,16 +332,22 @@ async def actuals_many(kpis: list[KpiDef], start: date, end: date,
         rep, source, day, _extra_key = key
         condition, params = _date_condition(day, start, end)
         reps_sql, rep_params = _rep_condition(rep, rep_ids)
+        joins, teams_sql, team_params = "", "", list[UUID]()
+        team = "NULL"
+        if by_team:
+            joins, team = membership.team_on_sql(rep, day)
+            if team_ids is not None:
+                teams_sql = f" AND {membership.team_in_sql(team, team_ids, team_params)}"
         extra_sql, extra_params = _extra(members[0][3])
         columns = ", ".join(f"{num} AS n{i}, {den} AS d{i}" for i, (_k, num, den, _e) in enumerate(members))
-        sql = (f"SELECT {rep} AS rep, {columns} FROM {source} WHERE {condition}{reps_sql}{extra_sql}"
-               f" GROUP BY {rep}")
-        for row in await Kpi.raw(sql, *params, *rep_params, *extra_params):
+        sql = (f"SELECT {team} AS team, {rep} AS rep, {columns} FROM {source}{joins}"
+               f" WHERE {condition}{reps_sql}{teams_sql}{extra_sql} GROUP BY {team + ', ' if by_team else ''}{rep}")
+        for row in await Kpi.raw(sql, *params, *rep_params, *team_params, *extra_params):
             rid = as_uuid(row["rep"])
             if rid is None:  # pragma: no cover - every source's rep column is NOT NULL
                 continue
             for i, (kpi, _num, _den, _e) in enumerate(members):
-                out[kpi.code][rid] = (_float(row[f"n{i}"]), _float(row[f"d{i}"]))
+                out[kpi.code][(as_uuid(row["team"]), rid)] = (_float(row[f"n{i}"]), _float(row[f"d{i}"]))
 
     jobs = [one(key, members) for key, members in groups.items()]
     if Kpi._meta.db.current_transaction.get() is None:
@@ -335,12 +372,12 @@ def _month_expr(column: str) -> str:
 
 
 async def by_month(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | None = None,
-                   per_rep: bool = False) -> dict[tuple[UUID | None, str], Pair]:
+                   per_rep: bool = False, team_ids: list[UUID] | None = None) -> dict[tuple[UUID | None, str], Pair]:
     """(rep id or None, "YYYY-MM") -> (numerator, denominator), grouped by month in SQL (per rep only when
-    `per_rep`). KPIs dated by a timestamp (new customers) group by company-time-zone month with one
-    range query per month."""
+    `per_rep`); with `team_ids`, only records dated while their rep was in one of those teams. KPIs dated
+    by a timestamp (new customers) group by company-time-zone month with one range query per month."""
     parts = _parts(kpi)
-    if parts is None or rep_ids == []:
+    if parts is None or rep_ids == [] or team_ids == []:
         return {}
     rep, num, den, source, day, extra = parts
     if day.startswith("@"):
@@ -348,7 +385,7 @@ async def by_month(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | No
         cursor = date(start.year, start.month, 1)
         while cursor <= end:
             month_end = (date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1) - timedelta(days=1))
-            found = await actuals(kpi, max(cursor, start), min(month_end, end), rep_ids)
+            found = await actuals(kpi, max(cursor, start), min(month_end, end), rep_ids, team_ids)
             key = f"{cursor.year:04d}-{cursor.month:02d}"
             if per_rep:
                 out.update({(r, key): pair for r, pair in found.items()})
@@ -358,13 +395,14 @@ async def by_month(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | No
         return out
     condition, params = _date_condition(day, start, end)
     reps_sql, rep_params = _rep_condition(rep, rep_ids)
+    joins, teams_sql, team_params = _team_condition(rep, day, team_ids)
     extra_sql, extra_params = _extra(extra)
     month = _month_expr(day)
     group = f"{rep}, {month}" if per_rep else month
     select_rep = f"{rep} AS rep, " if per_rep else ""
-    sql = (f"SELECT {select_rep}{month} AS month, {num} AS num, {den} AS den FROM {source}"
-           f" WHERE {condition}{reps_sql}{extra_sql} GROUP BY {group}")
-    rows = await Kpi.raw(sql, *params, *rep_params, *extra_params)
+    sql = (f"SELECT {select_rep}{month} AS month, {num} AS num, {den} AS den FROM {source}{joins}"
+           f" WHERE {condition}{reps_sql}{teams_sql}{extra_sql} GROUP BY {group}")
+    rows = await Kpi.raw(sql, *params, *rep_params, *team_params, *extra_params)
     return {(as_uuid(r["rep"]) if per_rep else None, r["month"]): (_float(r["num"]), _float(r["den"])) for r in rows}
 
 
@@ -424,11 +462,13 @@ BUILTIN_RECORDS = {
 }
 
 
-async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | None, limit: int = 200) -> list[dict]:
-    """The rows a KPI's number for these reps and dates came from, newest first (at most `limit`).
+async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | None, limit: int = 200,
+                  team_ids: list[UUID] | None = None) -> list[dict]:
+    """The rows a KPI's number for these reps and dates came from, newest first (at most `limit`); with
+    `team_ids`, only those dated while their rep was in one of those teams.
     Each row: id, ref, day, rep, customer, amount, margin, share_bp (the rep's share of a shared order:
     a shared order is one row per rep) and credited (the amount or margin times the share, for money KPIs)."""
-    if rep_ids == []:
+    if rep_ids == [] or team_ids == []:
         return []
     if kpi.builtin:
         kind, extra = BUILTIN_RECORDS.get(kpi.code, (None, None))
@@ -453,9 +493,10 @@ async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | Non
         return []
     condition, params = _date_condition(day, start, end)
     reps_sql, rep_params = _rep_condition(rep, rep_ids)
-    sql = (f"SELECT {select} FROM {source} WHERE {condition}{reps_sql}{extra_sql} ORDER BY {order}"
-           f" LIMIT {int(limit)}")
-    rows = await Kpi.raw(sql, *params, *rep_params, *extra_params)
+    joins, teams_sql, team_params = _team_condition(rep, day, team_ids)
+    sql = (f"SELECT {select} FROM {source}{joins} WHERE {condition}{reps_sql}{teams_sql}{extra_sql}"
+           f" ORDER BY {order} LIMIT {int(limit)}")
+    rows = await Kpi.raw(sql, *params, *rep_params, *team_params, *extra_params)
     credit = CREDITED.get(kpi.code) if kpi.builtin else CUSTOM_CREDITED.get(kpi.measure) if kind in (
         "order_rows", "collections") else None
     for row in rows:

@@ -17,6 +17,7 @@ from datetime import date
 from uuid import UUID
 
 from server import clock
+from server.accounts import membership
 from server.accounts.permissions import Actor
 from server.accounts.tables import Team, User
 from server.targets import actuals, formulas
@@ -123,6 +124,14 @@ async def targets(period: str, year: int, kpi_ids: list[UUID], scopes: list[UUID
     return out
 
 
+def _per_rep(pairs: dict[actuals.TeamRep, Pair]) -> dict[UUID, Pair]:
+    """(team, rep) pairs rolled up per rep."""
+    out: dict[UUID, list[Pair]] = {}
+    for (_team, rid), pair in pairs.items():
+        out.setdefault(rid, []).append(pair)
+    return {rid: actuals.total(found) for rid, found in out.items()}
+
+
 def _id(value: object) -> UUID:
     """A NOT NULL id as a query returns it: a UUID (PostgreSQL), text (SQLite)."""
     return value if isinstance(value, UUID) else UUID(str(value))
@@ -164,26 +173,48 @@ async def compute(actor: Actor, period: str, *, rep_ids: list[UUID] | None = Non
     reps: list[Line] = []
     teams: dict[UUID, Line] = {}
     show_total = False
+    by_membership = False
+    allowed_teams: list[UUID] | None = None
     if actor.is_rep:
         if rep_ids is None or actor.id in rep_ids:
             reps = [Line(REP, actor.id, actor.display_name, actor.team_id)]
         scope_rep_ids: list[UUID] | None = [ln.id for ln in reps if ln.id is not None]
     else:
-        query = User.select(User.id, User.display_name, User.team, User.active).where(User.role == "rep")
-        allowed_teams: list[UUID] | None = None if actor.is_admin else list(actor.led_team_ids)
+        allowed_teams = None if actor.is_admin else list(actor.led_team_ids)
         if team_ids is not None:
             allowed_teams = [t for t in team_ids if allowed_teams is None or t in allowed_teams]
-        if allowed_teams is not None and allowed_teams:
-            query = query.where(User.team.is_in(allowed_teams))
-        rows = [] if allowed_teams == [] else await query
-        if rep_ids is not None:
-            keep = set(rep_ids)
-            rows = [r for r in rows if r["id"] in keep]
         team_query = Team.select(Team.id, Team.name)
         if allowed_teams is not None and allowed_teams:
             team_query = team_query.where(Team.id.is_in(allowed_teams))
         team_rows = [] if allowed_teams == [] else await team_query
         names = {t["id"]: t["name"] for t in team_rows}
+        by_membership = rep_ids is None
+        query = User.select(User.id, User.display_name, User.team, User.active).where(User.role == "rep")
+        if not by_membership and allowed_teams:
+            query = query.where(User.team.is_in(allowed_teams))
+        if not by_membership and rep_ids:
+            query = query.where(User.id.is_in(rep_ids))
+        rows = [] if allowed_teams == [] or rep_ids == [] else await query
+        if by_membership:
+            # A team's board: each record counts for the team its rep was in on the record's date; a rep's
+            # line sits under their team on the period's last day (or, gone from the teams shown by then,
+            # the last of them they were in), and adds up what they did in the teams shown.
+            stretches = await membership.teams_between(start, end)
+            end_team = membership.team_on(stretches, end)
+            shown = None if allowed_teams is None else set(allowed_teams)
+            last_shown: dict[UUID, UUID] = {}
+            for st in sorted(stretches, key=lambda r: r["valid_from"] or membership.FAR_PAST):
+                if st["team"] is not None and (shown is None or st["team"] in shown):
+                    last_shown[st["rep"]] = st["team"]
+            placed = []
+            for r in rows:
+                team = end_team.get(r["id"], r["team"])
+                if shown is not None and team not in shown:
+                    if r["id"] not in last_shown:
+                        continue
+                    team = last_shown[r["id"]]
+                placed.append({**r, "team": team})
+            rows = placed
         if rep_ids is None:
             teams = {t["id"]: Line(TEAM, t["id"], t["name"]) for t in team_rows}
         reps = [Line(REP, r["id"], r["display_name"], r["team"], names.get(r["team"], ""), bool(r["active"]))
@@ -211,7 +242,13 @@ async def compute(actor: Actor, period: str, *, rep_ids: list[UUID] | None = Non
     if show_total:
         total_line = Line(COMPANY, None, "") if actor.is_admin else Line(TEAMS, None, "")
 
-    found = await actuals.actuals_many(kpis, start, end, scope_rep_ids)
+    by_team_rep: dict[str, dict[actuals.TeamRep, Pair]] = {}
+    if by_membership:
+        by_team_rep = await actuals.team_actuals_many(kpis, start, end, allowed_teams)
+        found = {code: _per_rep(pairs) for code, pairs in by_team_rep.items()}
+    else:
+        found = await actuals.actuals_many(kpis, start, end, scope_rep_ids)
+    rep_ids_shown = {ln.id for ln in reps}
     for kpi in kpis:
         weights = await seasonal_weights(kpi, start, end)
         elapsed = formulas.elapsed_share(start, end, today, overrides, weights)
@@ -231,8 +268,12 @@ async def compute(actor: Actor, period: str, *, rep_ids: list[UUID] | None = Non
                 continue
             pair = pairs.get(rid, (0.0, 0.0))
             ln.cells[kpi.code] = cell(pair, cells.get((kpi.id, REP, rid)))
-            if ln.team_id is not None:
+            if ln.team_id is not None and not by_membership:
                 by_team.setdefault(ln.team_id, []).append(pair)
+        for (tid, rid), pair in by_team_rep.get(kpi.code, {}).items():
+            # By membership: a team adds up its reps' records of the days they were in it.
+            if tid is not None and rid in rep_ids_shown:
+                by_team.setdefault(tid, []).append(pair)
         for tid, team in teams.items():
             team.cells[kpi.code] = cell(actuals.total(by_team.get(tid, [])), cells.get((kpi.id, TEAM, tid)))
         if total_line is not None:
