@@ -202,7 +202,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Session first: the CSRF token is checked against the session the cookie names.
         middleware=[prefetch_keeps_cookies, session_config.middleware,
                     locale_and_timezone(settings.default_locale, settings.timezone),
-                    DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf_config)],
+                    DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf_config,
+                                     max_age=settings.session_days * 86400)],
         before_send=[security_headers(settings.secure_cookies)],
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         template_config=TemplateConfig(

@@ -6,7 +6,7 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from litestar import Response, Router, get
+from litestar import Request, Response, Router, get
 from litestar.response import Redirect
 
 from server.accounts.tables import User
@@ -59,7 +59,12 @@ async def service_worker() -> Response:
 
 
 @get("/offline")
-async def offline() -> object:
+async def offline(request: Request) -> object:
+    """The page the service worker shows for a page it does not hold. Rendered for nobody (it is
+    precached and shown to whoever is signed in on the phone later): no name, no user header."""
+    state = request.scope.get("state", {})
+    state.pop("actor", None)
+    state.pop("unread", None)
     return page("system/offline.html")
 
 
