@@ -933,7 +933,8 @@
             var c = e.target.result;
             if (!c) return;
             var k = String(c.key);
-            if (k === "lastUser" || k === "csrf" || k.indexOf("cursor:") === 0) c.delete();
+            // "warmed:": the read-only pages went with the page caches, so the next sign-in fetches them again.
+            if (k === "lastUser" || k === "csrf" || k.indexOf("cursor:") === 0 || k.indexOf("warmed:") === 0) c.delete();
             c.continue();
           };
         }
