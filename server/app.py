@@ -237,7 +237,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Session first: the CSRF token is checked against the session the cookie names.
         middleware=[prefetch_keeps_cookies, session_config.middleware,
                     locale_and_timezone(settings.default_locale, settings.timezone),
-                    DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf_config)],
+                    DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf_config,
+                                     max_age=settings.session_days * 86400)],
         before_send=[security_headers(settings.secure_cookies), strip_head_body],
         # Pages and JSON: brotli where the client takes it, else gzip, per answer. Static files are
         # compressed once at start-up and served as they are (server/assets.py), so they are left out here.

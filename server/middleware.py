@@ -137,11 +137,15 @@ def session_binding(scope: Scope) -> str:
 class SessionBoundCSRFMiddleware:
     """Double-submit CSRF (cookie + header or form field), as Litestar's CSRFMiddleware, with the token's
     HMAC taken over the session it was issued to: a token copied from another user's browser, or from
-    before this browser signed in, is refused. A new token cookie is sent whenever the session changes."""
+    before this browser signed in, is refused. A new token cookie is sent whenever the session changes.
 
-    def __init__(self, app: ASGIApp, config: CSRFConfig) -> None:
+    The cookie lives as long as the session cookie (`max_age`), not for the browser session: after a
+    browser restart the phone's first sync (from a page the service worker served) still has its token."""
+
+    def __init__(self, app: ASGIApp, config: CSRFConfig, max_age: int | None = None) -> None:
         self.app = app
         self.config = config
+        self.max_age = max_age
         self.exclude = build_exclude_path_pattern(exclude=config.exclude, middleware_cls=type(self))
 
     def _sign(self, nonce: str, binding: str) -> str:
@@ -197,6 +201,7 @@ class SessionBoundCSRFMiddleware:
                         key=self.config.cookie_name, value=value, path=self.config.cookie_path,
                         secure=self.config.cookie_secure, httponly=self.config.cookie_httponly,
                         samesite=self.config.cookie_samesite, domain=self.config.cookie_domain,
+                        max_age=self.max_age,
                     )
                     headers.add("set-cookie", cookie.to_header(header=""))
             await send(message)

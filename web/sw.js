@@ -88,32 +88,76 @@ self.addEventListener("message", (event) => {
     // Sign-out: the next person on this device must not read cached pages.
     event.waitUntil(forgetSignedOut());
   } else if (data.type === "CACHE_PAGES" && Array.isArray(data.urls)) {
-    // The pages a rep needs with no network, fetched while online (see outbox.js).
-    event.waitUntil(cachePages(data.urls));
+    // The pages a rep needs with no network, fetched while online (see outbox.js); the read-only ones
+    // (every customer's page) one at a time, so they never crowd out what the rep is opening.
+    event.waitUntil(data.oneAtATime ? cachePagesInTurn(data.urls) : cachePages(data.urls));
   }
 });
 
 async function cachePages(urls) {
-  await Promise.all(
-    urls.map(async (path) => {
-      const url = new URL(path, self.location.origin);
-      if (url.origin !== self.location.origin || UNCACHEABLE_PAGES.has(url.pathname)) return;
-      try {
-        // Marked as a prefetch: its answer keeps the flash messages and sets no cookie (server/middleware.py).
-        const response = await fetch(url.href, {
-          credentials: "same-origin", cache: "no-store", headers: { "X-Fieldpace-Prefetch": "1" },
-        });
-        if (sessionGone(response)) {
-          await forgetSignedOut();
-          return;
-        }
-        // An error is not the page: keep what we had.
-        if (response.status === 200 && !response.redirected) await storePage(url, response);
-      } catch (error) {
-        // offline meanwhile: try again on the next page load
-      }
-    }),
-  );
+  await Promise.all(urls.map(cachePage));
+}
+
+async function cachePagesInTurn(urls) {
+  for (const path of urls) {
+    // A session that ended on the way stops the rest (the pages are gone already).
+    if ((await cachePage(path)) === "gone") return;
+  }
+}
+
+async function cachePage(path) {
+  const url = new URL(path, self.location.origin);
+  if (url.origin !== self.location.origin || UNCACHEABLE_PAGES.has(url.pathname)) return "";
+  try {
+    // Marked as a prefetch: its answer keeps the flash messages and sets no cookie (server/middleware.py).
+    const response = await fetch(url.href, {
+      credentials: "same-origin", cache: "no-store", headers: { "X-Fieldpace-Prefetch": "1" },
+    });
+    if (sessionGone(response)) {
+      await forgetSignedOut();
+      return "gone";
+    }
+    if (response.status === 200 && response.redirected && START_PATHS.has(url.pathname)) {
+      await noteStartPage(url, response);
+    } else if (response.status === 200 && !response.redirected) {
+      // An error is not the page: keep what we had.
+      await storePage(url, response);
+    }
+  } catch (error) {
+    // offline meanwhile: try again on the next page load
+  }
+  return "";
+}
+
+/* ---------- the start URL offline: "/" (and the manifest's /?source=pwa) opens where it leads ---------- */
+
+// "/" only redirects (to the rep's home, a manager's queue): a redirect cannot answer a navigation from
+// the cache, so the worker remembers where it led and serves that page for it offline.
+const START_PATHS = new Set(["/"]);
+const START_KEY_URL = "/__fieldpace/start-page";
+
+async function noteStartPage(url, response) {
+  const user = response.headers.get("X-Fieldpace-User");
+  const landed = new URL(response.url);
+  if (!user || landed.origin !== self.location.origin) return;
+  await noteSignedIn(user);
+  const state = await caches.open(STATE_CACHE);
+  await state.put(START_KEY_URL, new Response(JSON.stringify({ user, path: landed.pathname })));
+  // Where it led is a page of its own: kept too (an unredirected copy), in case it was not prefetched.
+  const pages = await caches.open(pagesCacheFor(user));
+  if (!(await pages.match(pageKey(landed)))) await pages.put(pageKey(landed), unredirected(response));
+}
+
+async function startPageFor(user) {
+  const state = await caches.open(STATE_CACHE);
+  const entry = await state.match(START_KEY_URL);
+  if (!entry) return "";
+  try {
+    const start = JSON.parse(await entry.text());
+    return start && start.user === user ? start.path : "";
+  } catch (error) {
+    return "";
+  }
 }
 
 /* ---------- whose pages: one cache per user, cleared when the session is gone ---------- */
@@ -131,7 +175,10 @@ async function signedInUser() {
 async function setSignedInUser(user) {
   const state = await caches.open(STATE_CACHE);
   if (user) await state.put(USER_KEY_URL, new Response(user));
-  else await state.delete(USER_KEY_URL);
+  else {
+    await state.delete(USER_KEY_URL);
+    await state.delete(START_KEY_URL);
+  }
 }
 
 // The server answered as if nobody were signed in: the sign-in page (which a
@@ -288,6 +335,9 @@ async function offlinePage(url) {
     const page =
       (await pages.match(key)) || (await pages.match(key, { ignoreSearch: true }));
     if (page) return page;
+    const start = START_PATHS.has(url.pathname) ? await startPageFor(user) : "";
+    const landing = start && (await pages.match(new URL(start, self.location.origin).href));
+    if (landing) return landing;
   }
 
   const offline = await caches.match(OFFLINE_URL, { cacheName: SHELL_CACHE });

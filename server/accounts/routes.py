@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
 from uuid import UUID
 
 from litestar import Request, Router, get, post
@@ -26,8 +27,14 @@ def _safe_next(target: str | None) -> str:
 async def login_page(request: Request, next: str | None = None) -> object:
     if await session_actor(session_of(request)):
         return redirect(_safe_next(next))
+    if sessions.token_of(session_of(request)):
+        # A signed-out, expired or deactivated user's leftover cookie: cleared, and the page asked for
+        # again, so its form carries a CSRF token of the session it is posted from (anonymous), not of
+        # the one that just ended (that form would be refused as expired).
+        request.clear_session()
+        return redirect("/login" + (f"?next={quote(_safe_next(next), safe='/')}" if next else ""))
     if session_of(request):
-        request.clear_session()  # a signed-out, expired or deactivated user's leftover cookie
+        request.clear_session()
     return page("accounts/login.html", next=_safe_next(next), values={}, errors={})
 
 

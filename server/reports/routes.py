@@ -32,6 +32,8 @@ def _form(actor: Actor, report: dict, errors: dict, status_code: int = 200, conf
     return page(
         "reports/form.html", status_code=status_code, actor=actor, report=report, errors=errors,
         conflict=conflict, theirs=theirs, period_end=end, new_revision=uuid4(), **LABELS,
+        # The prefill's purpose names, for the visits the phone adds to it offline (outbox.js).
+        purpose_names={key: _(label) for key, label in visits.PURPOSE_LABELS.items()},
     )
 
 

@@ -7,7 +7,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from litestar import Response, Router, get
+from litestar import Request, Response, Router, get
 from litestar.handlers import asgi
 from litestar.response import Redirect
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
@@ -65,7 +65,12 @@ async def service_worker() -> Response:
 
 
 @get("/offline")
-async def offline() -> object:
+async def offline(request: Request) -> object:
+    """The page the service worker shows for a page it does not hold. Rendered for nobody (it is
+    precached and shown to whoever is signed in on the phone later): no name, no user header."""
+    state = request.scope.get("state", {})
+    state.pop("actor", None)
+    state.pop("unread", None)
     return page("system/offline.html")
 
 

@@ -231,7 +231,7 @@ def test_installable_and_offline(new_context, live_server):
     assert topbar == "rgb(15, 94, 102)", f"stylesheet not applied offline: {topbar}"
 
     # A page this device never opened (and that is not one the app stores ahead for the field).
-    page.goto("/settings")
+    page.goto("/opportunities/new")
     expect(page.get_by_role("heading", name="You are offline")).to_be_visible()
     expect(page.locator("header .brand")).to_have_text("Fieldpace")
     context.set_offline(False)

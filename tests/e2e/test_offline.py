@@ -289,8 +289,7 @@ def test_an_offline_edit_of_a_report_approved_meanwhile_is_a_conflict(new_contex
     page.goto(f"/reports/daily/{today}")
     page.get_by_label("Work summary").fill(APPROVED_TEXT)
     page.get_by_role("button", name="Submit", exact=True).click()
-    # The report's own page, submitted (not its flash message: a service-worker fetch answered meanwhile
-    # can write the session cookie back without it, see the stop-7 note).
+    # The report's own page, submitted: the story's own check, whatever flash message it carries.
     expect(page).to_have_url(re.compile(r"/reports/[0-9a-f-]{36}$"))
     expect(page.get_by_role("heading", name=re.compile(r"^Daily report"))).to_be_visible()
     report_path = "/reports/" + page.url.rsplit("/reports/", 1)[1]

@@ -173,6 +173,41 @@ def test_the_token_from_before_sign_in_stops_working_after_it(client, world):
     assert r.status_code == 403
 
 
+def test_the_sign_in_form_after_a_session_ended_works_the_first_time(client, world):
+    """The sign-in page opened with the cookie of a session that ended meanwhile: its form must carry a
+    token of the anonymous session it is posted from, not of the one that ended (refused as expired)."""
+    client.login("rep_a1")
+    client.run(UserSession.delete().where(UserSession.user == world.rep))
+    r = client.get("/login?next=/reports", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/reports"
+    r = client.get(r.headers["location"])
+    assert r.status_code == 200
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', r.text)
+    assert token, r.text[:500]
+    r = client.post("/login", data={"username": "rep_a1", "password": factories.PASSWORD, "next": "/reports",
+                                    "_csrf_token": token.group(1)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/reports", (r.status_code, r.text[:300])
+
+
+def test_the_csrf_cookie_lives_as_long_as_the_session_cookie(client, world):
+    """A browser-session CSRF cookie is gone after a browser restart while the session cookie is not: the
+    phone's first sync from a page the service worker served would be refused as a stale form."""
+    client.cookies.clear()
+    r = client.post_form("/login", {"username": "rep_a1", "password": factories.PASSWORD})
+    assert r.status_code == 303
+
+    def max_age(name: str) -> int | None:
+        for header in r.headers.get_list("set-cookie"):
+            if header.startswith(f"{name}="):
+                found = re.search(r"(?i)max-age=(\d+)", header)
+                return int(found.group(1)) if found else None
+        raise AssertionError(f"{name} not set by the sign-in answer: {r.headers.get_list('set-cookie')}")
+
+    session_age = max_age(SESSION)
+    assert session_age and session_age >= 86400
+    assert max_age("fieldpace_csrf") == session_age
+
+
 # --- Headers on every answer ------------------------------------------------------------------------
 
 

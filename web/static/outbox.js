@@ -174,7 +174,7 @@
     return currentUser().then(function (user) {
       if (!user) return;
       return pushAll(user).then(function (ok) {
-        if (ok) return pull(user);
+        if (ok) return pull(user).then(function () { return warmReadOnlyPages(user); });
       }).then(function () { return sendPhotos(user); });
     }).catch(function () { scheduleRetry(); }).then(refreshUI);
   }
@@ -518,7 +518,20 @@
     }).catch(function () {});
   }
 
-  function queueForm(form, kind, data, submitter) {
+  // Where a queued form goes next: its data-offline-next, or back to the visit form with the new customer
+  // chosen when the customer form was opened from it (`?next=visit`: the cached copy of the customer form
+  // was rendered without it, so the page's own URL says so too).
+  function queuedNext(form, kind, recordId) {
+    var next = form.dataset.offlineNext || "/sync";
+    var field = form.querySelector("input[name=next]");
+    var wanted = (field && field.value) || new URLSearchParams(location.search).get("next") || "";
+    if (kind === "customer.create" && wanted === "visit") next = "/visits/new?customer=" + encodeURIComponent(recordId);
+    return next + (next.indexOf("?") < 0 ? "?" : "&") + "queued=1";
+  }
+
+  // `stay`: the sign-in expired. The change is kept and the rep stays on the page, told so, with the
+  // sign-in link: a page of the app would now answer with the sign-in page.
+  function queueForm(form, kind, data, submitter, stay) {
     var recordId = data.id || uuid();
     data.id = recordId;
     var ready = Promise.resolve();
@@ -529,14 +542,58 @@
     }
     return ready.then(function () { return enqueue(kind, recordId, data, titleOf(form, kind, data)); }).then(function () {
       try { localStorage.removeItem(draftStorageKey(form.dataset.draftKey)); } catch (e) { /* ignore */ }
-      var next = form.dataset.offlineNext || "/sync";
-      if (kind === "customer.create" && form.querySelector("input[name=next]") && form.querySelector("input[name=next]").value === "visit") {
-        next = "/visits/new?customer=" + encodeURIComponent(recordId);
-      }
-      location.assign(next + (next.indexOf("?") < 0 ? "?" : "&") + "queued=1");
+      if (stay) { showQueuedNote(true); return; }
+      location.assign(queuedNext(form, kind, recordId));
     }, function (error) {
       if (error && (error.name === "QuotaExceededError" || /quota/i.test(String(error.message)))) showStorageFull();
       else throw error;
+    });
+  }
+
+  // --- Saving a form: online first, the outbox when that fails (kept apart: see docs/sync-protocol.md) ---
+  // How long a save waits for the server before it is kept on the phone instead. If the server did get it,
+  // the queued copy (same record id, same revision) comes back "duplicate" or as the same text.
+  var SAVE_TIMEOUT_MS = 10000;
+
+  // The URL a form posts to. Never `form.action`: a control named "action" (the report form's submit
+  // buttons) hides that property, and the post went to "/reports/daily/[object RadioNodeList]".
+  function formTarget(form) {
+    return new URL(form.getAttribute("action") || location.href, location.href).href;
+  }
+
+  // "Saved on this phone, will sync": on the page a queued save lands on (`?queued=1`), or at once on the
+  // form itself when the sign-in expired (then the sign-in banner shows too).
+  function showQueuedNote(signin) {
+    var note = document.getElementById("queued-note");
+    if (!note) return;
+    if (signin && note.dataset.signinText) note.textContent = note.dataset.signinText;
+    note.hidden = false;
+    if (signin) {
+      state.signin = true;
+      var banner = document.getElementById("signin-banner");
+      if (banner) banner.hidden = false;
+      document.querySelectorAll("button[aria-busy=true]").forEach(function (b) {
+        b.disabled = false; b.removeAttribute("aria-busy");
+        if (b.dataset.label) b.textContent = b.dataset.label;
+      });
+    }
+    note.scrollIntoView({ block: "nearest" });
+  }
+
+  function postForm(form, submitter) {
+    var body = new URLSearchParams(new FormData(form));
+    if (submitter && submitter.name) body.set(submitter.name, submitter.value);
+    var controller = global.AbortController ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, SAVE_TIMEOUT_MS) : null;
+    return fetch(formTarget(form), {
+      method: "POST", body: body, credentials: "same-origin", signal: controller ? controller.signal : undefined,
+      headers: { "HX-Request": "true", "X-CSRFToken": cookie("fieldpace_csrf") },
+    }).then(function (response) {
+      if (timer) clearTimeout(timer);
+      return response;
+    }, function (error) {
+      if (timer) clearTimeout(timer);
+      throw error;
     });
   }
 
@@ -549,19 +606,15 @@
     var data = payloadOf(form);
     if (submitter && submitter.name) data[submitter.name] = submitter.value;
     var fixing = new URLSearchParams(location.search).get("fix");
-    if (!navigator.onLine) { queueForm(form, kind, data, submitter).then(function () { if (fixing) discard(fixing); }); return; }
-    var body = new URLSearchParams(new FormData(form));
-    if (submitter && submitter.name) body.set(submitter.name, submitter.value);
-    fetch(form.action, {
-      method: "POST", body: body, credentials: "same-origin",
-      headers: { "HX-Request": "true", "X-CSRFToken": cookie("fieldpace_csrf") },
-    }).then(function (response) {
+    var queued = function (stay) {
+      return queueForm(form, kind, data, submitter, stay).then(function () { if (fixing) discard(fixing); });
+    };
+    if (!navigator.onLine) { queued(false); return; }
+    postForm(form, submitter).then(function (response) {
       var target = response.headers.get("HX-Redirect");
-      if (response.status === 401) {
-        state.signin = true;
-        return queueForm(form, kind, data, submitter);
-      }
-      if (response.status >= 500) return queueForm(form, kind, data, submitter);
+      // 401: the session ended; 403: its CSRF token with it (the token is bound to the session).
+      if (response.status === 401 || response.status === 403) return queued(true);
+      if (response.status >= 500) return queued(false);
       if (fixing && response.ok) discard(fixing);
       if (response.ok && target) { location.assign(target); return; }
       // Anything else (a form with errors, a conflict): let the browser post it and show the answer.
@@ -573,7 +626,7 @@
       }
       form.submit();
     }, function () {
-      return queueForm(form, kind, data, submitter).then(function () { if (fixing) discard(fixing); });
+      return queued(false);
     });
   }
 
@@ -679,15 +732,123 @@
   }
 
   // Pages a rep needs with no network are fetched into the service worker's page cache while online.
+  // "/" too: the worker learns where it leads (the rep's home), so the installed app's start URL
+  // (`/?source=pwa`) opens home offline. The weekly report is the one its links name (the week's Monday).
   function warmOfflinePages() {
     var body = document.body;
     if (!body || body.dataset.role !== "rep" || !navigator.onLine || !navigator.serviceWorker) return;
     var today = body.dataset.today;
-    var urls = ["/home", "/customers", "/visits/new", "/customers/new", "/reports", "/sync"];
+    var urls = ["/", "/home", "/customers", "/visits/new", "/customers/new", "/reports", "/sync", "/visits"];
     urls.push("/customers/near");  // customers near me (field-customers)
-    if (today) urls.push("/reports/daily/" + today, "/reports/weekly/" + today);
+    if (today) urls.push("/reports/daily/" + today, "/reports/weekly/" + weekStart(today));
+    postToWorker({ type: "CACHE_PAGES", urls: urls });
+  }
+
+  function postToWorker(message) {
+    if (!hasDOM || !global.navigator || !navigator.serviceWorker) return;
     navigator.serviceWorker.ready.then(function (reg) {
-      if (reg.active) reg.active.postMessage({ type: "CACHE_PAGES", urls: urls });
+      if (reg.active) reg.active.postMessage(message);
+    }).catch(function () {});
+  }
+
+  // Monday of the week holding an ISO day, as server/clock.py's week_start.
+  function weekStart(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    if (!m) return iso;
+    var day = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
+    day.setUTCDate(day.getUTCDate() - ((day.getUTCDay() + 6) % 7));
+    return day.toISOString().slice(0, 10);
+  }
+
+  // The pages a rep reads but does not write offline (settings, the sales pages, every customer's page),
+  // fetched one at a time after a pull, at most every half hour: a visit to one of them refreshes it anyway.
+  var READ_ONLY_PAGES = ["/settings", "/sales", "/orders", "/opportunities", "/collections"];
+  var READ_ONLY_EVERY_MS = 30 * 60 * 1000;
+  function warmReadOnlyPages(user) {
+    var body = hasDOM && document.body;
+    if (!body || body.dataset.role !== "rep" || body.dataset.user !== user || !navigator.onLine) return Promise.resolve();
+    return getMeta("warmed:" + user).then(function (at) {
+      if (at && Date.now() - at < READ_ONLY_EVERY_MS) return;
+      return localRecords(user, "customer").then(function (customers) {
+        var urls = READ_ONLY_PAGES.concat(customers.slice(0, 300).map(function (c) { return "/customers/" + c.id; }));
+        postToWorker({ type: "CACHE_PAGES", urls: urls, oneAtATime: true });
+        return setMeta("warmed:" + user, Date.now());
+      });
+    }).catch(function () {});
+  }
+
+  // A report form opened with no draft yet is prefilled by the server from the visits it knows. Visits
+  // still waiting in the outbox, and ones pulled after the (cached) form was rendered, are added here,
+  // as the same lines (server/visits/services.py summary_lines).
+  function prefillOfflineVisits() {
+    var form = document.querySelector("form[data-prefill-from]");
+    var summary = form && form.querySelector("textarea[name=summary]");
+    if (!summary) return;
+    var draft = null;
+    try { draft = localStorage.getItem(draftStorageKey(form.dataset.draftKey)); } catch (e) { draft = null; }
+    if (draft) return;  // the rep's own text (app.js restores it) is never rewritten
+    var from = form.dataset.prefillFrom, to = form.dataset.prefillTo || from;
+    var purposes = {};
+    try { purposes = JSON.parse(form.dataset.purposeLabels || "{}"); } catch (e) { purposes = {}; }
+    var inPeriod = function (at) { var day = String(at || "").slice(0, 10); return day >= from && day <= to; };
+    var line = function (customer, purpose, outcome) {
+      var text = "- " + customer + " (" + (purposes[purpose] || purpose || "") + ")";
+      return outcome ? text + ": " + outcome : text;
+    };
+    currentUser().then(function (user) {
+      if (!user) return;
+      return Promise.all([localRecords(user, "visit"), itemsFor(user)]).then(function (got) {
+        var byTime = function (a, b) { return a.at < b.at ? -1 : a.at > b.at ? 1 : 0; };
+        // Synced visits carry their company day (visit_date); queued ones their wall-clock check-in time.
+        var synced = got[0].filter(function (v) { return inPeriod(v.visit_date); }).map(function (v) {
+          return { at: String(v.checkin_at), text: line(v.customer_name || "", v.purpose, v.outcome) };
+        }).sort(byTime);
+        var waiting = [];
+        got[1].forEach(function (r) {
+          var p = r.payload || {};
+          if (r.kind === "visit.create" && inPeriod(p.checkin_at || r.client_time)) {
+            waiting.push({ at: String(p.checkin_at || r.client_time), text: line(r.title || "", p.purpose, p.outcome) });
+          }
+        });
+        var missing = synced.concat(waiting.sort(byTime)).map(function (v) { return v.text; }).filter(function (text) {
+          return summary.value.indexOf(text) < 0;
+        });
+        if (!missing.length) return;
+        summary.value = summary.value ? summary.value.replace(/\s+$/, "") + "\n" + missing.join("\n") : missing.join("\n");
+      });
+    }).catch(function () {});
+  }
+
+  // The offline page (served by the worker for a page it does not hold) links to the pages it does hold
+  // for the signed-in user: the app's own screens by name, the rest (customers, reports) by their titles.
+  function listCachedPages() {
+    var box = document.getElementById("offline-cached");
+    if (!box || !global.caches) return Promise.resolve();
+    return currentUser().then(function (user) {
+      if (!user) return;
+      return caches.open("fieldpace-pages-" + user).then(function (cache) { return cache.keys(); }).then(function (requests) {
+        var known = {};
+        box.querySelectorAll("[data-offline-link]").forEach(function (li) { known[li.dataset.offlineLink] = li; });
+        var others = [];
+        requests.forEach(function (r) {
+          var url = new URL(r.url);
+          if (known[url.pathname]) { known[url.pathname].hidden = false; box.hidden = false; }
+          else if (!url.search && url.pathname !== "/offline") others.push(r);
+        });
+        return Promise.all(others.slice(0, 200).map(function (r) {
+          return caches.match(r).then(function (response) { return response ? response.text() : ""; }).then(function (html) {
+            var title = new DOMParser().parseFromString(html, "text/html").title.replace(/\s*·\s*Fieldpace\s*$/, "");
+            return { href: new URL(r.url).pathname, title: title };
+          });
+        })).then(function (pages) {
+          var list = document.getElementById("offline-more-list");
+          pages.filter(function (p) { return p.title; }).sort(function (a, b) { return a.title.localeCompare(b.title); }).forEach(function (p) {
+            var li = document.createElement("li"); var a = document.createElement("a");
+            a.href = p.href; a.textContent = p.title; li.appendChild(a); list.appendChild(li);
+            box.hidden = false; document.getElementById("offline-more-title").hidden = false;
+          });
+        });
+      });
     }).catch(function () {});
   }
 
@@ -700,6 +861,9 @@
     }
     freshIds();
     initOfflineSearch();
+    prefillOfflineVisits();
+    listCachedPages();
+    if (new URLSearchParams(location.search).get("queued") === "1") showQueuedNote(false);
     document.addEventListener("submit", onSubmit);
     document.addEventListener("click", function (e) {
       var t = e.target;
@@ -775,7 +939,8 @@
             var c = e.target.result;
             if (!c) return;
             var k = String(c.key);
-            if (k === "lastUser" || k === "csrf" || k.indexOf("cursor:") === 0) c.delete();
+            // "warmed:": the read-only pages went with the page caches, so the next sign-in fetches them again.
+            if (k === "lastUser" || k === "csrf" || k.indexOf("cursor:") === 0 || k.indexOf("warmed:") === 0) c.delete();
             c.continue();
           };
         }

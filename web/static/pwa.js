@@ -252,20 +252,56 @@
     }
   });
 
-  /* ---------- sign-out clears cached pages ---------- */
+  /* ---------- sign-out: asked first offline, the offline copy kept unless it reached the server ---------- */
 
-  // Capture phase so it runs whether the form submits natively or via htmx.
-  // The submit itself is never prevented.
+  function unsyncedText(form, count) {
+    if (count === 1) return form.dataset.unsyncedOne || "";
+    return (form.dataset.unsyncedMany || "").replace("{n}", String(count));
+  }
+
+  // Offline, or with changes not synced yet, the rep is asked first and told how many wait. The sign-out
+  // is posted with fetch: only once the server has answered are the cached pages and pulled records
+  // cleared (the outbox itself always stays, under its user). Unreached, nothing is deleted and the
+  // page says so.
+  async function signOut(form) {
+    var count = 0;
+    try {
+      count = window.fieldpaceOutbox && window.fieldpaceOutbox.pendingCount ? await window.fieldpaceOutbox.pendingCount() : 0;
+    } catch (error) {
+      count = 0;
+    }
+    var offline = navigator.onLine === false;
+    if (offline || count > 0) {
+      var question = (count > 0 ? unsyncedText(form, count) + " " : "") +
+        (offline ? form.dataset.confirmOffline : form.dataset.confirmPending);
+      if (!window.confirm(question)) return;
+    }
+    var response;
+    try {
+      response = await fetch(form.getAttribute("action") || "/logout", {
+        method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin",
+      });
+    } catch (error) {
+      response = null;
+    }
+    if (!response || !response.ok) {
+      setHidden("signout-failed", false);
+      return;
+    }
+    var worker = navigator.serviceWorker && (navigator.serviceWorker.controller || (state.registration && state.registration.active));
+    if (worker) worker.postMessage({ type: "CLEAR_PAGES" });
+    window.location.assign("/login");
+  }
+
+  // Capture phase, so it runs before anything else that listens for submits.
   document.addEventListener(
     "submit",
     function (event) {
       var form = event.target;
       if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-signout")) return;
-      if (!("serviceWorker" in navigator)) return;
-      var worker =
-        navigator.serviceWorker.controller ||
-        (state.registration && state.registration.active);
-      if (worker) worker.postMessage({ type: "CLEAR_PAGES" });
+      event.preventDefault();
+      event.stopPropagation();
+      signOut(form);
     },
     true,
   );
