@@ -22,6 +22,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, Message, Scope
+from markupsafe import Markup
 
 from server import assets, clock, db, geo, i18n, openapi
 from server.accounts import routes as accounts_routes
@@ -79,6 +80,7 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
         N_=i18n.N_, current_locale=i18n.current_locale, LOCALE_NAMES=i18n.LOCALE_NAMES,
         current_actor=_template_actor, flash_messages=_template_flash, company_today=clock.today,
         to_local_input=clock.to_local_input, static_url=assets.static_url,
+        inline_style=lambda: Markup(assets.inline_style()),
     )
     env.filters.update(
         date=i18n.fmt_date, datetime=i18n.fmt_datetime, time=i18n.fmt_time, number=i18n.fmt_number,

@@ -9,6 +9,7 @@ once here, gzip and brotli at their highest levels, never per request. Pure: no 
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import mimetypes
@@ -123,6 +124,22 @@ def catalog() -> Catalog:
 def static_url(name: str) -> str:
     """The template helper: `static_url("app.css")` -> `/static/app.<hash>.css`."""
     return catalog().url(name)
+
+
+# The stylesheet signed-out pages carry inline (the sign-in page: one round trip fewer on a slow link, and the
+# worker precaches the file for the pages after it). The CSP names its hash, so no other inline style runs.
+INLINE_STYLE = "app.css"
+
+
+def inline_style() -> str:
+    """The text of the inline stylesheet, exactly as the CSP's hash covers it."""
+    return catalog().by_name[INLINE_STYLE].bodies["identity"].decode()
+
+
+def inline_style_hash() -> str:
+    """The CSP source of the inline stylesheet: `'sha256-<base64>'`."""
+    digest = hashlib.sha256(inline_style().encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
 
 
 def _accepted(header: str) -> dict[str, float]:

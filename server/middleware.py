@@ -18,11 +18,14 @@ from litestar.middleware._utils import build_exclude_path_pattern, should_bypass
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
+from server import assets
 from server.i18n import pick_locale, set_locale, set_timezone
 
-# No inline script anywhere: scripts and styles come from our own origin only.
+# No inline script anywhere: scripts and styles come from our own origin only, but for the one stylesheet the
+# signed-out pages carry inline, named by its hash (server/assets.py).
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    f"default-src 'self'; script-src 'self'; style-src 'self' {assets.inline_style_hash()}; img-src 'self' data:; "
+    "connect-src 'self'; "
     "manifest-src 'self'; worker-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
