@@ -8,6 +8,7 @@ import base64
 import re
 import sqlite3
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
@@ -144,3 +145,43 @@ def test_a_photo_chosen_offline_is_queued_with_the_visit_and_uploaded_once(new_c
     }""", f"/visits/{visit_id}/photos/{photo_id}")
     assert size_seen == [200, "image/jpeg", 1600, 1200], size_seen
     assert manager.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_a_photo_the_server_refuses_is_parked_and_the_next_one_still_uploads(new_context, photo_rep):
+    data = photo_rep
+    page = new_context(**PHONE).new_page()
+    sign_in(page, PHOTO_REP["username"])
+    page.goto("/sync")
+    expect(page.locator("#photo-queue")).to_contain_text("No photos waiting.")
+    visit = str(uuid4())  # a visit still on its way: its photos may arrive first
+    # Two photos waiting on the phone, the older one not an image at all (a poison upload).
+    page.evaluate("""async ([visit, user]) => {
+        const c = document.createElement("canvas"); c.width = 64; c.height = 48;
+        c.getContext("2d").fillRect(0, 0, 64, 48);
+        const good = await new Promise((ok) => c.toBlob(ok, "image/jpeg", 0.8));
+        const bad = new Blob(["%PDF-1.7 this is not a photo"], { type: "image/jpeg" });
+        const db = await new Promise((ok, ko) => { const r = indexedDB.open("fieldpace-photos", 1); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+        await new Promise((ok, ko) => {
+            const t = db.transaction(["photos", "blobs"], "readwrite");
+            [["bad", bad, "2026-01-01T00:00:00Z"], ["good", good, "2026-01-01T00:00:01Z"]].forEach(([name, blob, created]) => {
+                const id = crypto.randomUUID();
+                t.objectStore("blobs").put({ id: id, photo: blob });
+                t.objectStore("photos").put({ id: id, user: user, status: "pending", visit: visit, errors: null, created: created, bytes: blob.size, name: name });
+            });
+            t.oncomplete = ok; t.onerror = () => ko(t.error);
+        });
+        db.close();
+    }""", [visit, page.evaluate("document.body.dataset.user")])
+    page.get_by_role("button", name="Sync now").click()
+    refused = page.locator("#photo-queue li[data-photo-status=rejected]")
+    expect(refused).to_have_count(1)
+    expect(refused).to_contain_text("Photo refused by the server")
+    expect(refused).to_contain_text("This file is not a photo (JPEG, PNG or WebP).")
+    expect(page.locator("#photo-queue li[data-photo-status=pending]")).to_have_count(0)
+    assert _query(data, "SELECT count(*) FROM visit_photo WHERE visit = ?", visit) == [(1,)]
+    # Parked, not retried: another sync sends nothing more; Discard removes it from the phone.
+    page.get_by_role("button", name="Sync now").click()
+    expect(refused).to_have_count(1)
+    refused.get_by_role("button", name="Discard").click()
+    expect(page.locator("#photo-queue")).to_contain_text("No photos waiting.")
+    assert _query(data, "SELECT count(*) FROM visit_photo WHERE visit = ?", visit) == [(1,)]
