@@ -10,8 +10,8 @@ VERSION = "1.38.0"
 DESCRIPTION = "Stored credits in cents: backfill and indexes"
 
 INDEXES = (
-    "CREATE INDEX collection_split_rep_day ON collection_split (rep, received_on)",
-    "CREATE INDEX order_return_split_rep_day ON order_return_split (rep, return_date)",
+    "CREATE INDEX collection_split_day_rep ON collection_split (received_on, rep)",
+    "CREATE INDEX order_return_split_day_rep ON order_return_split (return_date, rep)",
 )
 
 

@@ -255,7 +255,7 @@ async def update_order(actor: Actor, order_id: UUID, data: dict) -> None:
         if version and version != fresh["updated_at"].isoformat():
             raise Conflict(_("Someone changed this order meanwhile: check it again before saving your correction."))
         collected = sum(c["amount_cents"] for c in await Collection.select(Collection.amount_cents).where(
-            Collection.sales_order == order_id))
+            Collection.sales_order == order_id)) + await returns.returned_cents(order_id)
         if fresh.get("voided_at") is not None:
             raise FieldErrors({"": _("This order is void: nothing more can be recorded against it.")})
         before = await _snapshot(order_id)
@@ -268,7 +268,7 @@ async def update_order(actor: Actor, order_id: UUID, data: dict) -> None:
             Order.cost_cents: clean["cost_cents"], Order.note: clean["note"], Order.updated_at: now,
         }).where(Order.id == order_id)
         await credits.write_split(order_id, splits)
-        await audit.record("order", order_id, "order_corrected", actor_id=actor.id, reason=clean["note"][:200],
+        await audit.record("order", order_id, "order_corrected", actor_id=actor.id,
                            detail={"before": before, "after": {
                                "number": number, "order_date": clean["order_date"].isoformat(),
                                "amount_cents": clean["amount_cents"], "cost_cents": clean["cost_cents"],

@@ -66,15 +66,15 @@ async def record_return(actor: Actor, order_id: UUID, *, amount_cents: int, marg
     Refused with FieldErrors: amount not positive or more than is left to return, a date in the future or
     before the order date, a voided order, no reason, a reference already used for another order.
     LookupError for an order the actor cannot see; PermissionDeniedException for a rep."""
+    order = await adjustable_order(actor, order_id)
     number = (external_ref or "").strip()[:64]
     if number:
         existing = await OrderReturn.select(OrderReturn.id, OrderReturn.sales_order).where(
             OrderReturn.number == number).first()
         if existing:
-            if existing["sales_order"] == order_id and await order_visible(actor, order_id):
+            if existing["sales_order"] == order_id:
                 return existing["id"], False
             raise FieldErrors({"number": _("A return with this number exists already.")})
-    order = await adjustable_order(actor, order_id)
     errors: dict[str, str] = {}
     kind = kind if kind in KINDS else "return"
     reason = (reason or "").strip()

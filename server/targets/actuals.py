@@ -75,9 +75,12 @@ BUILTIN_NAMES = {
     "satisfaction": N_("Customer satisfaction"),
 }
 BUILTIN_DEFINITIONS = {
-    "revenue": N_("Amount of orders dated in the period, each rep credited with their share of shared orders."),
-    "collections": N_("Payments received in the period against orders, credited by each rep's share of the order."),
-    "gross_margin": N_("Order amount minus cost for orders dated in the period, by each rep's share."),
+    "revenue": N_("Amount of orders dated in the period less returns and credit notes dated in it, each rep "
+                  "credited with their share of shared orders; voided orders count nowhere."),
+    "collections": N_("Payments received in the period against orders, and corrections made in it, credited by "
+                      "each rep's share of the order."),
+    "gross_margin": N_("Order amount minus cost for orders dated in the period, less the margin of returns dated "
+                       "in it, by each rep's share."),
     "gross_margin_pct": N_("Gross margin as a percentage of revenue for orders dated in the period."),
     "visits": N_("Customer visits checked in during the period."),
     "new_customers": N_("Customers created in the period, counted for their owner."),
