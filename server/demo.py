@@ -30,7 +30,7 @@ from server.accounts.tables import Team, TeamManager, User
 from server.customers.tables import Customer
 from server.reports.tables import Report, ReportEvent
 from server.sales import demo as sales_demo
-from server.sales.tables import Collection, Opportunity, OpportunityStage, Order, OrderSplit
+from server.sales.tables import Collection, CollectionSplit, Opportunity, OpportunityStage, Order, OrderSplit
 from server.syncing.tables import SyncCounter
 from server.targets import demo as targets_demo
 from server.targets.tables import Target, TargetPlan
@@ -78,7 +78,7 @@ class Writer:
     transaction per flush, reporting rows/s. Missing columns get the table's defaults."""
 
     ORDER = (Team, User, TeamManager, Customer, Visit, Report, ReportEvent, Opportunity, OpportunityStage,
-             Order, OrderSplit, Collection, TargetPlan, Target)
+             Order, OrderSplit, Collection, CollectionSplit, TargetPlan, Target)
 
     def __init__(self, out=sys.stdout):
         self.out = out

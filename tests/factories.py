@@ -82,6 +82,7 @@ def days_ago(n: int) -> datetime:
 async def order(customer: UUID, splits: dict[UUID, int], amount: float = 1000.0, cost: float = 600.0,
                 day: date | None = None, number: str | None = None, due: date | None = None) -> UUID:
     """An order of `amount` (yuan) on `day`, split among reps: {rep id: share in basis points (sum 10000)}."""
+    from server.sales import credits
     from server.sales.tables import Order, OrderSplit
 
     oid = uuid4()
@@ -91,20 +92,23 @@ async def order(customer: UUID, splits: dict[UUID, int], amount: float = 1000.0,
         id=oid, number=number or f"SO-{next(_seq):06d}", customer=customer, order_date=day, due_date=due,
         amount_cents=round(amount * 100), cost_cents=round(cost * 100), created_at=now, updated_at=now,
     ))
-    await OrderSplit.insert(*[
-        OrderSplit(id=uuid4(), sales_order=oid, rep=rep, share_bp=share, order_date=day) for rep, share in splits.items()
-    ])
+    # Each rep's credited cents, allocated once by largest remainder, as the services store them.
+    await OrderSplit.insert(*[OrderSplit(**row) for row in credits.split_rows(
+        oid, day, round(amount * 100), round(cost * 100), list(splits.items()))])
     return oid
 
 
 async def collection(order_id: UUID, amount: float, day: date | None = None, number: str | None = None) -> UUID:
-    from server.sales.tables import Collection
+    from server.sales import credits
+    from server.sales.tables import Collection, CollectionSplit
 
     cid = uuid4()
     await Collection.insert(Collection(
         id=cid, number=number or f"RC-{next(_seq):06d}", sales_order=order_id, received_on=day or clock.today(),
         amount_cents=round(amount * 100), created_at=clock.now(),
     ))
+    await CollectionSplit.insert(*[CollectionSplit(**row) for row in credits.collection_rows(
+        cid, order_id, day or clock.today(), round(amount * 100), await credits.current_split(order_id))])
     return cid
 
 

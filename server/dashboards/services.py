@@ -351,6 +351,7 @@ async def explain(actor: Actor, kpi_code: str, scope_raw: str, period: str, page
         "weights": [(m, weights[m]) for m in formulas.months(period)] if weights else None,
         "records": rows, "page": page, "has_more": len(fetched) > page * size, "count": count,
         "first_index": (page - 1) * size + 1, "credited": any(r.get("credited") is not None for r in rows),
+        "adjustments": await analytics.adjustments(kpi.code, start, end, scope.rep_ids) if kpi.builtin else [],
     }
 
 

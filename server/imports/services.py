@@ -52,7 +52,8 @@ from server.imports.planning import (
     plan_rows,
 )
 from server.imports.tables import IMPORT_KINDS, ImportBatch, ImportSource
-from server.sales.tables import Collection, Order, OrderSplit
+from server.sales import credits
+from server.sales.tables import Collection, CollectionSplit, Order, OrderSplit
 from server.syncing import sequence
 from server.syncing.tables import Tombstone
 from server.web import Conflict, FieldErrors
@@ -495,30 +496,42 @@ async def _apply_orders(actor: Actor, creates: list[RowPlan], updates: list[RowP
             "cost_cents": v.get("cost_cents", 0), "note": v.get("note", ""), "source": "import",
             "created_by": actor.id, "created_at": now, "updated_at": now,
         })
-        split_rows.extend({"id": uuid4(), "sales_order": oid, "rep": rep, "share_bp": bp, "order_date": v["order_date"]}
-                          for rep, bp in sorted(v["splits"], key=lambda s: -s[1]))
+        # Each rep's credited cents, allocated once by largest remainder (server/sales/credits.py).
+        split_rows.extend(credits.split_rows(oid, v["order_date"], v["amount_cents"], v.get("cost_cents", 0),
+                                             list(v["splits"])))
     await db.insert_rows(Order, order_rows)
     await db.insert_rows(OrderSplit, split_rows)
     for p in updates:
         v = p.values
         fields = {getattr(Order, k): v[k] for k in p.changed if k != "splits"}
-        await Order.update({**fields, Order.updated_at: now}).where(Order.id == p.existing_id)
+        order_id = p.existing_id
+        assert order_id is not None  # an update plan names the order it matched
+        await Order.update({**fields, Order.updated_at: now}).where(Order.id == order_id)
         if "splits" in p.changed:
-            await OrderSplit.delete().where(OrderSplit.sales_order == p.existing_id)
-            await db.insert_rows(OrderSplit, [
-                {"id": uuid4(), "sales_order": p.existing_id, "rep": rep, "share_bp": bp, "order_date": v["order_date"]}
-                for rep, bp in sorted(v["splits"], key=lambda s: -s[1])])
-        elif "order_date" in p.changed:
-            await OrderSplit.update({OrderSplit.order_date: v["order_date"]}).where(OrderSplit.sales_order == p.existing_id)
+            await credits.write_split(order_id, list(v["splits"]))
+        elif {"order_date", "amount_cents", "cost_cents"} & set(p.changed):
+            await credits.reallocate(order_id)
 
 
 async def _apply_collections(actor: Actor, creates: list[RowPlan], updates: list[RowPlan], now) -> None:
-    await db.insert_rows(Collection, [{
+    rows = [{
         "id": uuid4(), "number": p.values["number"], "sales_order": p.values["sales_order"],
         "received_on": p.values["received_on"], "amount_cents": p.values["amount_cents"], "source": "import",
         "created_by": actor.id, "created_at": now,
-    } for p in creates])
+    } for p in creates]
+    await db.insert_rows(Collection, rows)
+    splits: dict = {}
+    for order_id in {r["sales_order"] for r in rows}:
+        splits[order_id] = await credits.current_split(order_id)
+    await db.insert_rows(CollectionSplit, [
+        part for r in rows
+        for part in credits.collection_rows(r["id"], r["sales_order"], r["received_on"], r["amount_cents"],
+                                            splits[r["sales_order"]])])
+    changed_orders = set()
     for p in updates:
         await Collection.update({getattr(Collection, k): p.values[k] for k in p.changed}).where(Collection.id == p.existing_id)
+        changed_orders.add(p.values["sales_order"])
+    for order_id in changed_orders:
+        await credits.reallocate(order_id)
 
 

@@ -110,12 +110,16 @@ def _week_index(day_col: str) -> str:
     return f"(({db.days_between_dates('{}', day_col)}) + 6) / 7"
 
 
+# Order splits of orders not voided (a voided order counts nowhere).
+LIVE_SPLITS = "order_split s JOIN sales_order o ON o.id = s.sales_order AND o.voided_at IS NULL"
+
+
 async def weekly_counts(ws: date, today: date) -> dict[str, dict[UUID, dict[int, float]]]:
     """measure -> rep -> week index -> count, for this week and the 8 before, two grouped queries."""
     start = ws - timedelta(weeks=rules.HISTORY_WEEKS)
     out: dict[str, dict[UUID, dict[int, float]]] = {}
     for measure, table, rep_col, day_col in (("visits", "visit v", "v.rep", "v.visit_date"),
-                                             ("orders", "order_split s", "s.rep", "s.order_date")):
+                                             ("orders", LIVE_SPLITS, "s.rep", "s.order_date")):
         index = _week_index(day_col)
         rows = await User.raw(
             f"SELECT {rep_col} AS rep, {index} AS w, COUNT(*) AS n FROM {table}"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from uuid import UUID
 
 from server import clock, db
-from server.accounts.permissions import Actor, rep_scope
+from server.accounts.permissions import Actor, RepScope, rep_scope
 from server.i18n import N_
 from server.sales.opportunities import STAGE_LABELS
-from server.sales.tables import FULL_SHARE, OPEN_STAGES, STAGES, Opportunity, Order
+from server.sales.tables import OPEN_STAGES, STAGES, Opportunity, Order
 
 # The funnel's ladder: lost is an exit, not a step.
 LADDER = ("lead", "qualified", "proposal", "negotiation", "won")
@@ -88,43 +87,47 @@ async def _rep_condition(actor: Actor, rep_ids: list[UUID] | None, column: str, 
 async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -> list[AgeingRow]:
     """Outstanding balances as of `as_of`, per rep of the actor's scope (narrowed to `rep_ids`), in ageing
     buckets by days past due (due date, else order date): not_due (0 or fewer), d1_30, d31_60, d61_90,
-    d90_plus. Outstanding = amount - collections received by `as_of`, of orders dated by `as_of`; a
-    shared order's outstanding is credited to each rep by their share.
+    d90_plus. Outstanding = amount - returns - collections dated by `as_of`, of orders dated by `as_of`
+    and not void. A shared order's outstanding is each rep's stored credited cents less their stored
+    shares of its returns and collections, so the reps' rows add up exactly to the orders' outstanding
+    (the company total is the money outstanding, to the cent).
 
-    One AgeingRow per rep with any outstanding (amounts in cents, rounded), sorted by rep name. One SQL
-    statement."""
+    One AgeingRow per rep with any outstanding (amounts in cents), sorted by rep name. One SQL statement."""
     # Bucket edges as dates: days past due d = as_of - due, so 1 <= d <= 30 is as_of-30 <= due <= as_of-1.
     edges = [as_of - timedelta(days=n) for n in (30, 60, 90)]
     scope_args: list = []
     cond = await _rep_condition(actor, rep_ids, "s.rep", scope_args)
     if cond is None:
         return []
-    # Scope first: only the orders a rep in scope holds a share of, each order's collections summed through
-    # the (sales_order) index, so a team's ageing reads its own orders rather than the company's.
+    # Scope first: only the orders a rep in scope holds a share of, each order's collections and returns
+    # summed through their (sales_order) indexes, so a team's ageing reads its own orders.
     sql = (
-        "WITH scoped AS (SELECT s.sales_order, s.rep, s.share_bp FROM order_split s JOIN app_user u ON u.id = s.rep "
+        "WITH scoped AS (SELECT s.sales_order, s.rep, s.amount_cents FROM order_split s JOIN app_user u ON u.id = s.rep "
         f"WHERE {cond}), "
-        "open_orders AS (SELECT o.id, COALESCE(o.due_date, o.order_date) AS due, o.amount_cents - COALESCE("
-        "(SELECT SUM(c.amount_cents) FROM collection c WHERE c.sales_order = o.id AND c.received_on <= {}), 0)"
-        " AS outstanding FROM sales_order o WHERE o.id IN (SELECT sales_order FROM scoped) AND o.order_date <= {}) "
-        "SELECT sc.rep AS rep, u.display_name AS rep_name, COUNT(*) AS orders, "
-        "SUM(CASE WHEN oo.due >= {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS not_due, "
-        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS d1_30, "
-        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS d31_60, "
-        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS d61_90, "
-        "SUM(CASE WHEN oo.due < {} THEN oo.outstanding * sc.share_bp ELSE 0 END) AS d90_plus "
-        "FROM open_orders oo JOIN scoped sc ON sc.sales_order = oo.id JOIN app_user u ON u.id = sc.rep "
-        "WHERE oo.outstanding > 0 GROUP BY sc.rep, u.display_name ORDER BY u.display_name"
+        "open_orders AS (SELECT o.id, COALESCE(o.due_date, o.order_date) AS due, o.amount_cents"
+        " - COALESCE((SELECT SUM(r.amount_cents) FROM order_return r WHERE r.sales_order = o.id AND r.return_date <= {}), 0)"
+        " - COALESCE((SELECT SUM(c.amount_cents) FROM collection c WHERE c.sales_order = o.id AND c.received_on <= {}), 0)"
+        " AS outstanding FROM sales_order o WHERE o.id IN (SELECT sales_order FROM scoped) AND o.order_date <= {}"
+        " AND o.voided_at IS NULL), "
+        "owed AS (SELECT sc.sales_order, sc.rep, sc.amount_cents"
+        " + COALESCE((SELECT SUM(rs.amount_cents) FROM order_return_split rs WHERE rs.sales_order = sc.sales_order"
+        " AND rs.rep = sc.rep AND rs.return_date <= {}), 0)"
+        " - COALESCE((SELECT SUM(cs.amount_cents) FROM collection_split cs WHERE cs.sales_order = sc.sales_order"
+        " AND cs.rep = sc.rep AND cs.received_on <= {}), 0) AS owed FROM scoped sc) "
+        "SELECT ow.rep AS rep, u.display_name AS rep_name, COUNT(*) AS orders, "
+        "SUM(CASE WHEN oo.due >= {} THEN ow.owed ELSE 0 END) AS not_due, "
+        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN ow.owed ELSE 0 END) AS d1_30, "
+        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN ow.owed ELSE 0 END) AS d31_60, "
+        "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN ow.owed ELSE 0 END) AS d61_90, "
+        "SUM(CASE WHEN oo.due < {} THEN ow.owed ELSE 0 END) AS d90_plus "
+        "FROM open_orders oo JOIN owed ow ON ow.sales_order = oo.id JOIN app_user u ON u.id = ow.rep "
+        "WHERE oo.outstanding > 0 GROUP BY ow.rep, u.display_name ORDER BY u.display_name"
     )
-    args = [*scope_args, as_of, as_of, as_of, as_of, edges[0], edges[0], edges[1], edges[1], edges[2], edges[2]]
+    args = [*scope_args, as_of, as_of, as_of, as_of, as_of,
+            as_of, as_of, edges[0], edges[0], edges[1], edges[1], edges[2], edges[2]]
     rows = await Order.raw(sql, *args)
     return [AgeingRow(db.as_uuid(r["rep"]), r["rep_name"], int(r["orders"]),
-                      **{key: _share_cents(r[key]) for key, _label in AGEING_BUCKETS}) for r in rows]
-
-
-def _share_cents(value) -> int:
-    """cents x basis points -> cents, rounded half up."""
-    return int((Decimal(int(value or 0)) / FULL_SHARE).quantize(Decimal("1"), rounding="ROUND_HALF_UP"))
+                      **{key: int(r[key] or 0) for key, _label in AGEING_BUCKETS}) for r in rows]
 
 
 def ageing_totals(rows: list[AgeingRow]) -> AgeingRow:
@@ -200,3 +203,57 @@ async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | Non
     return Funnel(start=start, end=end, total=sum(by_stage.values()), stages=stages, won=won, lost=lost,
                   win_rate=won / (won + lost) if won + lost else None)
 
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A change a number includes or leaves out, for the explain view: a return or credit note dated in
+    the period (`cents`: what it takes off the scope's reps, negative), a collection correction dated in
+    it, or an order of the period that was voided (left out; `cents` is what it would have credited)."""
+
+    kind: str  # return | credit_note | correction | void
+    ref: str
+    day: date  # the return's, correction's or voided order's date
+    cents: int
+    order_number: str
+    order_date: date
+
+
+async def adjustments(kpi_code: str, start: date, end: date, rep_ids: list[UUID] | None) -> list[Adjustment]:
+    """What a money KPI's number for these reps and dates includes from later changes, or leaves out."""
+    if rep_ids == []:
+        return []
+    args: list = []
+    reps = "" if rep_ids is None else " AND " + RepScope(tuple(rep_ids)).sql("x.rep", args)
+    if kpi_code in ("revenue", "gross_margin", "gross_margin_pct"):
+        column = "amount_cents" if kpi_code == "revenue" else "margin_cents"
+        sql = (
+            f"SELECT rt.kind AS kind, rt.number AS ref, x.return_date AS day, SUM(x.{column}) AS cents,"
+            " o.number AS order_number, o.order_date AS order_date FROM order_return_split x"
+            " JOIN order_return rt ON rt.id = x.order_return JOIN sales_order o ON o.id = x.sales_order"
+            f" WHERE o.voided_at IS NULL AND x.return_date BETWEEN {{}} AND {{}}{reps}"
+            " GROUP BY rt.kind, rt.number, x.return_date, o.number, o.order_date"
+            " UNION ALL "
+            f"SELECT 'void' AS kind, o.number AS ref, x.order_date AS day, SUM(x.{column}) AS cents,"
+            " o.number AS order_number, o.order_date AS order_date FROM order_split x"
+            " JOIN sales_order o ON o.id = x.sales_order"
+            f" WHERE o.voided_at IS NOT NULL AND x.order_date BETWEEN {{}} AND {{}}{reps}"
+            " GROUP BY o.number, x.order_date, o.order_date")
+        params = [start, end, *args, start, end, *args]
+    elif kpi_code == "collections":
+        sql = (
+            "SELECT 'correction' AS kind, c.number AS ref, x.received_on AS day, SUM(x.amount_cents) AS cents,"
+            " o.number AS order_number, o.order_date AS order_date FROM collection_split x"
+            " JOIN collection c ON c.id = x.collection JOIN sales_order o ON o.id = x.sales_order"
+            f" WHERE c.kind = 'correction' AND o.voided_at IS NULL AND x.received_on BETWEEN {{}} AND {{}}{reps}"
+            " GROUP BY c.number, x.received_on, o.number, o.order_date")
+        params = [start, end, *args]
+    else:
+        return []
+    rows = await Order.raw(f"SELECT * FROM ({sql}) a ORDER BY a.day, a.ref LIMIT 200", *params)
+    out = []
+    for r in rows:
+        day, order_date = db.as_date(r["day"]), db.as_date(r["order_date"])
+        if day is not None and order_date is not None:  # NOT NULL columns
+            out.append(Adjustment(r["kind"], r["ref"], day, int(r["cents"] or 0), r["order_number"], order_date))
+    return out

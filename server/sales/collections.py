@@ -1,4 +1,5 @@
-"""Collections: money received against an order, never more than its amount."""
+"""Collections: money received against an order, never more than its amount less its returns; each
+credited to the order's reps in stored cents (`collection_split`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from uuid import UUID, uuid4
 from server import clock, db, validation
 from server.accounts.permissions import Actor
 from server.i18n import _
+from server.sales import credits, returns
 from server.sales.forms import day_ok, is_unique_violation, not_future, record_number
 from server.sales.scope import order_visibility, order_visible, scope_rep_ids
-from server.sales.tables import Collection, Order
+from server.sales.tables import Collection, CollectionSplit, Order
 from server.web import FieldErrors
 
 
@@ -51,20 +53,23 @@ async def create_collection(actor: Actor, data: dict) -> tuple[UUID, UUID, bool]
             async with db.write_transaction():
                 # Two receipts for one order at once: the second waits, then sees the first in its sum.
                 await db.lock_row("sales_order", order_id)
-                order = await Order.select(Order.amount_cents).where(Order.id == order_id).first()
+                order = await Order.select(Order.amount_cents, Order.voided_at).where(Order.id == order_id).first()
                 if order is None:
                     raise LookupError(order_id)
-                paid = await Collection.raw(
-                    "SELECT COALESCE(SUM(amount_cents), 0) AS paid FROM collection WHERE sales_order = {}", order_id)
-                paid_cents = int(paid[0]["paid"] or 0)
-                if paid_cents + clean["amount_cents"] > order["amount_cents"]:
-                    left = max(0, order["amount_cents"] - paid_cents)
+                if order["voided_at"] is not None:
+                    raise FieldErrors({"amount": _("This order is void: nothing more can be recorded against it.")})
+                paid_cents = await returns.net_collected_cents(order_id)
+                due_cents = order["amount_cents"] - await returns.returned_cents(order_id)
+                if paid_cents + clean["amount_cents"] > due_cents:
+                    left = max(0, due_cents - paid_cents)
                     raise FieldErrors({"amount": _("Only %(left)s is still outstanding on this order.",
                                                    left=f"{Decimal(left) / 100:,.2f}")})
                 await Collection.insert(Collection(
                     id=rid, number=number, sales_order=order_id, received_on=clean["received_on"],
                     amount_cents=clean["amount_cents"], source="manual", created_by=actor.id, created_at=clock.now(),
                 ))
+                await db.insert_rows(CollectionSplit, credits.collection_rows(
+                    rid, order_id, clean["received_on"], clean["amount_cents"], await credits.current_split(order_id)))
             return rid, order_id, True
         except FieldErrors:
             raise

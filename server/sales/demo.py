@@ -11,7 +11,8 @@ from datetime import time as dtime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from server.sales.tables import FULL_SHARE, Collection, Opportunity, OpportunityStage, Order, OrderSplit
+from server.sales.credits import collection_rows, split_rows
+from server.sales.tables import FULL_SHARE, Collection, CollectionSplit, Opportunity, OpportunityStage, Order, OrderSplit
 from server.targets import formulas
 
 if TYPE_CHECKING:
@@ -114,11 +115,13 @@ def order(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, seq: dict, i
         shares = [(index, mine), (rng.choice(partners), FULL_SHARE - mine)]
     else:
         shares = [(index, FULL_SHARE)]
-    for who, bp in shares:
-        w.add(OrderSplit, {"id": new_id(), "sales_order": oid, "rep": rep_ids[who], "share_bp": bp,
-                           "order_date": day})
-        stats.add("revenue", who, day, amount_cents * bp / 1_000_000)
-        stats.add("gross_margin", who, day, (amount_cents - cost_cents) * bp / 1_000_000)
+    credited = {row["rep"]: row for row in split_rows(oid, day, amount_cents, cost_cents,
+                                                      [(rep_ids[who], bp) for who, bp in shares])}
+    for who, _bp in shares:
+        row = credited[rep_ids[who]]
+        w.add(OrderSplit, {**row, "id": new_id()})
+        stats.add("revenue", who, day, row["amount_cents"] / 100)
+        stats.add("gross_margin", who, day, row["margin_cents"] / 100)
 
     # Collections: most on time, some late, some in two parts (the rest sometimes never), a few never.
     roll = rng.random()
@@ -139,8 +142,12 @@ def order(w: Writer, rng: random.Random, new_id: Ids, stats: Stats, seq: dict, i
             continue
         seq["receipt"] += 1
         at = datetime.combine(paid_on, dtime(15), tz).astimezone(UTC)
-        w.add(Collection, {"id": new_id(), "number": f"RC{seq['receipt']:08d}", "sales_order": oid,
+        cid = new_id()
+        w.add(Collection, {"id": cid, "number": f"RC{seq['receipt']:08d}", "sales_order": oid,
                            "received_on": paid_on, "amount_cents": cents, "source": "manual", "created_by": rep,
                            "created_at": at})
-        for who, bp in shares:
-            stats.add("collections", who, paid_on, cents * bp / 1_000_000)
+        received = {row["rep"]: row for row in collection_rows(cid, oid, paid_on, cents,
+                                                                [(rep_ids[who], bp) for who, bp in shares])}
+        for who, _bp in shares:
+            w.add(CollectionSplit, {**received[rep_ids[who]], "id": new_id()})
+            stats.add("collections", who, paid_on, received[rep_ids[who]]["amount_cents"] / 100)

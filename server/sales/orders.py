@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 from server import clock, db, validation
 from server.accounts.permissions import Actor, can_see_rep
 from server.i18n import _, fmt_money
+from server.sales import audit, credits, returns
 from server.sales.forms import MAX_SPLITS, day_ok, is_unique_violation, not_future, record_number
 from server.sales.opportunities import apply_stage, get_opportunity
 from server.sales.scope import customer_for, order_visibility, order_visible, placeholders, scope_rep_ids, split_choices
@@ -40,16 +41,19 @@ async def orders(actor: Actor, rep: UUID | None = None, month: str = "", limit: 
     if span:
         where.append("o.order_date >= {} AND o.order_date <= {}")
         args.extend(span)
-    share_sql = "NULL"
+    share_sql = credited_sql = "NULL"
     share_args: list = []
     if rep_ids is not None:
         share_sql = (f"(SELECT SUM(ss.share_bp) FROM order_split ss WHERE ss.sales_order = o.id "
                      f"AND ss.rep IN ({placeholders(rep_ids)}))")
-        share_args = list(rep_ids)
+        credited_sql = (f"(SELECT SUM(sa.amount_cents) FROM order_split sa WHERE sa.sales_order = o.id "
+                        f"AND sa.rep IN ({placeholders(rep_ids)}))")
+        share_args = [*rep_ids, *rep_ids]
     sql = (
         f"SELECT o.id, o.number, o.order_date, o.due_date, o.amount_cents, o.cost_cents, c.name AS customer_name, "
-        f"{share_sql} AS share_bp, "
+        f"o.voided_at, {share_sql} AS share_bp, {credited_sql} AS credited_cents, "
         f"(SELECT COUNT(*) FROM order_split sc WHERE sc.sales_order = o.id) AS split_count, "
+        f"(SELECT COALESCE(SUM(r.amount_cents), 0) FROM order_return r WHERE r.sales_order = o.id) AS returned_cents, "
         f"(SELECT COALESCE(SUM(k.amount_cents), 0) FROM collection k WHERE k.sales_order = o.id) AS collected_cents "
         f"FROM sales_order o JOIN customer c ON c.id = o.customer WHERE {' AND '.join(where)} "
         f"ORDER BY o.order_date DESC, o.created_at DESC LIMIT {int(limit)}"
@@ -61,12 +65,14 @@ async def orders(actor: Actor, rep: UUID | None = None, month: str = "", limit: 
 def _order_row(r: dict) -> dict:
     r = dict(r)
     r["id"] = db.as_uuid(r["id"])
-    for k in ("amount_cents", "cost_cents", "collected_cents", "split_count"):
+    for k in ("amount_cents", "cost_cents", "collected_cents", "returned_cents", "split_count"):
         r[k] = int(r.get(k) or 0)
     r["share_bp"] = None if r.get("share_bp") is None else int(r["share_bp"])
+    r["credited_cents"] = None if r.get("credited_cents") is None else int(r["credited_cents"])
     r["order_date"] = db.as_date(r["order_date"])
     r["due_date"] = db.as_date(r.get("due_date"))
-    r["outstanding_cents"] = r["amount_cents"] - r["collected_cents"]
+    r["void"] = r.pop("voided_at", None) is not None
+    r["outstanding_cents"] = 0 if r["void"] else r["amount_cents"] - r["returned_cents"] - r["collected_cents"]
     due = r["due_date"] or r["order_date"]
     r["days_overdue"] = max(0, (clock.today() - due).days) if r["outstanding_cents"] > 0 else 0
     return r
@@ -198,10 +204,8 @@ async def create_order(actor: Actor, data: dict) -> tuple[UUID, bool]:
                     cost_cents=clean["cost_cents"], note=clean["note"], source="manual", created_by=actor.id,
                     created_at=now, updated_at=now,
                 ))
-                await OrderSplit.insert(*[
-                    OrderSplit(id=uuid4(), sales_order=rid, rep=rep, share_bp=bp, order_date=clean["order_date"])
-                    for rep, bp in splits
-                ])
+                await db.insert_rows(OrderSplit, credits.split_rows(
+                    rid, clean["order_date"], clean["amount_cents"], clean["cost_cents"], splits))
                 if opportunity and opportunity["stage"] in OPEN_STAGES:
                     await apply_stage(opportunity["id"], opportunity["stage"], "won", actor)
             return rid, True
@@ -245,13 +249,16 @@ async def update_order(actor: Actor, order_id: UUID, data: dict) -> None:
     version = str(data.get("version") or "")
     now = clock.now()
     async with db.write_transaction():
-        fresh = await Order.select(Order.updated_at).where(Order.id == order_id).first()
+        fresh = await Order.select(Order.updated_at, Order.voided_at).where(Order.id == order_id).first()
         if fresh is None:
             raise LookupError(order_id)
         if version and version != fresh["updated_at"].isoformat():
             raise Conflict(_("Someone changed this order meanwhile: check it again before saving your correction."))
         collected = sum(c["amount_cents"] for c in await Collection.select(Collection.amount_cents).where(
             Collection.sales_order == order_id))
+        if fresh.get("voided_at") is not None:
+            raise FieldErrors({"": _("This order is void: nothing more can be recorded against it.")})
+        before = await _snapshot(order_id)
         if clean["amount_cents"] < collected:
             raise FieldErrors({"amount": _("%(paid)s has been collected against this order already: the amount cannot be less.",
                                            paid=fmt_money(collected / 100))})
@@ -260,11 +267,23 @@ async def update_order(actor: Actor, order_id: UUID, data: dict) -> None:
             Order.due_date: clean["due_date"], Order.amount_cents: clean["amount_cents"],
             Order.cost_cents: clean["cost_cents"], Order.note: clean["note"], Order.updated_at: now,
         }).where(Order.id == order_id)
-        await OrderSplit.delete().where(OrderSplit.sales_order == order_id)
-        await OrderSplit.insert(*[
-            OrderSplit(id=uuid4(), sales_order=order_id, rep=rep, share_bp=bp, order_date=clean["order_date"])
-            for rep, bp in splits
-        ])
+        await credits.write_split(order_id, splits)
+        await audit.record("order", order_id, "order_corrected", actor_id=actor.id, reason=clean["note"][:200],
+                           detail={"before": before, "after": {
+                               "number": number, "order_date": clean["order_date"].isoformat(),
+                               "amount_cents": clean["amount_cents"], "cost_cents": clean["cost_cents"],
+                               "splits": {str(rep): bp for rep, bp in splits}}},
+                           effective_on=clock.today(), sales_order=order_id)
+
+
+async def _snapshot(order_id: UUID) -> dict:
+    """An order's number, date, amounts and split as the audit log keeps them."""
+    row = await Order.select(Order.number, Order.order_date, Order.amount_cents, Order.cost_cents).where(
+        Order.id == order_id).first() or {}
+    split = await credits.current_split(order_id)
+    return {"number": row.get("number"), "order_date": row["order_date"].isoformat() if row else None,
+            "amount_cents": row.get("amount_cents"), "cost_cents": row.get("cost_cents"),
+            "splits": {str(rep): bp for rep, bp in split}}
 
 
 def order_form_values(order: dict) -> dict:
@@ -288,6 +307,7 @@ async def get_order(actor: Actor, order_id: UUID) -> dict | None:
     row = await Order.select(
         Order.id, Order.number, Order.customer, Order.opportunity, Order.order_date, Order.due_date,
         Order.amount_cents, Order.cost_cents, Order.note, Order.source, Order.created_at, Order.updated_at,
+        Order.voided_at, Order.void_reason, Order.voided_by.display_name.as_alias("voided_by_name"),
         Order.customer.owner.as_alias("owner"),
         Order.customer.name.as_alias("customer_name"), Order.created_by.display_name.as_alias("created_by_name"),
         Order.opportunity.name.as_alias("opportunity_name"),
@@ -295,20 +315,26 @@ async def get_order(actor: Actor, order_id: UUID) -> dict | None:
     if not row:
         return None
     row["splits"] = await OrderSplit.select(
-        OrderSplit.rep, OrderSplit.share_bp, OrderSplit.rep.display_name.as_alias("rep_name"),
+        OrderSplit.rep, OrderSplit.share_bp, OrderSplit.amount_cents, OrderSplit.margin_cents,
+        OrderSplit.rep.display_name.as_alias("rep_name"),
     ).where(OrderSplit.sales_order == order_id).order_by(OrderSplit.share_bp, ascending=False)
     row["collections"] = await Collection.select(
-        Collection.id, Collection.number, Collection.received_on, Collection.amount_cents,
-    ).where(Collection.sales_order == order_id).order_by(Collection.received_on)
-    for s in row["splits"]:
-        s["amount_cents"] = row["amount_cents"] * s["share_bp"] // FULL_SHARE
+        Collection.id, Collection.number, Collection.received_on, Collection.amount_cents, Collection.kind,
+        Collection.corrects, Collection.reason,
+    ).where(Collection.sales_order == order_id).order_by(Collection.received_on).order_by(Collection.created_at)
+    row["returns"] = await returns.returns_of(order_id)
+    row["returned_cents"] = sum(r["amount_cents"] for r in row["returns"])
+    row["returned_margin_cents"] = sum(r["margin_cents"] for r in row["returns"])
     row["collected_cents"] = sum(c["amount_cents"] for c in row["collections"])
-    row["outstanding_cents"] = row["amount_cents"] - row["collected_cents"]
+    row["void"] = row["voided_at"] is not None
+    row["outstanding_cents"] = 0 if row["void"] else row["amount_cents"] - row["returned_cents"] - row["collected_cents"]
     row["margin_cents"] = row["amount_cents"] - row["cost_cents"]
+    row["events"] = await audit.for_order(order_id)
     row["margin_pct"] = (row["margin_cents"] / row["amount_cents"] * 100) if row["amount_cents"] else None
     row["due"] = row["due_date"] or row["order_date"]
     row["days_overdue"] = max(0, (clock.today() - row["due"]).days) if row["outstanding_cents"] > 0 else 0
-    row["editable"] = not actor.is_rep or (row["owner"] == actor.id and row["source"] == "manual")
+    row["editable"] = not row["void"] and (not actor.is_rep or (row["owner"] == actor.id and row["source"] == "manual"))
+    row["adjustable"] = not row["void"] and not actor.is_rep
     return row
 
 

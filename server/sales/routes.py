@@ -13,7 +13,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from server import clock
 from server.accounts.permissions import Actor
 from server.i18n import _
-from server.sales import analytics, collections, forms, hub, opportunities, orders, scope
+from server.sales import adjust_routes, analytics, collections, forms, hub, opportunities, orders, scope
 from server.sales.tables import OPEN_STAGES, STAGES
 from server.validation import optional_uuid
 from server.web import Conflict, FieldErrors, flash, form_data, page, redirect
@@ -277,6 +277,6 @@ router = Router(
         sales_hub, opportunity_list, opportunity_new, opportunity_create, opportunity_detail, opportunity_stage,
         order_list, order_new, order_create, order_edit, order_update, order_detail,
         collection_list, collection_new, collection_create,
-        api_opportunities, api_opportunity_create, api_orders, api_order_create,
+        api_opportunities, api_opportunity_create, api_orders, api_order_create, *adjust_routes.HANDLERS,
     ],
 )

@@ -1,7 +1,10 @@
 """Results data: opportunities and their stage history, orders (won deals) split among reps, collections.
 
 Money is stored in cents (integers), so sums are exact on both engines. An order's splits give each rep
-a share in basis points (10000 = 100 %); every place that counts a rep's result multiplies by it.
+a share in basis points (10000 = 100 %) and the cents that share comes to, allocated once by largest
+remainder (`server/sales/money.py`) and stored: every total sums stored cents, never amount x share.
+Returns, credit notes and collection corrections are rows of their own, dated when they happened, with
+their credits per rep stored the same way; a voided order stays, marked, and is counted nowhere.
 """
 
 from piccolo.columns import UUID, BigInt, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
@@ -61,6 +64,10 @@ class Order(Table, tablename="sales_order"):
     created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    # A voided order is kept (struck through on its page) and counted nowhere.
+    voided_at = Timestamptz(null=True, default=None)
+    voided_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    void_reason = Text(default="")
 
 
 class OrderSplit(Table, tablename="order_split"):
@@ -72,10 +79,18 @@ class OrderSplit(Table, tablename="order_split"):
     share_bp = Integer()
     # Copy of the order's date, so a rep's results for a period read one index (rep, order_date).
     order_date = Date()
+    # The rep's credit in cents: the order's amount and margin allocated over its split by largest
+    # remainder, so an order's credits add up to it exactly.
+    amount_cents = BigInt(default=0)
+    margin_cents = BigInt(default=0)
 
 
 class Collection(Table, tablename="collection"):
-    """Money received against an order (回款). Credited to reps by the order's split."""
+    """Money received against an order (回款). Credited to reps by the order's split (`CollectionSplit`).
+
+    A correction or reversal is a collection row of its own (kind `correction`), dated the day it was made,
+    holding the difference (negative for less received) and the receipt it corrects: the period the
+    receipt was counted in stays as it was."""
 
     id = UUID(primary_key=True)
     number = Varchar(length=64, unique=True)  # natural key: receipt number
@@ -85,3 +100,66 @@ class Collection(Table, tablename="collection"):
     source = Varchar(length=16, default="manual")
     created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz()
+    kind = Varchar(length=16, default="receipt")  # receipt | correction
+    corrects = UUID(null=True, default=None)  # the receipt a correction changes
+    reason = Text(default="")
+
+
+class CollectionSplit(Table, tablename="collection_split"):
+    """A rep's credit of a collection in cents (largest remainder over the order's split)."""
+
+    id = UUID(primary_key=True)
+    collection = ForeignKey(references=Collection, null=False, on_delete=OnDelete.cascade, index=True)
+    sales_order = ForeignKey(references=Order, null=False, on_delete=OnDelete.cascade, index=True)
+    rep = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict)
+    received_on = Date()
+    amount_cents = BigInt()
+
+
+class OrderReturn(Table, tablename="order_return"):
+    """A return or credit note (红字) against an order, counted in its own period (`return_date`).
+    Amounts are positive: what the return takes off the order's revenue and margin."""
+
+    id = UUID(primary_key=True)
+    # Natural key: the credit note's number; an import's external reference makes a re-import a no-op.
+    number = Varchar(length=64, unique=True)
+    sales_order = ForeignKey(references=Order, null=False, on_delete=OnDelete.restrict, index=True)
+    kind = Varchar(length=16, default="return")  # return | credit_note
+    return_date = Date()
+    amount_cents = BigInt()
+    margin_cents = BigInt(default=0)
+    reason = Text(default="")
+    source = Varchar(length=16, default="manual")  # manual | import
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()
+
+
+class ReturnSplit(Table, tablename="order_return_split"):
+    """A rep's share of a return, in cents and negative (it reduces their results), allocated over the
+    order's split by largest remainder."""
+
+    id = UUID(primary_key=True)
+    order_return = ForeignKey(references=OrderReturn, null=False, on_delete=OnDelete.cascade, index=True)
+    sales_order = ForeignKey(references=Order, null=False, on_delete=OnDelete.cascade, index=True)
+    rep = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict)
+    share_bp = Integer()
+    return_date = Date()
+    amount_cents = BigInt()
+    margin_cents = BigInt()
+
+
+class AuditEvent(Table, tablename="audit_event"):
+    """One row per change to results data: an order corrected or voided, a return recorded, a collection
+    corrected or reversed. `detail` is JSON (what changed, amounts in cents); `effective_on` is the day the
+    change counts in."""
+
+    id = UUID(primary_key=True)
+    subject_kind = Varchar(length=24)  # order | order_return | collection
+    subject_id = UUID()
+    sales_order = UUID(null=True, default=None, index=True)
+    action = Varchar(length=32)
+    reason = Text(default="")
+    detail = Text(default="{}")
+    effective_on = Date(null=True, default=None)
+    actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    at = Timestamptz()

@@ -88,18 +88,24 @@ DIRECTION_LABELS = {"higher": N_("Higher is better"), "lower": N_("Lower is bett
 KIND_LABELS = {"sum": N_("Adds up over the period"), "rate": N_("A rate or average")}
 
 # Built-in KPIs: rep column, numerator, denominator, FROM ... and the date column the period filters on.
-# Cents x basis points: divide by 1,000,000 for yuan.
-_SHARE = "o.amount_cents * s.share_bp / 1000000.0"
-_MARGIN = "(o.amount_cents - o.cost_cents) * s.share_bp / 1000000.0"
+# Money KPIs sum the cents stored per credited rep (allocated once by largest remainder, see
+# server/sales/money.py), never amount x share, so the rows behind a number add up to it. Revenue and
+# margin are the order splits plus the returns' (negative) splits, each dated in its own period; voided
+# orders count nowhere.
+ORDER_CREDITS = (
+    "(SELECT s.rep AS rep, s.order_date AS day, s.amount_cents AS amount_cents, s.margin_cents AS margin_cents"
+    " FROM order_split s JOIN sales_order o ON o.id = s.sales_order WHERE o.voided_at IS NULL"
+    " UNION ALL SELECT r.rep, r.return_date, r.amount_cents, r.margin_cents FROM order_return_split r"
+    " JOIN sales_order o ON o.id = r.sales_order WHERE o.voided_at IS NULL) k"
+)
 BUILTIN_SQL: dict[str, tuple[str, str, str, str, str]] = {
-    "revenue": ("s.rep", f"SUM({_SHARE})", "COUNT(*)",
-                "order_split s JOIN sales_order o ON o.id = s.sales_order", "s.order_date"),
-    "gross_margin": ("s.rep", f"SUM({_MARGIN})", "COUNT(*)",
-                     "order_split s JOIN sales_order o ON o.id = s.sales_order", "s.order_date"),
-    "gross_margin_pct": ("s.rep", f"SUM({_MARGIN}) * 100.0", f"SUM({_SHARE})",
-                         "order_split s JOIN sales_order o ON o.id = s.sales_order", "s.order_date"),
-    "collections": ("s.rep", "SUM(c.amount_cents * s.share_bp / 1000000.0)", "COUNT(*)",
-                    "collection c JOIN order_split s ON s.sales_order = c.sales_order", "c.received_on"),
+    "revenue": ("k.rep", "SUM(k.amount_cents) / 100.0", "COUNT(*)", ORDER_CREDITS, "k.day"),
+    "gross_margin": ("k.rep", "SUM(k.margin_cents) / 100.0", "COUNT(*)", ORDER_CREDITS, "k.day"),
+    "gross_margin_pct": ("k.rep", "SUM(k.margin_cents) * 1.0", "SUM(k.amount_cents) / 100.0", ORDER_CREDITS,
+                         "k.day"),
+    "collections": ("k.rep", "SUM(k.amount_cents) / 100.0", "COUNT(*)",
+                    "collection_split k JOIN sales_order o ON o.id = k.sales_order AND o.voided_at IS NULL",
+                    "k.received_on"),
     "visits": ("v.rep", "COUNT(*)", "COUNT(*)", "visit v", "v.visit_date"),
     "new_customers": ("c.owner", "COUNT(*)", "COUNT(*)", "customer c", "@c.created_at"),
     "conversion_rate": ("p.owner", "SUM(CASE WHEN p.stage = 'won' THEN 100.0 ELSE 0 END)", "COUNT(*)",
@@ -119,14 +125,17 @@ SOURCES: dict[str, dict] = {
                "sums": {"satisfaction": "v.satisfaction"}},
     "customers": {"from": "customer c", "rep": "c.owner", "date": "@c.created_at", "weight": "1",
                   "filters": {}, "sums": {}},
-    "orders": {"from": "order_split s JOIN sales_order o ON o.id = s.sales_order", "rep": "s.rep",
-               "date": "s.order_date", "weight": "s.share_bp / 10000.0",
+    # Orders and collections: their sums are the rep's stored credited cents ("credited": no weight).
+    "orders": {"from": "order_split s JOIN sales_order o ON o.id = s.sales_order AND o.voided_at IS NULL",
+               "rep": "s.rep", "date": "s.order_date", "weight": "s.share_bp / 10000.0", "credited": True,
                "filters": {"source": "o.source"},
-               "sums": {"amount": "o.amount_cents / 100.0", "cost": "o.cost_cents / 100.0",
-                        "margin": "(o.amount_cents - o.cost_cents) / 100.0"}},
-    "collections": {"from": "collection c JOIN order_split s ON s.sales_order = c.sales_order", "rep": "s.rep",
-                    "date": "c.received_on", "weight": "s.share_bp / 10000.0", "filters": {"source": "c.source"},
-                    "sums": {"amount": "c.amount_cents / 100.0"}},
+               "sums": {"amount": "s.amount_cents / 100.0", "cost": "(s.amount_cents - s.margin_cents) / 100.0",
+                        "margin": "s.margin_cents / 100.0"}},
+    "collections": {"from": "collection_split k JOIN collection c ON c.id = k.collection"
+                            " JOIN sales_order o ON o.id = k.sales_order AND o.voided_at IS NULL"
+                            " LEFT JOIN order_split s ON s.sales_order = k.sales_order AND s.rep = k.rep",
+                    "rep": "k.rep", "date": "k.received_on", "weight": "COALESCE(s.share_bp, 0) / 10000.0",
+                    "credited": True, "filters": {"source": "c.source"}, "sums": {"amount": "k.amount_cents / 100.0"}},
     "opportunities": {"from": "opportunity p", "rep": "p.owner", "date": "@p.created_at", "weight": "1",
                       "filters": {"stage": "p.stage"}, "sums": {"amount": "p.amount_cents / 100.0"}},
 }
@@ -146,7 +155,8 @@ def custom_sql_parts(kpi: KpiDef) -> tuple[str, str, str, str, str, list] | None
     if kpi.measure == "count":
         numerator = f"SUM({weight})"
     elif kpi.measure.startswith("sum:") and kpi.measure[4:] in source["sums"]:
-        numerator = f"SUM({source['sums'][kpi.measure[4:]]} * {weight})"
+        column = source["sums"][kpi.measure[4:]]
+        numerator = f"SUM({column})" if source.get("credited") else f"SUM({column} * {weight})"
     else:
         return None
     where: list = []
@@ -362,16 +372,38 @@ async def by_month(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | No
 
 RECORD_SQL = {
     # kind of record, SELECT list (id, day, rep, customer name, amount or detail, share), FROM, date column
-    "orders": ("o.id AS id, o.number AS ref, s.order_date AS day, s.rep AS rep, cu.name AS customer,"
+    # The rows of revenue and margin: each credited split row and each return's (negative) split row;
+    # credit_amount / credit_margin are the stored cents the row adds to the rep's number.
+    "orders": ("x.id AS id, x.ref AS ref, x.day AS day, x.rep AS rep, x.customer AS customer, x.amount AS amount,"
+               " x.margin AS margin, x.share_bp AS share_bp, x.credit_amount AS credit_amount,"
+               " x.credit_margin AS credit_margin, x.record_kind AS record_kind",
+               "(SELECT o.id AS id, o.number AS ref, s.order_date AS day, s.rep AS rep, cu.name AS customer,"
                " o.amount_cents / 100.0 AS amount, (o.amount_cents - o.cost_cents) / 100.0 AS margin,"
-               " s.share_bp AS share_bp",
-               "order_split s JOIN sales_order o ON o.id = s.sales_order JOIN customer cu ON cu.id = o.customer",
-               "s.rep", "s.order_date", "s.order_date DESC, o.number"),
-    "collections": ("c.id AS id, c.number AS ref, c.received_on AS day, s.rep AS rep, cu.name AS customer,"
-                    " c.amount_cents / 100.0 AS amount, NULL AS margin, s.share_bp AS share_bp",
-                    "collection c JOIN order_split s ON s.sales_order = c.sales_order"
-                    " JOIN sales_order o ON o.id = c.sales_order JOIN customer cu ON cu.id = o.customer",
-                    "s.rep", "c.received_on", "c.received_on DESC, c.number"),
+               " s.share_bp AS share_bp, s.amount_cents AS credit_amount, s.margin_cents AS credit_margin,"
+               " 'order' AS record_kind FROM order_split s JOIN sales_order o ON o.id = s.sales_order"
+               " JOIN customer cu ON cu.id = o.customer WHERE o.voided_at IS NULL"
+               " UNION ALL SELECT o.id, rt.number, r.return_date, r.rep, cu.name, -rt.amount_cents / 100.0,"
+               " -rt.margin_cents / 100.0, r.share_bp, r.amount_cents, r.margin_cents, rt.kind"
+               " FROM order_return_split r JOIN order_return rt ON rt.id = r.order_return"
+               " JOIN sales_order o ON o.id = r.sales_order JOIN customer cu ON cu.id = o.customer"
+               " WHERE o.voided_at IS NULL) x",
+               "x.rep", "x.day", "x.day DESC, x.ref"),
+    # A custom KPI over orders: the order split rows alone.
+    "order_rows": ("o.id AS id, o.number AS ref, s.order_date AS day, s.rep AS rep, cu.name AS customer,"
+                   " o.amount_cents / 100.0 AS amount, (o.amount_cents - o.cost_cents) / 100.0 AS margin,"
+                   " s.share_bp AS share_bp, s.amount_cents AS credit_amount, s.margin_cents AS credit_margin,"
+                   " 'order' AS record_kind",
+                   "order_split s JOIN sales_order o ON o.id = s.sales_order AND o.voided_at IS NULL"
+                   " JOIN customer cu ON cu.id = o.customer",
+                   "s.rep", "s.order_date", "s.order_date DESC, o.number"),
+    "collections": ("c.id AS id, c.number AS ref, k.received_on AS day, k.rep AS rep, cu.name AS customer,"
+                    " c.amount_cents / 100.0 AS amount, NULL AS margin, COALESCE(s.share_bp, 0) AS share_bp,"
+                    " k.amount_cents AS credit_amount, NULL AS credit_margin, c.kind AS record_kind",
+                    "collection_split k JOIN collection c ON c.id = k.collection"
+                    " LEFT JOIN order_split s ON s.sales_order = k.sales_order AND s.rep = k.rep"
+                    " JOIN sales_order o ON o.id = k.sales_order AND o.voided_at IS NULL"
+                    " JOIN customer cu ON cu.id = o.customer",
+                    "k.rep", "k.received_on", "k.received_on DESC, c.number"),
     "visits": ("v.id AS id, v.purpose AS ref, v.visit_date AS day, v.rep AS rep, cu.name AS customer,"
                " v.satisfaction AS amount, NULL AS margin, 10000 AS share_bp",
                "visit v JOIN customer cu ON cu.id = v.customer", "v.rep", "v.visit_date",
@@ -410,6 +442,8 @@ async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | Non
             extra_sql, extra_params = f" AND {parts[5][0]}", list(parts[5][1:])
         if kind == "opportunities":
             kind = "opportunities_created"
+        elif kind == "orders":
+            kind = "order_rows"
     if kind == "opportunities_created":
         select, source, rep, _day, order = RECORD_SQL["opportunities"]
         day, order = "@p.created_at", "p.created_at DESC"
@@ -422,16 +456,19 @@ async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | Non
     sql = (f"SELECT {select} FROM {source} WHERE {condition}{reps_sql}{extra_sql} ORDER BY {order}"
            f" LIMIT {int(limit)}")
     rows = await Kpi.raw(sql, *params, *rep_params, *extra_params)
-    credit = CREDITED.get(kpi.code) if kpi.builtin else None
+    credit = CREDITED.get(kpi.code) if kpi.builtin else CUSTOM_CREDITED.get(kpi.measure) if kind in (
+        "order_rows", "collections") else None
     for row in rows:
         row["rep"] = as_uuid(row["rep"])
         row["id"] = as_uuid(row["id"])
-        # What this row adds to the rep's number: a shared order's amount (or margin) times their share,
-        # so the credited column of a team's rows adds up to the team's actual.
+        # What this row adds to the rep's number: the cents stored on the credited row (a shared order's
+        # share, a return's negative share), so the credited column of a team's rows adds up to its actual.
         value = row.get(credit) if credit else None
-        row["credited"] = (round(float(value) * (row.get("share_bp") or 0) / 10000, 2)
-                           if isinstance(value, (int, float, Decimal)) else None)
+        row["credited"] = int(value) / 100 if isinstance(value, (int, float, Decimal)) else None
+        row["credited_cents"] = int(value) if isinstance(value, (int, float, Decimal)) else None
     return rows
 
 
-CREDITED = {"revenue": "amount", "collections": "amount", "gross_margin": "margin", "gross_margin_pct": "margin"}
+CREDITED = {"revenue": "credit_amount", "collections": "credit_amount", "gross_margin": "credit_margin",
+            "gross_margin_pct": "credit_margin"}
+CUSTOM_CREDITED = {"sum:amount": "credit_amount", "sum:margin": "credit_margin"}

@@ -190,6 +190,14 @@ _SCOPED_LIST = row(LOGIN, SEES, SCOPED, SEES, SCOPED, SEES)
 _OWNER_RECORD = row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK)
 # Approve / return a submitted report of the owner: their manager or admin; reps are refused by role.
 _DECISION = row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK)
+# Returns, voids and collection corrections: a role decision for the owner, the order hidden from others.
+_ADJUST = row(LOGIN, FORBIDDEN, HIDDEN, OK, HIDDEN, OK)
+
+
+def _money(r) -> dict:
+    """An order of the owner's customer with a collection, for the return, void and correction routes
+    (its own, so voiding it leaves the other sales routes' order alone)."""
+    return r.extra("money", lambda r: factories.sales_records(r.world.rep, r.customer))
 
 # (method, path as the app declares it) -> the request to send and row(anonymous, owner, other_rep, manager,
 # other_manager, admin). Cells hold the correct rule; a rule the code breaks today is a strict xfail below.
@@ -327,6 +335,20 @@ MATRIX: dict[tuple[str, str], Case] = {
         r.world.rep, r.customer)), "/api/v1/orders")[1], _SCOPED_LIST),
     ("POST", "/api/v1/orders"): Case("/api/v1/orders", row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK), body=lambda r: {
         "id": str(uuid4()), "customer": str(r.customer), "amount": 100}),
+    # --- Returns, voids, collection corrections (server/sales/adjust_routes.py): admin and the managers of
+    # the credited reps; the owner (a rep) is refused by role, everyone else does not see the order.
+    ("GET", "/orders/{order_id:uuid}/return"): Case(lambda r: f"/orders/{_money(r)['order']}/return", _ADJUST),
+    ("POST", "/orders/{order_id:uuid}/returns"): Case(lambda r: f"/orders/{_money(r)['order']}/returns", _ADJUST,
+                                                       body=lambda r: {"id": str(uuid4()), "amount": "1",
+                                                                       "reason": "Matrix return"}),
+    ("GET", "/orders/{order_id:uuid}/void"): Case(lambda r: f"/orders/{_money(r)['order']}/void", _ADJUST),
+    ("POST", "/orders/{order_id:uuid}/void"): Case(lambda r: f"/orders/{_money(r)['order']}/void", _ADJUST,
+                                                    body=lambda r: {"reason": "Matrix void"}),
+    ("GET", "/collections/{collection_id:uuid}/correct"): Case(
+        lambda r: f"/collections/{_money(r)['collection']}/correct", _ADJUST),
+    ("POST", "/collections/{collection_id:uuid}/correct"): Case(
+        lambda r: f"/collections/{_money(r)['collection']}/correct", _ADJUST,
+        body=lambda r: {"amount": "50", "reason": "Matrix correction"}),
     # --- end sales ---
     # --- CSV imports (server/imports) ---
     # Admin only: an import writes company-wide ERP data. The batch is a previewed one-row customer file,
