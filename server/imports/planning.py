@@ -55,6 +55,8 @@ class Lookups:
     orders: dict[str, dict] = field(default_factory=dict)  # number -> order row (+ "splits" for orders)
     collections: dict[str, dict] = field(default_factory=dict)  # number -> collection row
     collected: dict[UUID, int] = field(default_factory=dict)  # order id -> cents collected so far
+    returns: dict[str, dict] = field(default_factory=dict)  # return number -> {id, sales_order, amount_cents}
+    returned: dict[UUID, int] = field(default_factory=dict)  # order id -> cents returned so far
     today: date | None = None  # the company's today: later dates are refused (None: not checked)
 
 
@@ -229,6 +231,8 @@ def plan_rows(parsed: Parsed, lookups: Lookups) -> list[RowPlan]:
         plans.append(plan)
     if parsed.kind == "collections":
         _check_cumulative(plans, lookups, parsed.written.get("amount", "amount"))
+    if parsed.kind == "orders":
+        _check_returns(plans, lookups, parsed.written.get("original", parsed.written.get("amount", "amount")))
     return plans
 
 
@@ -387,7 +391,6 @@ def _plan_order(parsed, plan, get, errors, lookups):
     cost = get("cost", _optional(parse_signed_amount))
     margin = get("margin", _optional(parse_signed_amount))
     red = get("red", parse_red) or False
-    split = get("reps", parse_split)
     amount = incl if incl is not None else (excl + (tax or 0) if excl is not None else None)
     if amount is None and not any(k in errors for k in ("amount", "amount_excl", "tax")):
         errors["amount" if "amount" in parsed.index else "amount_excl"] = _("This field is required.")
@@ -407,6 +410,10 @@ def _plan_order(parsed, plan, get, errors, lookups):
             values["cost_cents"] = (cost or 0) + (amount - basis)
     if "note" in parsed.index:
         values["note"] = get("note", parse_text, 2000, False)
+    if amount is not None and amount < 0:
+        _plan_return(parsed, plan, get, errors, number, day, amount, values)
+        return
+    split = get("reps", parse_split)
     customer = _order_customer(code, name, lookups, errors)
     splits = []
     for username, bp in split or []:
@@ -414,8 +421,6 @@ def _plan_order(parsed, plan, get, errors, lookups):
         splits.append((rep, bp))
     if day and values.get("due_date") and values["due_date"] < day:
         errors.setdefault("due_date", _("The due date is before the order date."))
-    if amount is not None and amount < 0:
-        errors.setdefault("amount" if "amount" in parsed.index else "amount_excl", _("The amount may not be negative."))
     existing = lookups.orders.get(number) if number else None
     collected = lookups.collected.get(existing["id"], 0) if existing else 0
     if amount is not None and amount < collected:
@@ -432,6 +437,73 @@ def _plan_order(parsed, plan, get, errors, lookups):
     values["splits"] = frozenset(splits)
     plan.values = {"number": number, **values}
     _compare(plan, values, existing)
+
+
+def _plan_return(parsed, plan, get, errors, number, day, amount, values) -> None:
+    """A negative order (a 红字 document, or a negative amount): a return against the order its 源单编号
+    names, recorded through the returns service (server/sales/returns.py) under the document's number, so
+    importing it again changes nothing. Checked against the original order in `_check_returns`."""
+    original = get("original", parse_text, 64, False)
+    original = nfkc(original) if original else original
+    if not original and "original" not in errors:
+        errors["original" if "original" in parsed.index else "amount"] = _(
+            "A negative amount is a return: map the column naming the order it returns (源单编号), and fill it in.")
+    if original and number and nfkc(number) == original:
+        errors.setdefault("number", _("A return needs a number of its own, not its order's."))
+    margin = None
+    if "cost_cents" in values:
+        margin = -(amount - values["cost_cents"])
+    plan.summary = _("Return of %(order)s · %(amount)s", order=original or "?", amount=fmt_money(amount / 100))
+    if len(plan.lines) > 1:
+        plan.summary += " · " + _("%(n)s lines", n=len(plan.lines))
+    if errors:
+        return
+    plan.values = {"return": True, "number": number, "original": original, "amount_cents": -amount,
+                   "margin_cents": margin, "return_date": day, "note": values.get("note") or ""}
+    plan.action = "create"
+
+
+def _check_returns(plans: list[RowPlan], lookups: Lookups, column: str) -> None:
+    """Each return against its order, in the file or the database: the order exists and is not void, the
+    return is not dated before it, and all its returns do not exceed its amount. A return already recorded
+    under the document's number against that order is unchanged."""
+    in_file = {p.key: p for p in plans if p.action in ("create", "update", "unchanged") and not p.values.get("return")}
+    failed = {p.key for p in plans if p.action == "error"}
+    used = dict(lookups.returned)
+    for plan in plans:
+        if plan.action == "error" or not plan.values.get("return"):
+            continue
+        v = plan.values
+        existing = lookups.returns.get(v["number"])
+        order = lookups.orders.get(v["original"])
+        planned = in_file.get(v["original"])
+        if v["original"] in failed:
+            message = _("The order it returns, %(number)s, has errors in this file.", number=v["original"])
+        elif order is None and planned is None:
+            message = _("No order has the number “%(number)s”.", number=v["original"])
+        elif existing is not None:
+            same = order is not None and existing["sales_order"] == order["id"] and existing["amount_cents"] == v["amount_cents"]
+            if same:
+                plan.action, plan.existing_id = "unchanged", existing["id"]
+                continue
+            message = _("A return with this number exists already.")
+        else:
+            source = planned.values if planned else order
+            assert source is not None  # one of them exists (checked above)
+            amount, order_date = source["amount_cents"], source["order_date"]
+            order_id = order["id"] if order else None
+            left = amount - used.get(order_id, 0) if order_id else amount - used.get(v["original"], 0)
+            if order and order.get("voided_at") is not None:
+                message = _("This order is void: nothing more can be recorded against it.")
+            elif v["return_date"] < order_date:
+                message = _("A return cannot be dated before its order.")
+            elif v["amount_cents"] > left:
+                message = _("Only %(left)s of this order is left to return.", left=fmt_money(max(0, left) / 100))
+            else:
+                used[order_id or v["original"]] = used.get(order_id or v["original"], 0) + v["amount_cents"]
+                continue
+        plan.action = "error"
+        plan.errors.append((column, message))
 
 
 def _plan_collection(parsed, plan, get, errors, lookups):
@@ -457,8 +529,8 @@ def _plan_collection(parsed, plan, get, errors, lookups):
 
 def _check_cumulative(plans: list[RowPlan], lookups: Lookups, column: str) -> None:
     """All collections of an order, those in the database (less the ones this file replaces) and the
-    file's, may not exceed the order's amount (including tax, as the receipts are): the row that goes
-    over gets the error."""
+    file's, may not exceed the order's amount (including tax, as the receipts are) less its returns: the
+    row that goes over gets the error."""
     orders = {o["id"]: o for o in lookups.orders.values()}
     running = dict(lookups.collected)
     for plan in plans:
@@ -470,7 +542,7 @@ def _check_cumulative(plans: list[RowPlan], lookups: Lookups, column: str) -> No
             continue
         order_id = plan.values["sales_order"]
         total = running.get(order_id, 0) + plan.values["amount_cents"]
-        limit = orders[order_id]["amount_cents"]
+        limit = orders[order_id]["amount_cents"] - lookups.returned.get(order_id, 0)
         if total > limit:
             plan.action = "error"
             plan.errors.append((column, _(

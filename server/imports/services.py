@@ -52,8 +52,8 @@ from server.imports.planning import (
     plan_rows,
 )
 from server.imports.tables import IMPORT_KINDS, ImportBatch, ImportSource
-from server.sales import credits
-from server.sales.tables import Collection, CollectionSplit, Order, OrderSplit
+from server.sales import credits, returns
+from server.sales.tables import Collection, CollectionSplit, Order, OrderReturn, OrderSplit
 from server.syncing import sequence
 from server.syncing.tables import Tombstone
 from server.web import Conflict, FieldErrors
@@ -105,9 +105,10 @@ async def load_lookups(parsed: Parsed) -> Lookups:
         found += await _chunked(lambda part: Customer.select(Customer.id, Customer.code, Customer.name)
                                 .where(Customer.name.is_in(part)), names)
         lookups.customers = {r["code"] or f"id:{r['id']}": r for r in found}
+        # The orders the file's rows are, and those its returns name (源单编号).
         orders = await _chunked(lambda part: Order.select(
             Order.id, Order.number, Order.customer, Order.order_date, Order.due_date, Order.amount_cents,
-            Order.cost_cents, Order.note).where(Order.number.is_in(part)), keys)
+            Order.cost_cents, Order.note, Order.voided_at).where(Order.number.is_in(part)), keys | cells("original"))
         by_id = {o["id"]: {**o, "splits": set()} for o in orders}
         splits = await _chunked(lambda part: OrderSplit.select(OrderSplit.sales_order, OrderSplit.rep, OrderSplit.share_bp)
                                 .where(OrderSplit.sales_order.is_in(part)), by_id)
@@ -119,6 +120,14 @@ async def load_lookups(parsed: Parsed) -> Lookups:
                               .where(Collection.sales_order.is_in(part)), by_id)
         for p in paid:
             lookups.collected[p["sales_order"]] = lookups.collected.get(p["sales_order"], 0) + p["amount_cents"]
+        found_returns = await _chunked(lambda part: OrderReturn.select(
+            OrderReturn.id, OrderReturn.number, OrderReturn.sales_order, OrderReturn.amount_cents)
+            .where(OrderReturn.number.is_in(part)), keys)
+        lookups.returns = {r["number"]: r for r in found_returns}
+        returned = await _chunked(lambda part: OrderReturn.select(OrderReturn.sales_order, OrderReturn.amount_cents)
+                                  .where(OrderReturn.sales_order.is_in(part)), by_id)
+        for r in returned:
+            lookups.returned[r["sales_order"]] = lookups.returned.get(r["sales_order"], 0) + r["amount_cents"]
     else:
         orders = await _chunked(lambda part: Order.select(Order.id, Order.number, Order.amount_cents)
                                 .where(Order.number.is_in(part)), cells("order_number"))
@@ -131,6 +140,11 @@ async def load_lookups(parsed: Parsed) -> Lookups:
                               .where(Collection.sales_order.is_in(part)), [o["id"] for o in orders])
         for p in paid:
             lookups.collected[p["sales_order"]] = lookups.collected.get(p["sales_order"], 0) + p["amount_cents"]
+        # What was returned of them: receipts settle what is left owing, as the collection form counts it.
+        returned = await _chunked(lambda part: OrderReturn.select(OrderReturn.sales_order, OrderReturn.amount_cents)
+                                  .where(OrderReturn.sales_order.is_in(part)), [o["id"] for o in orders])
+        for r in returned:
+            lookups.returned[r["sales_order"]] = lookups.returned.get(r["sales_order"], 0) + r["amount_cents"]
     return lookups
 
 
@@ -432,9 +446,11 @@ async def run(actor: Actor, batch_id: UUID) -> None:
 async def _apply(actor: Actor, batch_id: UUID, kind: str, plans: list[RowPlan]) -> None:
     now = clock.now()
     processed = 0
+    # Returns go last: the order a return names may be created by this same file.
+    returns = [p for p in plans if p.action == "create" and p.values.get("return")]
     for start in range(0, len(plans), CHUNK):
         chunk = plans[start:start + CHUNK]
-        creates = [p for p in chunk if p.action == "create"]
+        creates = [p for p in chunk if p.action == "create" and not p.values.get("return")]
         updates = [p for p in chunk if p.action == "update"]
         if kind == "customers":
             await _apply_customers(actor, creates, updates, now)
@@ -444,6 +460,23 @@ async def _apply(actor: Actor, batch_id: UUID, kind: str, plans: list[RowPlan]) 
             await _apply_collections(actor, creates, updates, now)
         processed += len(chunk)
         await _report_progress(batch_id, processed)
+    await _apply_returns(actor, returns)
+
+
+async def _apply_returns(actor: Actor, plans: list[RowPlan]) -> None:
+    """Each return through the one returns service (server/sales/returns.py), inside this import's
+    transaction, under the document's number: a second import of the file finds it and changes nothing."""
+    if not plans:
+        return
+    numbers = {p.values["original"] for p in plans}
+    ids = {o["number"]: o["id"] for o in await _chunked(
+        lambda part: Order.select(Order.id, Order.number).where(Order.number.is_in(part)), numbers)}
+    for p in plans:
+        v = p.values
+        reason = v["note"] or _("Imported from the ERP: %(number)s", number=v["number"])
+        await returns.record_return(actor, ids[v["original"]], amount_cents=v["amount_cents"],
+                                    margin_cents=v["margin_cents"], return_date=v["return_date"], reason=reason,
+                                    external_ref=v["number"], source="import")
 
 
 async def _apply_customers(actor: Actor, creates: list[RowPlan], updates: list[RowPlan], now) -> None:

@@ -14,7 +14,7 @@ from server import clock
 from server.accounts.tables import User
 from server.customers.tables import Customer
 from server.imports.tables import ImportBatch, ImportSource
-from server.sales.tables import Collection, Order, OrderSplit
+from server.sales.tables import Collection, Order, OrderReturn, OrderSplit, ReturnSplit
 from server.targets import actuals
 from tests.integration.test_imports import business_rows, preview, run
 
@@ -67,33 +67,53 @@ def customers_file() -> list[list[str]]:
 def order_rows() -> list[list[str]]:
     """A K/3 销售出库单 export: one order over several product lines (the header cells repeated or blank),
     amounts including tax with thousands separators, the tax and the ERP's gross margin, serial dates,
-    customers by code (one in full-width characters) or by name, and a 合计 row at the end."""
+    customers by code (one in full-width characters) or by name, two 红字 documents (returns: one with
+    negative amounts, one marked 红字 in 红蓝字 with positive ones) naming the order they return in 源单编号,
+    and a 合计 row at the end (K/3 sums the red documents in, negative)."""
     d1, d2, d3 = serial(day_in_month(5)), serial(day_in_month(9)), serial(day_in_month(20))
+    d4, d5 = serial(day_in_month(22)), serial(day_in_month(23))
     return [
-        ["单据编号", "日期", "客户编码", "客户名称", "业务员", "物料名称", "价税合计", "金额", "税额", "毛利"],
-        ["XSCKD000101", d1, "KH001", "上海华东贸易有限公司", "张伟", "冷冻虾仁", "11,300.00", "10,000.00", "1,300.00", "2,500.00"],
-        ["XSCKD000101", d1, "KH001", "上海华东贸易有限公司", "张伟", "鱼丸", "2,260.00", "2,000.00", "260.00", "400.50"],
-        ["XSCKD000101", "", "", "", "", "包装费", "113.00", "100.00", "13.00", "100.00"],
-        ["XSCKD000102", d2, "ＫＨ００２", "", "李娜", "冷冻虾仁", "1,130,000.00", "1,000,000.00", "130,000.00", "180,000.00"],
-        ["XSCKD000103", d3, "", "杭州新客户商行", "Z001:60;Z002:40", "鱼丸", "5,650.55", "5,000.49", "650.06", "1,000.01"],
-        ["XSCKD000103", d3, "", "杭州新客户商行", "Z001:60;Z002:40", "赠品", "0.00", "0.00", "0.00", "-20.00"],
-        ["合计", "", "", "", "", "", "1,149,323.55", "1,017,100.49", "132,223.06", "183,980.51"],
+        ["单据编号", "日期", "客户编码", "客户名称", "业务员", "物料名称", "价税合计", "金额", "税额", "毛利", "源单编号", "红蓝字"],
+        ["XSCKD000101", d1, "KH001", "上海华东贸易有限公司", "张伟", "冷冻虾仁", "11,300.00", "10,000.00", "1,300.00", "2,500.00", "", "蓝字"],
+        ["XSCKD000101", d1, "KH001", "上海华东贸易有限公司", "张伟", "鱼丸", "2,260.00", "2,000.00", "260.00", "400.50", "", "蓝字"],
+        ["XSCKD000101", "", "", "", "", "包装费", "113.00", "100.00", "13.00", "100.00", "", ""],
+        ["XSCKD000102", d2, "ＫＨ００２", "", "李娜", "冷冻虾仁", "1,130,000.00", "1,000,000.00", "130,000.00", "180,000.00", "", "蓝字"],
+        ["XSCKD000103", d3, "", "杭州新客户商行", "Z001:60;Z002:40", "鱼丸", "5,650.55", "5,000.49", "650.06", "1,000.01", "", "蓝字"],
+        ["XSCKD000103", d3, "", "杭州新客户商行", "Z001:60;Z002:40", "赠品", "0.00", "0.00", "0.00", "-20.00", "", "蓝字"],
+        ["XSCKD-R0001", d4, "KH001", "上海华东贸易有限公司", "张伟", "冷冻虾仁", "-1,130.00", "-1,000.00", "-130.00", "-250.00",
+         "XSCKD000101", "红字"],
+        ["XSCKD-R0002", d5, "KH002", "苏州湖鲜食品", "李娜", "冷冻虾仁", "113.00", "100.00", "13.00", "25.00", "XSCKD000102", "红字"],
+        ["合计", "", "", "", "", "", "1,148,080.55", "1,015,999.49", "132,080.06", "183,705.51", "", ""],
     ]
 
 
 ORDER_MAPPING = {"number": 0, "date": 1, "customer_code": 2, "customer_name": 3, "reps": 4, "amount": 6,
-                 "amount_excl": 7, "tax": 8, "margin": 9}
+                 "amount_excl": 7, "tax": 8, "margin": 9, "original": 10, "red": 11}
+
+
+def signed(row: list[str], column: int) -> int:
+    """A cell's cents with the sign the document has: a 红字 document's amounts are negative."""
+    value = cents(row[column])
+    return -abs(value) if row[11] == "红字" else value
 
 
 def file_totals(rows: list[list[str]]) -> dict[str, dict[str, int]]:
-    """Per order number, the sums of the amount including tax and of the margin, from the file's cells."""
+    """Per document number, the signed sums of the amount including tax and of the margin, from the cells."""
     out: dict[str, dict[str, int]] = {}
     for row in rows[1:]:
         if row[0] == "合计":
             continue
-        order = out.setdefault(row[0], {"amount": 0, "margin": 0})
-        order["amount"] += cents(row[6])
-        order["margin"] += cents(row[9])
+        doc = out.setdefault(row[0], {"amount": 0, "margin": 0, "original": row[10]})
+        doc["amount"] += signed(row, 6)
+        doc["margin"] += signed(row, 9)
+    return out
+
+
+def results_rows(client) -> dict[str, list]:
+    """Every results row, returns included: a re-import must leave them all as they were."""
+    out = business_rows(client)
+    for table in (OrderReturn, ReturnSplit):
+        out[table._meta.tablename] = sorted(repr(sorted(r.items())) for r in client.run(table.select()))
     return out
 
 
@@ -157,21 +177,34 @@ def test_k3_line_level_orders_roll_up_and_their_totals_equal_the_files(client, w
     r = map_columns(client, batch_id, ORDER_MAPPING, line_level=True, source="K/3 销售出库")
     assert r.status_code == 303, r.text[:2000]
     page = client.get(f"/imports/{batch_id}").text
-    assert 'data-count="create">3<' in page and 'data-count="skip">1<' in page and 'data-count="error">0<' in page, page[page.find("import-rows"):][:3000]
-    assert 'data-lines="2,3,4"' in page
+    assert 'data-count="create">5<' in page and 'data-count="skip">1<' in page and 'data-count="error">0<' in page, page[page.find("import-rows"):][:3000]
+    assert 'data-lines="2,3,4"' in page and "Return of XSCKD000101" in page
     state = run(client, batch_id)
     assert state["status"] == "done", state["html"][:2000]
 
     expected = file_totals(rows)
+    sales = {n: t for n, t in expected.items() if t["amount"] > 0}
+    credit = {n: t for n, t in expected.items() if t["amount"] < 0}
     orders = {o["number"]: o for o in client.run(Order.select().where(Order.number.like("XSCKD%")))}
-    assert set(orders) == set(expected)
+    assert set(orders) == set(sales) and len(credit) == 2
     for number, order in orders.items():
-        assert order["amount_cents"] == expected[number]["amount"], number
-        assert order["amount_cents"] - order["cost_cents"] == expected[number]["margin"], number
-    # The file's own 合计 row says the same.
+        assert order["amount_cents"] == sales[number]["amount"], number
+        assert order["amount_cents"] - order["cost_cents"] == sales[number]["margin"], number
+    # The 红字 documents are returns against the orders they name, under their own numbers.
+    returned = {r["number"]: r for r in client.run(OrderReturn.select())}
+    assert set(returned) == set(credit)
+    for number, doc in credit.items():
+        r = returned[number]
+        assert (r["sales_order"], r["amount_cents"], r["margin_cents"], r["source"]) == (
+            orders[doc["original"]]["id"], -doc["amount"], -doc["margin"], "import"), number
+    assert returned["XSCKD-R0001"]["return_date"] == day_in_month(22)
+    # The file's own 合计 row says the same: sales less returns.
     total_row = rows[-1]
-    assert sum(o["amount_cents"] for o in orders.values()) == cents(total_row[6])
-    assert sum(o["amount_cents"] - o["cost_cents"] for o in orders.values()) == cents(total_row[9])
+    net = sum(o["amount_cents"] for o in orders.values()) - sum(r["amount_cents"] for r in returned.values())
+    assert net == cents(total_row[6])
+    net_margin = (sum(o["amount_cents"] - o["cost_cents"] for o in orders.values())
+                  - sum(r["margin_cents"] for r in returned.values()))
+    assert net_margin == cents(total_row[9])
     # Dates from Excel serial numbers, customers by code, full-width code and name, reps by name and code.
     customers = {c["code"]: c["id"] for c in client.run(Customer.select(Customer.id, Customer.code))}
     assert orders["XSCKD000101"]["order_date"] == day_in_month(5) and orders["XSCKD000101"]["customer"] == customers["KH001"]
@@ -179,12 +212,7 @@ def test_k3_line_level_orders_roll_up_and_their_totals_equal_the_files(client, w
     assert orders["XSCKD000103"]["customer"] == customers["KH003"]
     splits = client.run(OrderSplit.select().where(OrderSplit.sales_order == orders["XSCKD000103"]["id"]))
     assert sorted((s["rep"] == world.rep, s["share_bp"]) for s in splits) == [(False, 4000), (True, 6000)]
-    # Revenue credited to the reps (shares applied) adds up to the file's total.
-    credited = sum(Decimal(o["amount_cents"]) * s["share_bp"] / 10_000
-                   for o in orders.values()
-                   for s in client.run(OrderSplit.select().where(OrderSplit.sales_order == o["id"])))
-    assert credited == cents(total_row[6])
-
+    # The month's revenue and margin, credited to the reps, add up to the file's total row, returns taken off.
     revenue = client.run(actuals.kpi_by_code("revenue"))
     month = client.run(actuals.actuals(revenue, day_in_month(1), clock.today().replace(day=1) - timedelta(days=1)))
     assert round(sum(pair[0] for pair in month.values()) * 100) == cents(total_row[6])
@@ -195,13 +223,13 @@ def test_k3_line_level_orders_roll_up_and_their_totals_equal_the_files(client, w
     # The mapping was saved under its source; the next file with these headers is read with it, unasked.
     source = client.run(ImportSource.select().where(ImportSource.name == "K/3 销售出库").first())
     assert source and source["kind"] == "orders"
-    before = business_rows(client)
+    before = results_rows(client)
     again = preview(client, "orders", data, "销售出库单 (2).csv")
     page = client.get(f"/imports/{again}").text
-    assert 'data-source="K/3 销售出库"' in page and 'data-count="unchanged">3<' in page and 'data-count="error">0<' in page
+    assert 'data-source="K/3 销售出库"' in page and 'data-count="unchanged">5<' in page and 'data-count="error">0<' in page
     state = run(client, again)
-    assert (state["status"], state["created"], state["updated"], state["unchanged"]) == ("done", "0", "0", "3")
-    assert business_rows(client) == before
+    assert (state["status"], state["created"], state["updated"], state["unchanged"]) == ("done", "0", "0", "5")
+    assert results_rows(client) == before
     batch = client.run(ImportBatch.select(ImportBatch.skipped_count).where(ImportBatch.id == again).first())
     assert batch["skipped_count"] == 1
 
@@ -217,10 +245,10 @@ def test_one_receipt_settles_several_orders_checked_against_the_tax_inclusive_am
     # A K/3 收款单: one receipt, one line per order it settles (源单编号), amounts including tax.
     receipt = [
         ["单据编号", "日期", "客户", "源单编号", "收款金额"],
-        ["SKD0001", day, "上海华东贸易有限公司", "XSCKD000101", "13,673.00"],  # settles 101 in full (incl. tax)
+        ["SKD0001", day, "上海华东贸易有限公司", "XSCKD000101", "12,543.00"],  # settles 101 in full: incl. tax, less its return
         ["SKD0001", day, "杭州新客户商行", "XSCKD000103", "1,000.00"],
-        ["SKD0002", day, "苏州湖鲜食品", "XSCKD000102", "1,130,000.00"],
-        ["合计", "", "", "", "1,144,673.00"],
+        ["SKD0002", day, "苏州湖鲜食品", "XSCKD000102", "1,129,887.00"],
+        ["合计", "", "", "", "1,143,430.00"],
     ]
     batch_id = preview(client, "collections", gbk_csv(receipt), "收款单.csv")
     page = client.get(f"/imports/{batch_id}").text
@@ -229,9 +257,10 @@ def test_one_receipt_settles_several_orders_checked_against_the_tax_inclusive_am
     rows = {c["number"]: c for c in client.run(Collection.select())}
     assert set(rows) == {"SKD0001/XSCKD000101", "SKD0001/XSCKD000103", "SKD0002"}
     assert sum(c["amount_cents"] for c in rows.values()) == cents(receipt[-1][4])
-    assert rows["SKD0001/XSCKD000101"]["amount_cents"] == 1_367_300  # the order's amount including tax, exactly
+    # What 101 owes: its amount including tax (13,673.00) less its return (1,130.00), to the fen.
+    assert rows["SKD0001/XSCKD000101"]["amount_cents"] == 1_367_300 - 113_000
 
-    # One fen more than the order's amount including tax is refused (and 13,573.00, excluding tax, would not be).
+    # One fen more than that is refused.
     over = [receipt[0], ["SKD0003", day, "", "XSCKD000101", "0.01"]]
     text = client.get(f"/imports/{preview(client, 'collections', gbk_csv(over))}").text
     assert "Collections of order XSCKD000101 would total" in text and 'data-count="error">1<' in text
