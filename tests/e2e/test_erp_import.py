@@ -1,6 +1,7 @@
 """An ERP export end to end in real Chromium: the admin uploads a K/3-style GBK file unedited, maps the
 columns the guess could not place, marks it line-level, previews and imports; the team board's month
-figure equals the total computed here from the file; the same file again changes nothing."""
+figure equals the file's sales less its 红字 returns, computed here from the file; the same file again
+changes nothing."""
 
 from __future__ import annotations
 
@@ -59,23 +60,37 @@ CUSTOMERS = [
     ["E2E-KH2", "温州冷链超市", "刘娜", "2025-07-15"],
     ["合计", "", "", ""],
 ]
-# K/3 销售出库单, line level: "价税合计(本位币)" and "销售员名称" are headers the guess does not know.
-HEADERS = ["单据编号", "日期", "客户编码", "客户名称", "销售员名称", "物料名称", "价税合计(本位币)", "金额", "税额", "毛利"]
+# K/3 销售出库单, line level: "价税合计(本位币)" and "销售员名称" are headers the guess does not know. The last
+# document is a 红字 return of the first (源单编号), and K/3's 合计 row sums it in, negative.
+HEADERS = ["单据编号", "日期", "客户编码", "客户名称", "销售员名称", "物料名称", "价税合计(本位币)", "金额", "税额", "毛利", "源单编号",
+           "红蓝字"]
 ORDERS = [
     HEADERS,
-    ["E2E-XS001", _serial(_last_month(3)), "E2E-KH1", "宁波海鲜批发", "张伟", "带鱼", "22,600.00", "20,000.00", "2,600.00", "5,000.00"],
-    ["E2E-XS001", _serial(_last_month(3)), "E2E-KH1", "宁波海鲜批发", "张伟", "黄鱼", "1,130.50", "1,000.44", "130.06", "250.10"],
-    ["E2E-XS002", _serial(_last_month(12)), "Ｅ２Ｅ－ＫＨ２", "温州冷链超市", "刘娜", "虾仁", "113,000.00",
-     "100,000.00", "13,000.00", "18,000.00"],
+    ["E2E-XS001", _serial(_last_month(3)), "E2E-KH1", "宁波海鲜批发", "张伟", "带鱼", "22,600.00", "20,000.00", "2,600.00",
+     "5,000.00", "", "蓝字"],
+    ["E2E-XS001", _serial(_last_month(3)), "E2E-KH1", "宁波海鲜批发", "张伟", "黄鱼", "1,130.50", "1,000.44", "130.06", "250.10",
+     "", "蓝字"],
+    ["E2E-XS002", _serial(_last_month(12)), "Ｅ２Ｅ－ＫＨ２", "温州冷链超市", "刘娜", "虾仁", "113,000.00", "100,000.00",
+     "13,000.00", "18,000.00", "", "蓝字"],
     ["E2E-XS003", _serial(_last_month(20)), "E2E-KH2", "温州冷链超市", "张伟:50;刘娜:50", "鱼丸", "3,390.01", "3,000.01", "390.00",
-     "600.00"],
-    ["合计", "", "", "", "", "", "140,120.51", "124,000.45", "16,120.06", "23,850.10"],
+     "600.00", "", "蓝字"],
+    ["E2E-XS-R01", _serial(_last_month(25)), "E2E-KH1", "宁波海鲜批发", "张伟", "带鱼", "-2,260.00", "-2,000.00", "-260.00",
+     "-500.00", "E2E-XS001", "红字"],
+    ["合计", "", "", "", "", "", "137,860.51", "122,000.45", "15,860.06", "23,350.10", "", ""],
 ]
 
 
-def _file_revenue() -> Decimal:
-    """The file's revenue, from its cells: the amounts including tax of every line but the total row."""
-    return sum((Decimal(row[6].replace(",", "")) for row in ORDERS[1:] if row[0] != "合计"), Decimal(0))
+def _amount(row: list[str]) -> Decimal:
+    return Decimal(row[6].replace(",", ""))
+
+
+def _file_sales() -> Decimal:
+    """The file's sales, from its cells: the amounts including tax of the blue documents."""
+    return sum((_amount(row) for row in ORDERS[1:] if row[11] == "蓝字"), Decimal(0))
+
+
+def _file_returns() -> Decimal:
+    return sum((-_amount(row) for row in ORDERS[1:] if row[11] == "红字"), Decimal(0))
 
 
 def _upload(page, kind: str, name: str, data: bytes) -> None:
@@ -133,23 +148,24 @@ def test_admin_maps_a_k3_export_imports_it_and_the_board_shows_the_files_total(n
     page.get_by_label(re.compile("Line-level file")).check()
     page.locator("#m-source").fill("K/3 销售出库")
     page.get_by_role("button", name="Apply and preview").click()
-    expect(page.locator("[data-count='create']")).to_have_text("3")
+    expect(page.locator("[data-count='create']")).to_have_text("4")  # three orders and a return
     expect(page.locator("[data-count='skip']")).to_have_text("1")
     expect(page.locator("[data-count='error']")).to_have_text("0")
     expect(page.locator("[data-lines='2,3']")).to_have_count(1)  # one order over two product lines
+    expect(page.locator(".import-rows")).to_contain_text("Return of E2E-XS001")
     _import(page)
 
     period = formulas.period_of(_last_month(1), formulas.MONTH)
-    expected = _file_revenue()
-    assert expected == Decimal(ORDERS[-1][6].replace(",", ""))  # the file's own 合计 row agrees
+    expected = _file_sales() - _file_returns()
+    assert _file_returns() > 0 and expected == _amount(ORDERS[-1])  # the file's own 合计 row agrees
     assert _board_revenue(page, period) == expected
 
     # The next upload of the same export is read with the saved mapping, unasked, and changes nothing.
     _upload(page, "orders", "销售出库单 (2).csv", _gbk(ORDERS))
     expect(page.locator("[data-source='K/3 销售出库']")).to_have_count(1)
-    expect(page.locator("[data-count='unchanged']")).to_have_text("3")
+    expect(page.locator("[data-count='unchanged']")).to_have_text("4")
     expect(page.locator("[data-count='create']")).to_have_text("0")
     expect(page.locator("[data-count='update']")).to_have_text("0")
     _import(page)
-    expect(page.locator("#import-progress")).to_have_attribute("data-unchanged", "3")
+    expect(page.locator("#import-progress")).to_have_attribute("data-unchanged", "4")
     assert _board_revenue(page, period) == expected
