@@ -236,27 +236,30 @@ def plan_rows(parsed: Parsed, lookups: Lookups) -> list[RowPlan]:
     return plans
 
 
-def _user_indexes(lookups: Lookups) -> tuple[dict[str, dict], dict[str, list[dict]]]:
-    """ERP code -> user, display name -> users (built once per Lookups)."""
-    cached = getattr(lookups, "_user_indexes", None)
-    if cached is None:
+def _indexes(lookups: Lookups, which: str) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+    """Rows by code and by name (NFKC), built once per Lookups: users by ERP code (any case) and display
+    name, customers by code and name."""
+    cache = lookups.__dict__.setdefault("_indexes", {})
+    if which not in cache:
+        rows, code_key, name_key = ((lookups.users.values(), "erp_code", "display_name") if which == "users"
+                                    else (lookups.customers.values(), "code", "name"))
         codes: dict[str, dict] = {}
         names: dict[str, list[dict]] = {}
-        for user in lookups.users.values():
-            if user.get("erp_code"):
-                codes[nfkc(user["erp_code"]).lower()] = user
-            if user.get("display_name"):
-                names.setdefault(nfkc(user["display_name"]), []).append(user)
-        cached = (codes, names)
-        lookups._user_indexes = cached  # type: ignore[attr-defined]
-    return cached
+        for row in rows:
+            if row.get(code_key):
+                code = nfkc(row[code_key])
+                codes.setdefault(code.lower() if which == "users" else code, row)
+            if row.get(name_key):
+                names.setdefault(nfkc(row[name_key]), []).append(row)
+        cache[which] = (codes, names)
+    return cache[which]
 
 
 def _rep(name: str | None, lookups: Lookups, errors: dict, key: str, *, active_only: bool) -> UUID | None:
     """A rep by ERP code, username or display name (as the ERP writes 业务员), in that order."""
     if not name:
         return None
-    codes, names = _user_indexes(lookups)
+    codes, names = _indexes(lookups, "users")
     text = nfkc(name)
     user = codes.get(text.lower()) or lookups.users.get(text.lower()) or lookups.users.get(name.lower())
     if user is None:
@@ -275,26 +278,11 @@ def _rep(name: str | None, lookups: Lookups, errors: dict, key: str, *, active_o
     return user["id"]
 
 
-def _customer_indexes(lookups: Lookups) -> tuple[dict[str, dict], dict[str, list[dict]]]:
-    cached = getattr(lookups, "_customer_indexes", None)
-    if cached is None:
-        codes: dict[str, dict] = {}
-        names: dict[str, list[dict]] = {}
-        for row in lookups.customers.values():
-            if row.get("code"):
-                codes.setdefault(nfkc(row["code"]), row)
-            if row.get("name"):
-                names.setdefault(nfkc(row["name"]), []).append(row)
-        cached = (codes, names)
-        lookups._customer_indexes = cached  # type: ignore[attr-defined]
-    return cached
-
-
 def find_customer(code: str | None, lookups: Lookups) -> dict | None:
     """A customer by its code as written, or the same code in full-width or half-width characters."""
     if not code:
         return None
-    return lookups.customers.get(code) or _customer_indexes(lookups)[0].get(nfkc(code))
+    return lookups.customers.get(code) or _indexes(lookups, "customers")[0].get(nfkc(code))
 
 
 def _order_customer(code: str | None, name: str | None, lookups: Lookups, errors: dict) -> dict | None:
@@ -307,7 +295,7 @@ def _order_customer(code: str | None, name: str | None, lookups: Lookups, errors
                                                      code=code))
             return found
     if name:
-        named = _customer_indexes(lookups)[1].get(nfkc(name), [])
+        named = _indexes(lookups, "customers")[1].get(nfkc(name), [])
         if len(named) == 1:
             return named[0]
         if named:

@@ -5,8 +5,6 @@ changes nothing."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import date, timedelta
 from decimal import Decimal
@@ -14,11 +12,11 @@ from decimal import Decimal
 from server import clock
 from server.targets import formulas
 from tests.e2e.conftest import PASSWORD, TABLET, _run, sign_in
+from tests.integration.test_erp_imports import gbk_csv, serial
 
 TEAM = "ERP 华东二部"
 ADMIN = "erpadmin"
 REPS = (("zhangwei_erp", "张伟"), ("liuna_erp", "刘娜"))
-EPOCH = date(1899, 12, 30)
 
 SEED = f"""
 import asyncio
@@ -44,16 +42,6 @@ def _last_month(day: int) -> date:
     return (first - timedelta(days=1)).replace(day=day)
 
 
-def _serial(day: date) -> str:
-    return str((day - EPOCH).days)
-
-
-def _gbk(rows: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(rows)
-    return out.getvalue().encode("gbk")
-
-
 CUSTOMERS = [
     ["客户编码", "客户名称", "专营业务员", "建档日期"],
     ["E2E-KH1", "宁波海鲜批发", "张伟", "2024-03-01"],
@@ -66,15 +54,15 @@ HEADERS = ["单据编号", "日期", "客户编码", "客户名称", "销售员�
            "红蓝字"]
 ORDERS = [
     HEADERS,
-    ["E2E-XS001", _serial(_last_month(3)), "E2E-KH1", "宁波海鲜批发", "张伟", "带鱼", "22,600.00", "20,000.00", "2,600.00",
+    ["E2E-XS001", serial(_last_month(3)), "E2E-KH1", "宁波海鲜批发", "张伟", "带鱼", "22,600.00", "20,000.00", "2,600.00",
      "5,000.00", "", "蓝字"],
-    ["E2E-XS001", _serial(_last_month(3)), "E2E-KH1", "宁波海鲜批发", "张伟", "黄鱼", "1,130.50", "1,000.44", "130.06", "250.10",
+    ["E2E-XS001", serial(_last_month(3)), "E2E-KH1", "宁波海鲜批发", "张伟", "黄鱼", "1,130.50", "1,000.44", "130.06", "250.10",
      "", "蓝字"],
-    ["E2E-XS002", _serial(_last_month(12)), "Ｅ２Ｅ－ＫＨ２", "温州冷链超市", "刘娜", "虾仁", "113,000.00", "100,000.00",
+    ["E2E-XS002", serial(_last_month(12)), "Ｅ２Ｅ－ＫＨ２", "温州冷链超市", "刘娜", "虾仁", "113,000.00", "100,000.00",
      "13,000.00", "18,000.00", "", "蓝字"],
-    ["E2E-XS003", _serial(_last_month(20)), "E2E-KH2", "温州冷链超市", "张伟:50;刘娜:50", "鱼丸", "3,390.01", "3,000.01", "390.00",
+    ["E2E-XS003", serial(_last_month(20)), "E2E-KH2", "温州冷链超市", "张伟:50;刘娜:50", "鱼丸", "3,390.01", "3,000.01", "390.00",
      "600.00", "", "蓝字"],
-    ["E2E-XS-R01", _serial(_last_month(25)), "E2E-KH1", "宁波海鲜批发", "张伟", "带鱼", "-2,260.00", "-2,000.00", "-260.00",
+    ["E2E-XS-R01", serial(_last_month(25)), "E2E-KH1", "宁波海鲜批发", "张伟", "带鱼", "-2,260.00", "-2,000.00", "-260.00",
      "-500.00", "E2E-XS001", "红字"],
     ["合计", "", "", "", "", "", "137,860.51", "122,000.45", "15,860.06", "23,350.10", "", ""],
 ]
@@ -133,13 +121,13 @@ def test_admin_maps_a_k3_export_imports_it_and_the_board_shows_the_files_total(n
     sign_in(page, ADMIN, PASSWORD)
 
     # The customers: every header known, the 合计 row skipped, reps matched by their names.
-    _upload(page, "customers", "客户.csv", _gbk(CUSTOMERS))
+    _upload(page, "customers", "客户.csv", gbk_csv(CUSTOMERS))
     expect(page.locator("[data-count='create']")).to_have_text("2")
     expect(page.locator("[data-count='skip']")).to_have_text("1")
     _import(page)
 
     # The K/3 sales file: the guess leaves the rep unmapped, so the page asks for the mapping.
-    _upload(page, "orders", "销售出库单.csv", _gbk(ORDERS))
+    _upload(page, "orders", "销售出库单.csv", gbk_csv(ORDERS))
     expect(page.locator("[data-missing]")).to_contain_text("业务员 / rep")
     expect(page.locator("form[action$='/run']")).to_have_count(0)
     page.locator("#m-reps").select_option(label="销售员名称")
@@ -161,7 +149,7 @@ def test_admin_maps_a_k3_export_imports_it_and_the_board_shows_the_files_total(n
     assert _board_revenue(page, period) == expected
 
     # The next upload of the same export is read with the saved mapping, unasked, and changes nothing.
-    _upload(page, "orders", "销售出库单 (2).csv", _gbk(ORDERS))
+    _upload(page, "orders", "销售出库单 (2).csv", gbk_csv(ORDERS))
     expect(page.locator("[data-source='K/3 销售出库']")).to_have_count(1)
     expect(page.locator("[data-count='unchanged']")).to_have_text("4")
     expect(page.locator("[data-count='create']")).to_have_text("0")

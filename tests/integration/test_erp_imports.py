@@ -125,6 +125,14 @@ def map_columns(client, batch_id, mapping: dict[str, int], *, line_level: bool =
     return client.post_form(f"/imports/{batch_id}/mapping", body)
 
 
+def reimport_changes_nothing(client, kind: str, data: bytes, unchanged: int) -> None:
+    before = business_rows(client)
+    batch_id = preview(client, kind, data)
+    assert f'data-count="unchanged">{unchanged}<' in client.get(f"/imports/{batch_id}").text
+    assert run(client, batch_id)["status"] == "done"
+    assert business_rows(client) == before
+
+
 def import_customers(client):
     batch_id = preview(client, "customers", gbk_csv(customers_file()), "客户.csv")
     page = client.get(f"/imports/{batch_id}").text
@@ -155,11 +163,7 @@ def test_k3_customers_keep_their_erp_creation_date_and_match_reps_by_name_code_o
     assert {rep: pair[0] for rep, pair in this_month.items()} == {world.rep: 1.0, world.other_rep: 1.0}
 
     # The same file again changes nothing; a customer typed with a full-width code matches the stored one.
-    before = business_rows(client)
-    batch_id = preview(client, "customers", gbk_csv(customers_file()))
-    assert 'data-count="unchanged">3<' in client.get(f"/imports/{batch_id}").text
-    assert run(client, batch_id)["status"] == "done"
-    assert business_rows(client) == before
+    reimport_changes_nothing(client, "customers", gbk_csv(customers_file()), 3)
 
 
 def test_k3_line_level_orders_roll_up_and_their_totals_equal_the_files(client, world):
@@ -265,11 +269,7 @@ def test_one_receipt_settles_several_orders_checked_against_the_tax_inclusive_am
     text = client.get(f"/imports/{preview(client, 'collections', gbk_csv(over))}").text
     assert "Collections of order XSCKD000101 would total" in text and 'data-count="error">1<' in text
     # Re-importing the receipts changes nothing.
-    before = business_rows(client)
-    again = preview(client, "collections", gbk_csv(receipt))
-    assert 'data-count="unchanged">3<' in client.get(f"/imports/{again}").text
-    assert run(client, again)["status"] == "done"
-    assert business_rows(client) == before
+    reimport_changes_nothing(client, "collections", gbk_csv(receipt), 3)
 
 
 def test_future_dated_orders_and_receipts_are_refused(client, world):

@@ -139,7 +139,7 @@ def test_bad_rows_are_listed_with_their_line_numbers_and_nothing_is_written(clie
         "SO-2,NOPE,2026-03-05,100,rep_a1\n"         # line 3: unknown customer
         "\n"                                        # line 4: blank, ignored
         "SO-3,C-1,2026-02-30,100,rep_a1\n"          # line 5: no such date
-        "SO-4,C-1,2026-03-05,-100,rep_a1\n"         # line 6: negative
+        "SO-4,C-1,2026-03-05,-100,rep_a1\n"         # line 6: negative: a return, but of which order?
         "SO-5,C-1,2026-03-05,100,rep_a1:60;rep_a2:30\n"  # line 7: 90 %
         "SO-6,C-1,2026-03-05,100,nobody\n"          # line 8: unknown rep
         "SO-7,C-1,2026-03-05,\"1 234,56\",rep_a1\n"  # line 9: ambiguous amount
@@ -152,7 +152,8 @@ def test_bad_rows_are_listed_with_their_line_numbers_and_nothing_is_written(clie
     assert 'data-count="error">7<' in text and 'data-count="create">1<' in text
     rows = dict(re.findall(r'<td class="num">(\d+)</td>\s*<td>[^<]*</td>\s*<td><span class="pill import-action-(\w+)"', text))
     assert rows == {"2": "create", "3": "error", "5": "error", "6": "error", "7": "error", "8": "error", "9": "error", "10": "error"}
-    for message in ("No customer has the code “NOPE”", "“2026-02-30” is not a real date", "The amount may not be negative",
+    for message in ("No customer has the code “NOPE”", "“2026-02-30” is not a real date",
+                    "A negative amount is a return: map the column naming the order it returns",
                     "The shares add up to 90, not 100", "No rep has the username “nobody”", "“1 234,56” is not an amount",
                     "This key is already in line 2 of the file"):
         assert message in text, message
