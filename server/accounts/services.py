@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from ipaddress import ip_address, ip_network
@@ -171,9 +172,22 @@ def validate_user_fields(data: dict[str, str], creating: bool) -> dict[str, obje
             errors["team"] = _("Choose a team.")
     locale = data.get("locale", "")
     clean["locale"] = locale if locale in LOCALES else ""
+    erp_code = unicodedata.normalize("NFKC", data.get("erp_code", "")).strip()
+    if len(erp_code) > 64:
+        errors["erp_code"] = _("At most %(n)s characters.", n=64)
+    clean["erp_code"] = erp_code
     if errors:
         raise FieldErrors(errors)
     return clean
+
+
+async def _erp_code_free(code: object, user_id: UUID | None) -> None:
+    """ERP imports match a rep by this code: two users may not share one."""
+    if not code:
+        return
+    others = User.id != user_id if user_id is not None else User.id.is_not_null()
+    if await User.exists().where((User.erp_code == code) & others):
+        raise FieldErrors({"erp_code": _("Another user has this ERP code.")})
 
 
 async def create_user(actor: Actor | None, data: dict[str, str], password_hash: str | None = None) -> UUID:
@@ -185,6 +199,7 @@ async def create_user(actor: Actor | None, data: dict[str, str], password_hash: 
         raise FieldErrors({"team": _("Choose a team.")})
     if await User.exists().where(User.username == clean["username"]):
         raise FieldErrors({"username": _("This username is taken.")})
+    await _erp_code_free(clean["erp_code"], None)
     uid = uuid4()
     await User.insert(
         User(
@@ -195,6 +210,7 @@ async def create_user(actor: Actor | None, data: dict[str, str], password_hash: 
             role=clean["role"],
             team=clean["team"],
             locale=clean["locale"],
+            erp_code=clean["erp_code"],
             active=True,
             created_at=_now(),
         )
@@ -209,6 +225,7 @@ async def update_user(actor: Actor, user_id: UUID, data: dict[str, str]) -> None
     clean = validate_user_fields(data, creating=False)
     if clean["team"] and not await Team.exists().where(Team.id == clean["team"]):
         raise FieldErrors({"team": _("Choose a team.")})
+    await _erp_code_free(clean["erp_code"], user_id)
     active = data.get("active") in ("on", "true", "1")
     if user_id == actor.id and (not active or clean["role"] != "admin"):
         raise FieldErrors({"": _("You cannot deactivate yourself or remove your own admin role.")})
@@ -217,7 +234,8 @@ async def update_user(actor: Actor, user_id: UUID, data: dict[str, str]) -> None
     if current is not None and current["team"] != clean["team"]:
         # A team changed on the user form is a move from today: what was earned before stays put.
         await membership.move(actor, user_id, db.as_uuid(clean["team"]), clock.today())
-    changes: dict = {User.display_name: clean["display_name"], User.role: clean["role"], User.active: active}
+    changes: dict = {User.display_name: clean["display_name"], User.role: clean["role"], User.active: active,
+                     User.erp_code: clean["erp_code"]}
     if was_active and not active:
         # Deactivation ends every session for good: reactivating the user later revives none of them.
         changes[User.session_epoch] = User.session_epoch + 1
@@ -253,7 +271,7 @@ async def set_locale(actor: Actor, locale: str) -> None:
 async def get_user(actor: Actor, user_id: UUID) -> dict | None:
     require_role(actor, "admin")
     return await User.select(
-        User.id, User.username, User.display_name, User.role, User.team, User.active, User.locale
+        User.id, User.username, User.display_name, User.role, User.team, User.active, User.locale, User.erp_code
     ).where(User.id == user_id).first()
 
 

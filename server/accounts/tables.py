@@ -22,6 +22,8 @@ class User(Table, tablename="app_user"):
     # A rep belongs to one team; managers lead teams through TeamManager.
     team = ForeignKey(references=Team, null=True, on_delete=OnDelete.set_null, index=True)
     active = Boolean(default=True)
+    # The rep's code in the ERP (业务员编码), set by an admin: ERP imports match 业务员 by it, the username or the name.
+    erp_code = Varchar(length=64, default="")
     # Empty means: follow the browser's Accept-Language.
     locale = Varchar(length=8, default="")
     created_at = Timestamptz()

@@ -4,20 +4,29 @@ unchanged) or its errors, by natural key: customers by code, orders and collecti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from uuid import UUID
 
 from server.i18n import _, fmt_money
 from server.imports.parsing import (
+    LINE_LEVEL_KINDS,
+    SUMMED,
     CellError,
     CsvTable,
     ImportFileError,
+    Mapping,
+    cents_text,
+    guess_mapping,
     map_headers,
+    nfkc,
     parse_amount,
     parse_coordinate,
     parse_date,
+    parse_signed_amount,
     parse_split,
     parse_text,
     read_table,
+    total_marker,
 )
 from server.imports.tables import IMPORT_KINDS
 
@@ -28,23 +37,39 @@ from server.imports.tables import IMPORT_KINDS
 class RowPlan:
     line: int
     key: str
-    action: str = "error"  # create | update | unchanged | error
+    action: str = "error"  # create | update | unchanged | skip | error
     values: dict = field(default_factory=dict)  # clean values (resolved ids) for the write
     errors: list[tuple[str, str]] = field(default_factory=list)  # (column as written, message)
     changed: list[str] = field(default_factory=list)  # column keys that differ from the database
     existing_id: UUID | None = None
     summary: str = ""
+    lines: list[int] = field(default_factory=list)  # every line of the file the record was read from
 
 
 @dataclass
 class Lookups:
     """What the plan needs from the database, loaded by `load_lookups`."""
 
-    users: dict[str, dict] = field(default_factory=dict)  # lower-case username -> {id, role, active}
+    users: dict[str, dict] = field(default_factory=dict)  # lower-case username -> {id, role, active, display_name, erp_code}
     customers: dict[str, dict] = field(default_factory=dict)  # code -> customer row
     orders: dict[str, dict] = field(default_factory=dict)  # number -> order row (+ "splits" for orders)
     collections: dict[str, dict] = field(default_factory=dict)  # number -> collection row
     collected: dict[UUID, int] = field(default_factory=dict)  # order id -> cents collected so far
+    returns: dict[str, dict] = field(default_factory=dict)  # return number -> {id, sales_order, amount_cents}
+    returned: dict[UUID, int] = field(default_factory=dict)  # order id -> cents returned so far
+    today: date | None = None  # the company's today: later dates are refused (None: not checked)
+
+
+@dataclass
+class Record:
+    """One record of the file: a data row, or the lines of one order rolled up (line-level files)."""
+
+    line: int
+    cells: list[str]
+    lines: list[int]
+    total: str | None = None  # the marker of a total row (合计, 总计, 小计), skipped
+    errors: dict[str, str] = field(default_factory=dict)  # column key -> message found while rolling up
+    sums: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # summed column -> (line, cell) of each line
 
 
 @dataclass
@@ -54,6 +79,7 @@ class Parsed:
     index: dict[str, int]
     written: dict[str, str]
     ignored: list[str]
+    mapping: Mapping = field(default_factory=Mapping)
 
     def cell(self, cells: list[str], key: str) -> str | None:
         """The cell of column `key`, "" when the row is short, None when the file has no such column."""
@@ -63,24 +89,125 @@ class Parsed:
         return cells[i] if i < len(cells) else ""
 
 
-def parse_file(kind: str, text: str) -> Parsed:
+def parse_file(kind: str, text: str, mapping: Mapping | None = None) -> Parsed:
+    """The file read by `mapping` (by the headers' known names without one); MappingIncomplete when a
+    required column is unmapped."""
     if kind not in IMPORT_KINDS:
         raise ImportFileError(_("Choose what the file holds."))
     table = read_table(text)
     if not table.rows:
         raise ImportFileError(_("The file has a header row but no data rows."))
-    index, written, ignored = map_headers(kind, table.headers)
-    return Parsed(kind, table, index, written, ignored)
+    mapping = mapping or guess_mapping(kind, table.headers)
+    index, written, ignored = map_headers(kind, table.headers, mapping)
+    if kind not in LINE_LEVEL_KINDS:
+        mapping = Mapping(columns=mapping.columns, line_level=False)
+    return Parsed(kind, table, index, written, ignored, mapping)
+
+
+def _group_key(parsed: Parsed, cells: list[str]) -> tuple[str, ...]:
+    number = nfkc(parsed.cell(cells, "number") or "")
+    if parsed.kind == "collections":
+        return (number, nfkc(parsed.cell(cells, "order_number") or ""))
+    return (number,)
+
+
+def records(parsed: Parsed) -> list[Record]:
+    """The file's records: total rows marked; in a line-level file, the lines of one order (one receipt's
+    part for one order) rolled up into one record: amounts summed, a blank cell of a later line taking
+    the order's value, two lines that disagree on anything else an error."""
+    key_column = "code" if parsed.kind == "customers" else "number"
+    out: list[Record] = []
+    groups: dict[tuple[str, ...], Record] = {}
+    summed = [k for k in SUMMED[parsed.kind] if k in parsed.index]
+    width = len(parsed.table.headers)
+    for line, cells in parsed.table.rows:
+        marker = total_marker(cells, parsed.cell(cells, key_column))
+        if marker is not None:
+            out.append(Record(line=line, cells=cells, lines=[line], total=marker))
+            continue
+        key = _group_key(parsed, cells)
+        if not parsed.mapping.line_level or not key[0]:
+            out.append(Record(line=line, cells=cells, lines=[line]))
+            continue
+        cells = cells + [""] * (width - len(cells))
+        record = groups.get(key)
+        if record is None:
+            record = groups[key] = Record(line=line, cells=list(cells), lines=[line])
+            record.sums = {k: [] for k in summed}
+            out.append(record)
+        else:
+            record.lines.append(line)
+            for column, i in parsed.index.items():
+                if column in summed:
+                    continue
+                mine, theirs = record.cells[i].strip(), cells[i].strip()
+                if theirs and not mine:
+                    record.cells[i] = cells[i]
+                elif theirs and nfkc(theirs) != nfkc(mine) and column not in record.errors:
+                    record.errors[column] = _("Line %(line)s says “%(b)s”, line %(first)s “%(a)s”: the lines of one "
+                                              "order must agree.", line=line, b=theirs, first=record.line, a=mine)
+        for column in summed:
+            record.sums[column].append((line, cells[parsed.index[column]]))
+    for record in groups.values():
+        for column, parts in record.sums.items():
+            if len(parts) < 2 or not any(raw.strip() for _l, raw in parts):
+                continue
+            total = 0
+            for line, raw in parts:
+                try:
+                    total += parse_signed_amount(raw) if raw.strip() else 0
+                except CellError as e:
+                    record.errors.setdefault(column, _("Line %(line)s: %(message)s", line=line, message=e.message))
+            record.cells[parsed.index[column]] = cents_text(total)
+    return out
+
+
+def collection_numbers(parsed: Parsed, rolled: list[Record]) -> dict[int, str]:
+    """Record line -> the number its collection is stored under: the receipt's number, or, for a
+    receipt that settles several orders, "<receipt>/<order>" for each of them."""
+    orders: dict[str, set[str]] = {}
+    for r in rolled:
+        if r.total is None:
+            receipt, order = _group_key(parsed, r.cells)
+            orders.setdefault(receipt, set()).add(order)
+    out = {}
+    for r in rolled:
+        if r.total is None:
+            receipt, order = _group_key(parsed, r.cells)
+            out[r.line] = f"{receipt}/{order}" if receipt and order and len(orders[receipt]) > 1 else receipt
+    return out
+
+
+def natural_keys(parsed: Parsed) -> set[str]:
+    """The keys the file's records are matched on (codes, order numbers, stored receipt numbers)."""
+    rolled = records(parsed)
+    if parsed.kind == "collections":
+        return set(collection_numbers(parsed, rolled).values()) - {""}
+    column = "code" if parsed.kind == "customers" else "number"
+    keys = set()
+    for r in rolled:
+        raw = (parsed.cell(r.cells, column) or "").strip()
+        keys |= {raw, nfkc(raw)}
+    return keys - {""}
 
 
 def plan_rows(parsed: Parsed, lookups: Lookups) -> list[RowPlan]:
-    """Every data row's action or errors against `lookups` (pure: no database)."""
+    """Every record's action or errors against `lookups` (pure: no database)."""
     planner = {"customers": _plan_customer, "orders": _plan_order, "collections": _plan_collection}[parsed.kind]
+    rolled = records(parsed)
+    numbers = collection_numbers(parsed, rolled) if parsed.kind == "collections" else {}
     seen: dict[str, int] = {}
     plans = []
-    for line, cells in parsed.table.rows:
-        plan = RowPlan(line=line, key="")
-        errors: dict[str, str] = {}
+    key_column = "code" if parsed.kind == "customers" else "number"
+    for record in rolled:
+        cells = record.cells
+        plan = RowPlan(line=record.line, key="", lines=record.lines)
+        if record.total is not None:
+            plan.action = "skip"
+            plan.summary = _("A total row (“%(marker)s”): skipped.", marker=record.total)
+            plans.append(plan)
+            continue
+        errors: dict[str, str] = dict(record.errors)
 
         def get(key: str, parser, *args, cells: list[str] = cells, errors: dict[str, str] = errors, **kwargs):
             raw = parsed.cell(cells, key)
@@ -92,33 +219,93 @@ def plan_rows(parsed: Parsed, lookups: Lookups) -> list[RowPlan]:
                 errors.setdefault(key, e.message)
                 return None
 
-        plan.key = (parsed.cell(cells, "number" if parsed.kind != "customers" else "code") or "").strip()
+        plan.key = numbers.get(record.line, "") if parsed.kind == "collections" else nfkc(parsed.cell(cells, key_column) or "")
         planner(parsed, plan, get, errors, lookups)
-        if plan.key and plan.key in seen and "number" not in errors and "code" not in errors:
-            key = "code" if parsed.kind == "customers" else "number"
-            errors[key] = _("This key is already in line %(line)s of the file.", line=seen[plan.key])
+        if plan.key and plan.key in seen and key_column not in errors:
+            errors[key_column] = _("This key is already in line %(line)s of the file.", line=seen[plan.key])
         if plan.key and plan.key not in seen:
-            seen[plan.key] = line
+            seen[plan.key] = record.line
         if errors:
             plan.action = "error"
             plan.errors = [(parsed.written.get(k, k), m) for k, m in errors.items()]
         plans.append(plan)
     if parsed.kind == "collections":
         _check_cumulative(plans, lookups, parsed.written.get("amount", "amount"))
+    if parsed.kind == "orders":
+        _check_returns(plans, lookups, parsed.written.get("original", parsed.written.get("amount", "amount")))
     return plans
 
 
-def _rep(username: str | None, lookups: Lookups, errors: dict, key: str, *, active_only: bool) -> UUID | None:
-    if not username:
+def _indexes(lookups: Lookups, which: str) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+    """Rows by code and by name (NFKC), built once per Lookups: users by ERP code (any case) and display
+    name, customers by code and name."""
+    cache = lookups.__dict__.setdefault("_indexes", {})
+    if which not in cache:
+        rows, code_key, name_key = ((lookups.users.values(), "erp_code", "display_name") if which == "users"
+                                    else (lookups.customers.values(), "code", "name"))
+        codes: dict[str, dict] = {}
+        names: dict[str, list[dict]] = {}
+        for row in rows:
+            if row.get(code_key):
+                code = nfkc(row[code_key])
+                codes.setdefault(code.lower() if which == "users" else code, row)
+            if row.get(name_key):
+                names.setdefault(nfkc(row[name_key]), []).append(row)
+        cache[which] = (codes, names)
+    return cache[which]
+
+
+def _rep(name: str | None, lookups: Lookups, errors: dict, key: str, *, active_only: bool) -> UUID | None:
+    """A rep by ERP code, username or display name (as the ERP writes 业务员), in that order."""
+    if not name:
         return None
-    user = lookups.users.get(username.lower())
+    codes, names = _indexes(lookups, "users")
+    text = nfkc(name)
+    user = codes.get(text.lower()) or lookups.users.get(text.lower()) or lookups.users.get(name.lower())
+    if user is None:
+        named = [u for u in names.get(text, []) if u["role"] == "rep"]
+        if len(named) > 1:
+            errors.setdefault(key, _("%(n)s reps are named “%(name)s”: use their usernames or ERP codes.",
+                                     n=len(named), name=name))
+            return None
+        user = named[0] if named else None
     if user is None or user["role"] != "rep":
-        errors.setdefault(key, _("No rep has the username “%(name)s”.", name=username))
+        errors.setdefault(key, _("No rep has the username “%(name)s”.", name=name))
         return None
     if active_only and not user["active"]:
-        errors.setdefault(key, _("%(name)s is deactivated; choose an active rep.", name=username))
+        errors.setdefault(key, _("%(name)s is deactivated; choose an active rep.", name=name))
         return None
     return user["id"]
+
+
+def find_customer(code: str | None, lookups: Lookups) -> dict | None:
+    """A customer by its code as written, or the same code in full-width or half-width characters."""
+    if not code:
+        return None
+    return lookups.customers.get(code) or _indexes(lookups, "customers")[0].get(nfkc(code))
+
+
+def _order_customer(code: str | None, name: str | None, lookups: Lookups, errors: dict) -> dict | None:
+    """The order's customer: by code (full-width or not), else by exact name."""
+    if code:
+        found = find_customer(code, lookups)
+        if found is not None or not name:
+            if found is None:
+                errors.setdefault("customer_code", _("No customer has the code “%(code)s”; import the customers first.",
+                                                     code=code))
+            return found
+    if name:
+        named = _indexes(lookups, "customers")[1].get(nfkc(name), [])
+        if len(named) == 1:
+            return named[0]
+        if named:
+            errors.setdefault("customer_name", _("%(n)s customers are named “%(name)s”: give the customer code.",
+                                                 n=len(named), name=name))
+        else:
+            errors.setdefault("customer_name", _("No customer is named “%(name)s”; import the customers first.", name=name))
+        return None
+    errors.setdefault("customer_code", _("This field is required."))
+    return None
 
 
 def _compare(plan: RowPlan, new: dict, old: dict | None) -> None:
@@ -130,8 +317,15 @@ def _compare(plan: RowPlan, new: dict, old: dict | None) -> None:
     plan.action = "update" if plan.changed else "unchanged"
 
 
+def _not_future(day: date | None, key: str, errors: dict, lookups: Lookups) -> None:
+    # As the forms refuse them (server/sales/forms.py): a future order or receipt is a typing error.
+    if day is not None and lookups.today is not None and day > lookups.today:
+        errors.setdefault(key, _("This date is in the future."))
+
+
 def _plan_customer(parsed, plan, get, errors, lookups):
     code = get("code", parse_text, 64, True)
+    code = nfkc(code) if code else code
     name = get("name", parse_text, 200, True)
     username = get("rep", parse_text, 64, True)
     owner = _rep(username, lookups, errors, "rep", active_only=True)
@@ -146,29 +340,69 @@ def _plan_customer(parsed, plan, get, errors, lookups):
         errors["latitude" if lat is None else "longitude"] = _("Enter both latitude and longitude, or neither.")
     if lat is not None and lng is not None:
         values["latitude"], values["longitude"] = lat, lng
+    created = get("created_on", _optional(parse_date))
+    _not_future(created, "created_on", errors, lookups)
+    if created is not None:
+        values["created_on"] = created
     plan.summary = name or ""
     if errors:
         return
-    plan.values = {"code": code, **values}
-    _compare(plan, values, lookups.customers.get(code))
+    existing = find_customer(code, lookups)
+    plan.key = existing["code"] if existing else code
+    plan.values = {"code": plan.key, **values}
+    _compare(plan, values, existing)
+
+
+_RED = {"红字", "红", "红单", "是", "y", "yes", "true", "1", "r", "red", "-1", "退货"}
+_BLUE = {"", "蓝字", "蓝", "蓝单", "否", "n", "no", "false", "0", "b", "blue"}
+
+
+def parse_red(raw: str) -> bool:
+    """The ERP's 红蓝字 flag: True for a red (return / credit note) document."""
+    text = nfkc(raw).lower()
+    if text in _RED:
+        return True
+    if text in _BLUE:
+        return False
+    raise CellError(_("“%(value)s” is neither 红字 nor 蓝字.", value=raw.strip()))
 
 
 def _plan_order(parsed, plan, get, errors, lookups):
     number = get("number", parse_text, 64, True)
-    code = get("customer_code", parse_text, 64, True)
+    code = get("customer_code", parse_text, 64, False)
+    name = get("customer_name", parse_text, 200, False)
     day = get("date", _required(parse_date))
-    amount = get("amount", _required(parse_amount))
-    split = get("reps", parse_split)
+    _not_future(day, "date", errors, lookups)
+    incl = get("amount", _optional(parse_signed_amount))
+    excl = get("amount_excl", _optional(parse_signed_amount))
+    tax = get("tax", _optional(parse_signed_amount))
+    cost = get("cost", _optional(parse_signed_amount))
+    margin = get("margin", _optional(parse_signed_amount))
+    red = get("red", parse_red) or False
+    amount = incl if incl is not None else (excl + (tax or 0) if excl is not None else None)
+    if amount is None and not any(k in errors for k in ("amount", "amount_excl", "tax")):
+        errors["amount" if "amount" in parsed.index else "amount_excl"] = _("This field is required.")
+    if red and amount is not None and amount > 0:
+        amount = -amount
+        excl, tax, cost, margin = (None if v is None else -abs(v) for v in (excl, tax, cost, margin))
     values: dict = {"order_date": day, "amount_cents": amount}
     if "due_date" in parsed.index:
         values["due_date"] = get("due_date", _optional(parse_date))
-    if "cost" in parsed.index:
-        values["cost_cents"] = get("cost", _optional(parse_amount)) or 0
+    if amount is not None and ("cost" in parsed.index or "margin" in parsed.index):
+        # The gross margin is the ERP's: its 毛利, or the amount excluding tax minus cost. The stored cost is
+        # whatever makes amount (including tax) minus cost equal to that margin.
+        basis = excl if excl is not None else (amount - tax if tax is not None and incl is not None else amount)
+        if margin is not None:
+            values["cost_cents"] = amount - margin
+        else:
+            values["cost_cents"] = (cost or 0) + (amount - basis)
     if "note" in parsed.index:
         values["note"] = get("note", parse_text, 2000, False)
-    customer = lookups.customers.get(code) if code else None
-    if code and customer is None:
-        errors.setdefault("customer_code", _("No customer has the code “%(code)s”; import the customers first.", code=code))
+    if amount is not None and amount < 0:
+        _plan_return(parsed, plan, get, errors, number, day, amount, values)
+        return
+    split = get("reps", parse_split)
+    customer = _order_customer(code, name, lookups, errors)
     splits = []
     for username, bp in split or []:
         rep = _rep(username, lookups, errors, "reps", active_only=False)
@@ -180,46 +414,123 @@ def _plan_order(parsed, plan, get, errors, lookups):
     if amount is not None and amount < collected:
         errors.setdefault("amount", _("%(paid)s has been collected against this order already: the amount cannot be less.",
                                       paid=fmt_money(collected / 100)))
-    plan.summary = f"{code or ''} · {fmt_money((amount or 0) / 100)}"
+    who = (customer or {}).get("code") or code or name or ""
+    plan.summary = f"{who} · {fmt_money((amount or 0) / 100)}"
+    if len(plan.lines) > 1:
+        plan.summary += " · " + _("%(n)s lines", n=len(plan.lines))
     if errors:
         return
+    assert customer is not None  # no customer is an error above
     values["customer"] = customer["id"]
     values["splits"] = frozenset(splits)
     plan.values = {"number": number, **values}
-    _compare(plan, values, lookups.orders.get(number))
+    _compare(plan, values, existing)
+
+
+def _plan_return(parsed, plan, get, errors, number, day, amount, values) -> None:
+    """A negative order (a 红字 document, or a negative amount): a return against the order its 源单编号
+    names, recorded through the returns service (server/sales/returns.py) under the document's number, so
+    importing it again changes nothing. Checked against the original order in `_check_returns`."""
+    original = get("original", parse_text, 64, False)
+    original = nfkc(original) if original else original
+    if not original and "original" not in errors:
+        errors["original" if "original" in parsed.index else "amount"] = _(
+            "A negative amount is a return: map the column naming the order it returns (源单编号), and fill it in.")
+    if original and number and nfkc(number) == original:
+        errors.setdefault("number", _("A return needs a number of its own, not its order's."))
+    margin = None
+    if "cost_cents" in values:
+        margin = -(amount - values["cost_cents"])
+    plan.summary = _("Return of %(order)s · %(amount)s", order=original or "?", amount=fmt_money(amount / 100))
+    if len(plan.lines) > 1:
+        plan.summary += " · " + _("%(n)s lines", n=len(plan.lines))
+    if errors:
+        return
+    plan.values = {"return": True, "number": number, "original": original, "amount_cents": -amount,
+                   "margin_cents": margin, "return_date": day, "note": values.get("note") or ""}
+    plan.action = "create"
+
+
+def _check_returns(plans: list[RowPlan], lookups: Lookups, column: str) -> None:
+    """Each return against its order, in the file or the database: the order exists and is not void, the
+    return is not dated before it, and all its returns do not exceed its amount. A return already recorded
+    under the document's number against that order is unchanged."""
+    in_file = {p.key: p for p in plans if p.action in ("create", "update", "unchanged") and not p.values.get("return")}
+    failed = {p.key for p in plans if p.action == "error"}
+    used = dict(lookups.returned)
+    for plan in plans:
+        if plan.action == "error" or not plan.values.get("return"):
+            continue
+        v = plan.values
+        existing = lookups.returns.get(v["number"])
+        order = lookups.orders.get(v["original"])
+        planned = in_file.get(v["original"])
+        if v["original"] in failed:
+            message = _("The order it returns, %(number)s, has errors in this file.", number=v["original"])
+        elif order is None and planned is None:
+            message = _("No order has the number “%(number)s”.", number=v["original"])
+        elif existing is not None:
+            same = order is not None and existing["sales_order"] == order["id"] and existing["amount_cents"] == v["amount_cents"]
+            if same:
+                plan.action, plan.existing_id = "unchanged", existing["id"]
+                continue
+            message = _("A return with this number exists already.")
+        else:
+            source = planned.values if planned else order
+            assert source is not None  # one of them exists (checked above)
+            amount, order_date = source["amount_cents"], source["order_date"]
+            order_id = order["id"] if order else None
+            left = amount - used.get(order_id, 0) if order_id else amount - used.get(v["original"], 0)
+            if order and order.get("voided_at") is not None:
+                message = _("This order is void: nothing more can be recorded against it.")
+            elif v["return_date"] < order_date:
+                message = _("A return cannot be dated before its order.")
+            elif v["amount_cents"] > left:
+                message = _("Only %(left)s of this order is left to return.", left=fmt_money(max(0, left) / 100))
+            else:
+                used[order_id or v["original"]] = used.get(order_id or v["original"], 0) + v["amount_cents"]
+                continue
+        plan.action = "error"
+        plan.errors.append((column, message))
 
 
 def _plan_collection(parsed, plan, get, errors, lookups):
-    number = get("number", parse_text, 64, True)
+    get("number", parse_text, 64, True)
     order_number = get("order_number", parse_text, 64, True)
     day = get("date", _required(parse_date))
+    _not_future(day, "date", errors, lookups)
     amount = get("amount", _required(parse_amount), allow_zero=False)
-    order = lookups.orders.get(order_number) if order_number else None
+    order = lookups.orders.get(order_number) or lookups.orders.get(nfkc(order_number)) if order_number else None
     if order_number and order is None:
         errors.setdefault("order_number", _("No order has the number “%(number)s”.", number=order_number))
+    if plan.key and len(plan.key) > 64:
+        errors.setdefault("number", _("At most %(n)s characters.", n=64))
     plan.summary = f"{order_number or ''} · {fmt_money((amount or 0) / 100)}"
+    if len(plan.lines) > 1:
+        plan.summary += " · " + _("%(n)s lines", n=len(plan.lines))
     if errors:
         return
     values = {"sales_order": order["id"], "received_on": day, "amount_cents": amount}
-    plan.values = {"number": number, **values}
-    _compare(plan, values, lookups.collections.get(number))
+    plan.values = {"number": plan.key, **values}
+    _compare(plan, values, lookups.collections.get(plan.key))
 
 
 def _check_cumulative(plans: list[RowPlan], lookups: Lookups, column: str) -> None:
     """All collections of an order, those in the database (less the ones this file replaces) and the
-    file's, may not exceed the order's amount: the row that goes over gets the error."""
+    file's, may not exceed the order's amount (including tax, as the receipts are) less its returns: the
+    row that goes over gets the error."""
     orders = {o["id"]: o for o in lookups.orders.values()}
     running = dict(lookups.collected)
     for plan in plans:
-        if plan.action != "error" and plan.existing_id is not None:
+        if plan.action not in ("error", "skip") and plan.existing_id is not None:
             old = lookups.collections[plan.key]
             running[old["sales_order"]] = running.get(old["sales_order"], 0) - old["amount_cents"]
     for plan in plans:
-        if plan.action == "error":
+        if plan.action in ("error", "skip"):
             continue
         order_id = plan.values["sales_order"]
         total = running.get(order_id, 0) + plan.values["amount_cents"]
-        limit = orders[order_id]["amount_cents"]
+        limit = orders[order_id]["amount_cents"] - lookups.returned.get(order_id, 0)
         if total > limit:
             plan.action = "error"
             plan.errors.append((column, _(
@@ -249,7 +560,7 @@ CHANGED_COLUMN = {"owner": "rep", "order_date": "date", "amount_cents": "amount"
 
 
 def counts(plans: list[RowPlan]) -> dict[str, int]:
-    out = {"create": 0, "update": 0, "unchanged": 0, "error": 0}
+    out = {"create": 0, "update": 0, "unchanged": 0, "skip": 0, "error": 0}
     for plan in plans:
         out[plan.action] += 1
     return out

@@ -13,7 +13,7 @@ from server.accounts.permissions import Actor
 from server.i18n import _, current_locale
 from server.imports import parsing, services
 from server.imports.tables import IMPORT_KINDS
-from server.web import FieldErrors, is_htmx, page, redirect
+from server.web import FieldErrors, form_data, is_htmx, page, redirect
 
 # The upload's request may carry the form's other fields and multipart framing besides a 2 MB file;
 # the service refuses a file over 2 MB with a clear message, this bound protects the server.
@@ -29,6 +29,7 @@ def _too_large(request: Request, exc: HTTPException) -> Response:
 async def _index(actor: Actor, status_code: int = 200, values: dict | None = None, errors: dict | None = None):
     return page(
         "imports/index.html", status_code=status_code, actor=actor, batches=await services.recent(actor),
+        sources=await services.sources(actor),
         values=values or {"kind": "customers"}, errors=errors or {}, **_labels(),
     )
 
@@ -38,6 +39,7 @@ def _labels() -> dict[str, Any]:
         "columns": parsing.COLUMNS, "kinds": IMPORT_KINDS, "kind_labels": services.KIND_LABELS,
         "status_labels": services.STATUS_LABELS, "action_labels": services.ACTION_LABELS,
         "encoding_labels": parsing.ENCODING_LABELS, "max_mb": parsing.MAX_BYTES // (1024 * 1024),
+        "line_level_kinds": parsing.LINE_LEVEL_KINDS,
     }
 
 
@@ -53,7 +55,8 @@ async def import_upload(request: Request, actor: Actor) -> object:
     kind = raw_kind if isinstance(raw_kind := form.get("kind"), str) else ""
     upload = form.get("file")
     pasted = raw_text if isinstance(raw_text := form.get("text"), str) else ""
-    values = {"kind": kind, "text": pasted}
+    source = raw_source if isinstance(raw_source := form.get("source"), str) else ""
+    values = {"kind": kind, "text": pasted, "source": source}
     try:
         if isinstance(upload, UploadFile) and upload.filename:
             data = await upload.read(parsing.MAX_BYTES + 1)
@@ -65,7 +68,7 @@ async def import_upload(request: Request, actor: Actor) -> object:
         if len(data) > parsing.MAX_BYTES:
             raise FieldErrors({"file": _(
                 "The file is larger than 2 MB. Split it into smaller files and import them one by one.")})
-        batch_id = await services.preview(actor, kind, filename, data)
+        batch_id = await services.preview(actor, kind, filename, data, source)
     except FieldErrors as e:
         return await _index(actor, 422, values, e.errors)
     return redirect(f"/imports/{batch_id}", request)
@@ -88,6 +91,18 @@ async def import_detail(actor: Actor, batch_id: UUID) -> object:
     return page("imports/detail.html", actor=actor, **info.context(), **_labels())
 
 
+@post("/imports/{batch_id:uuid}/mapping")
+async def import_mapping(request: Request, actor: Actor, batch_id: UUID) -> object:
+    values = await form_data(request)
+    try:
+        await services.remap(actor, batch_id, values)
+    except FieldErrors as e:
+        info = await services.detail(actor, batch_id)
+        return page("imports/detail.html", status_code=422, actor=actor, mapping_errors=e.errors, mapping_values=values,
+                    **info.context(), **_labels())
+    return redirect(f"/imports/{batch_id}", request)
+
+
 @post("/imports/{batch_id:uuid}/run")
 async def import_run(request: Request, actor: Actor, batch_id: UUID) -> object:
     try:
@@ -107,5 +122,6 @@ async def import_progress(request: Request, actor: Actor, batch_id: UUID) -> obj
 
 router = Router(
     path="/",
-    route_handlers=[import_index, import_upload, import_template, import_detail, import_run, import_progress],
+    route_handlers=[import_index, import_upload, import_template, import_detail, import_mapping, import_run,
+                    import_progress],
 )

@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -27,11 +27,33 @@ from server.accounts.tables import User
 from server.customers import services as customers
 from server.customers.tables import Customer
 from server.i18n import N_, _
-from server.imports.parsing import ImportFileError, decode
-from server.imports.planning import CHANGED_COLUMN, Lookups, Parsed, RowPlan, counts, parse_file, plan_rows
-from server.imports.tables import IMPORT_KINDS, ImportBatch
-from server.sales import credits
-from server.sales.tables import Collection, CollectionSplit, Order, OrderSplit
+from server.imports.parsing import (
+    COLUMNS,
+    LINE_LEVEL_KINDS,
+    ImportFileError,
+    Mapping,
+    MappingIncomplete,
+    decode,
+    group_label,
+    guess_mapping,
+    header_signature,
+    nfkc,
+    read_table,
+    resolve_mapping,
+)
+from server.imports.planning import (
+    CHANGED_COLUMN,
+    Lookups,
+    Parsed,
+    RowPlan,
+    counts,
+    natural_keys,
+    parse_file,
+    plan_rows,
+)
+from server.imports.tables import IMPORT_KINDS, ImportBatch, ImportSource
+from server.sales import credits, returns
+from server.sales.tables import Collection, CollectionSplit, Order, OrderReturn, OrderSplit
 from server.syncing import sequence
 from server.syncing.tables import Tombstone
 from server.web import Conflict, FieldErrors
@@ -42,7 +64,8 @@ CHUNK = 500  # rows applied between two progress reports
 
 KIND_LABELS = {"customers": N_("Customers"), "orders": N_("Orders"), "collections": N_("Collections")}
 STATUS_LABELS = {"previewed": N_("Previewed"), "running": N_("Running"), "done": N_("Done"), "failed": N_("Failed")}
-ACTION_LABELS = {"create": N_("Create"), "update": N_("Update"), "unchanged": N_("Unchanged"), "error": N_("Error")}
+ACTION_LABELS = {"create": N_("Create"), "update": N_("Update"), "unchanged": N_("Unchanged"), "skip": N_("Skipped"),
+                 "error": N_("Error")}
 
 
 # ------------------------------------------------------------------------------------ database reads
@@ -59,24 +82,33 @@ async def _chunked(make_query, values, size: int = 500) -> list[dict]:
 async def load_lookups(parsed: Parsed) -> Lookups:
     """The rows of the database the file's rows point at (by natural key), in a few set-based reads."""
     kind = parsed.kind
-    lookups = Lookups()
+    lookups = Lookups(today=clock.today())
     rows = parsed.table.rows
-    keys = {(parsed.cell(c, "code" if kind == "customers" else "number") or "").strip() for _l, c in rows} - {""}
+    keys = natural_keys(parsed)
+
+    def cells(column: str) -> set[str]:
+        raw = {(parsed.cell(c, column) or "").strip() for _l, c in rows}
+        return (raw | {nfkc(v) for v in raw}) - {""}
+
     if kind in ("customers", "orders"):
-        users = await User.select(User.id, User.username, User.role, User.active)
+        users = await User.select(User.id, User.username, User.role, User.active, User.display_name, User.erp_code)
         lookups.users = {u["username"].lower(): u for u in users}
     if kind == "customers":
         found = await _chunked(lambda part: Customer.select(
             Customer.id, Customer.code, Customer.name, Customer.owner, Customer.contact_name, Customer.phone,
-            Customer.address, Customer.latitude, Customer.longitude).where(Customer.code.is_in(part)), keys)
-        lookups.customers = {r["code"]: r for r in found}
+            Customer.address, Customer.latitude, Customer.longitude, Customer.created_at).where(Customer.code.is_in(part)), keys)
+        lookups.customers = {r["code"]: {**r, "created_on": clock.local_date(r["created_at"])} for r in found}
     elif kind == "orders":
-        codes = {(parsed.cell(c, "customer_code") or "").strip() for _l, c in rows} - {""}
-        found = await _chunked(lambda part: Customer.select(Customer.id, Customer.code).where(Customer.code.is_in(part)), codes)
-        lookups.customers = {r["code"]: r for r in found}
+        codes, names = cells("customer_code"), cells("customer_name")
+        found = await _chunked(lambda part: Customer.select(Customer.id, Customer.code, Customer.name)
+                               .where(Customer.code.is_in(part)), codes)
+        found += await _chunked(lambda part: Customer.select(Customer.id, Customer.code, Customer.name)
+                                .where(Customer.name.is_in(part)), names)
+        lookups.customers = {r["code"] or f"id:{r['id']}": r for r in found}
+        # The orders the file's rows are, and those its returns name (源单编号).
         orders = await _chunked(lambda part: Order.select(
             Order.id, Order.number, Order.customer, Order.order_date, Order.due_date, Order.amount_cents,
-            Order.cost_cents, Order.note).where(Order.number.is_in(part)), keys)
+            Order.cost_cents, Order.note, Order.voided_at).where(Order.number.is_in(part)), keys | cells("original"))
         by_id = {o["id"]: {**o, "splits": set()} for o in orders}
         splits = await _chunked(lambda part: OrderSplit.select(OrderSplit.sales_order, OrderSplit.rep, OrderSplit.share_bp)
                                 .where(OrderSplit.sales_order.is_in(part)), by_id)
@@ -88,10 +120,17 @@ async def load_lookups(parsed: Parsed) -> Lookups:
                               .where(Collection.sales_order.is_in(part)), by_id)
         for p in paid:
             lookups.collected[p["sales_order"]] = lookups.collected.get(p["sales_order"], 0) + p["amount_cents"]
+        found_returns = await _chunked(lambda part: OrderReturn.select(
+            OrderReturn.id, OrderReturn.number, OrderReturn.sales_order, OrderReturn.amount_cents)
+            .where(OrderReturn.number.is_in(part)), keys)
+        lookups.returns = {r["number"]: r for r in found_returns}
+        returned = await _chunked(lambda part: OrderReturn.select(OrderReturn.sales_order, OrderReturn.amount_cents)
+                                  .where(OrderReturn.sales_order.is_in(part)), by_id)
+        for r in returned:
+            lookups.returned[r["sales_order"]] = lookups.returned.get(r["sales_order"], 0) + r["amount_cents"]
     else:
-        numbers = {(parsed.cell(c, "order_number") or "").strip() for _l, c in rows} - {""}
         orders = await _chunked(lambda part: Order.select(Order.id, Order.number, Order.amount_cents)
-                                .where(Order.number.is_in(part)), numbers)
+                                .where(Order.number.is_in(part)), cells("order_number"))
         lookups.orders = {o["number"]: o for o in orders}
         existing = await _chunked(lambda part: Collection.select(
             Collection.id, Collection.number, Collection.sales_order, Collection.received_on, Collection.amount_cents)
@@ -101,11 +140,16 @@ async def load_lookups(parsed: Parsed) -> Lookups:
                               .where(Collection.sales_order.is_in(part)), [o["id"] for o in orders])
         for p in paid:
             lookups.collected[p["sales_order"]] = lookups.collected.get(p["sales_order"], 0) + p["amount_cents"]
+        # What was returned of them: receipts settle what is left owing, as the collection form counts it.
+        returned = await _chunked(lambda part: OrderReturn.select(OrderReturn.sales_order, OrderReturn.amount_cents)
+                                  .where(OrderReturn.sales_order.is_in(part)), [o["id"] for o in orders])
+        for r in returned:
+            lookups.returned[r["sales_order"]] = lookups.returned.get(r["sales_order"], 0) + r["amount_cents"]
     return lookups
 
 
-async def plan_text(kind: str, text: str) -> tuple[Parsed, list[RowPlan]]:
-    parsed = parse_file(kind, text)
+async def plan_text(kind: str, text: str, mapping: Mapping | None = None) -> tuple[Parsed, list[RowPlan]]:
+    parsed = parse_file(kind, text, mapping)
     return parsed, plan_rows(parsed, await load_lookups(parsed))
 
 
@@ -121,7 +165,8 @@ BATCH_COLUMNS = (
     ImportBatch.id, ImportBatch.kind, ImportBatch.filename, ImportBatch.sha256, ImportBatch.encoding,
     ImportBatch.status, ImportBatch.total_rows, ImportBatch.processed_rows, ImportBatch.error_rows,
     ImportBatch.created_count, ImportBatch.updated_count, ImportBatch.unchanged_count, ImportBatch.error,
-    ImportBatch.created_at, ImportBatch.finished_at,
+    ImportBatch.created_at, ImportBatch.finished_at, ImportBatch.mapping, ImportBatch.source_name,
+    ImportBatch.skipped_count,
 )
 
 
@@ -131,25 +176,110 @@ async def recent(actor: Actor, limit: int = 50) -> list[dict]:
         ImportBatch.created_at, ascending=False).limit(limit)
 
 
-async def preview(actor: Actor, kind: str, filename: str, data: bytes) -> UUID:
-    """Decode, parse and plan a file; keep it as a "previewed" batch (nothing else is written)."""
+async def sources(actor: Actor, kind: str | None = None) -> list[dict]:
+    """The saved sources (named ERP exports and their mappings), of one kind or all."""
+    require_admin(actor)
+    query = ImportSource.select(ImportSource.id, ImportSource.kind, ImportSource.name, ImportSource.updated_at)
+    if kind:
+        query = query.where(ImportSource.kind == kind)
+    return await query.order_by(ImportSource.name)
+
+
+async def _choose_mapping(kind: str, headers: list[str], source_name: str) -> tuple[Mapping, str]:
+    """The mapping a new file is read with, and the source it comes from: the named source's, else the
+    source saved from a file with the same headers, else a guess from the headers' known names."""
+    if source_name:
+        row = await ImportSource.select(ImportSource.mapping).where(
+            (ImportSource.kind == kind) & (ImportSource.name == source_name)).first()
+        mapping = Mapping.loads(row["mapping"]) if row else None
+        if mapping is not None:
+            return mapping, source_name
+    row = await ImportSource.select(ImportSource.name, ImportSource.mapping).where(
+        (ImportSource.kind == kind) & (ImportSource.headers == header_signature(headers))).order_by(
+        ImportSource.updated_at, ascending=False).first()
+    mapping = Mapping.loads(row["mapping"]) if row else None
+    if row and mapping is not None:
+        return mapping, row["name"]
+    return guess_mapping(kind, headers), source_name
+
+
+async def _tally(kind: str, text: str, mapping: Mapping) -> dict:
+    """The batch's counts under `mapping` (an incomplete mapping: every row counts as an error)."""
+    try:
+        _parsed, plans = await plan_text(kind, text, mapping)
+    except MappingIncomplete:
+        rows = len(read_table(text).rows)
+        return {"total_rows": rows, "error_rows": rows, "created_count": 0, "updated_count": 0, "unchanged_count": 0,
+                "skipped_count": 0}
+    tally = counts(plans)
+    return {"total_rows": len(plans), "error_rows": tally["error"], "created_count": tally["create"],
+            "updated_count": tally["update"], "unchanged_count": tally["unchanged"], "skipped_count": tally["skip"]}
+
+
+async def preview(actor: Actor, kind: str, filename: str, data: bytes, source_name: str = "") -> UUID:
+    """Decode, parse and plan a file; keep it as a "previewed" batch (nothing else is written). A file whose
+    columns are not all mapped yet is kept too: its page asks for the mapping."""
     require_admin(actor)
     if kind not in IMPORT_KINDS:
         raise FieldErrors({"kind": _("Choose what the file holds.")})
+    source_name = nfkc(source_name)[:100]
     try:
         text, encoding = decode(data)
-        parsed, plans = await plan_text(kind, text)
+        table = read_table(text)
+        if not table.rows:
+            raise ImportFileError(_("The file has a header row but no data rows."))
+        mapping, source_name = await _choose_mapping(kind, table.headers, source_name)
+        tally = await _tally(kind, text, mapping)
     except ImportFileError as e:
         raise FieldErrors({"file": e.message}) from None
-    tally = counts(plans)
     batch_id = uuid4()
     await ImportBatch.insert(ImportBatch(
         id=batch_id, kind=kind, filename=(filename or "")[-200:], sha256=hashlib.sha256(data).hexdigest(),
-        encoding=encoding, content=text, status="previewed", total_rows=len(plans), processed_rows=0,
-        error_rows=tally["error"], created_count=tally["create"], updated_count=tally["update"],
-        unchanged_count=tally["unchanged"], error="", created_by=actor.id, created_at=clock.now(),
+        encoding=encoding, content=text, status="previewed", processed_rows=0, error="", created_by=actor.id,
+        created_at=clock.now(), mapping=mapping.dumps(), source_name=source_name, **tally,
     ))
     return batch_id
+
+
+async def remap(actor: Actor, batch_id: UUID, form: dict[str, str]) -> None:
+    """The admin's mapping of a previewed batch's headers (`col-<key>`: a header's position, or empty;
+    `line_level`; `source`: a name to save it under, reused for the next file of that source)."""
+    batch = await get(actor, batch_id)
+    if batch["status"] not in ("previewed", "failed"):
+        raise Conflict(_("This import has already run."))
+    content = await ImportBatch.select(ImportBatch.content).where(ImportBatch.id == batch_id).first()
+    text = content["content"] if content else ""
+    headers = read_table(text).headers
+    columns: dict[str, str] = {}
+    for column in COLUMNS[batch["kind"]]:
+        raw = (form.get(f"col-{column.key}") or "").strip()
+        if raw.isdigit() and int(raw) < len(headers) and headers[int(raw)].strip():
+            columns[column.key] = headers[int(raw)].strip()
+        elif raw:
+            raise FieldErrors({f"col-{column.key}": _("Choose one of the file's columns.")})
+    mapping = Mapping(columns=columns, line_level=batch["kind"] in LINE_LEVEL_KINDS and bool(form.get("line_level")))
+    try:
+        resolve_mapping(batch["kind"], headers, mapping)
+    except ImportFileError as e:
+        raise FieldErrors({"mapping": e.message}) from None
+    name = nfkc(form.get("source") or "")
+    if len(name) > 100:
+        raise FieldErrors({"source": _("At most %(n)s characters.", n=100)})
+    tally = await _tally(batch["kind"], text, mapping)
+    now = clock.now()
+    async with db.write_transaction():
+        await ImportBatch.update({**{getattr(ImportBatch, k): v for k, v in tally.items()},
+                                  ImportBatch.mapping: mapping.dumps(), ImportBatch.source_name: name}).where(
+            ImportBatch.id == batch_id)
+        if name:
+            values: dict[Any, Any] = {ImportSource.mapping: mapping.dumps(), ImportSource.headers: header_signature(headers),
+                      ImportSource.updated_at: now}
+            where = (ImportSource.kind == batch["kind"]) & (ImportSource.name == name)
+            if await ImportSource.exists().where(where):
+                await ImportSource.update(values).where(where)
+            else:
+                await ImportSource.insert(ImportSource({ImportSource.id: uuid4(), ImportSource.kind: batch["kind"],
+                                                        ImportSource.name: name, **values}))
 
 
 async def get(actor: Actor, batch_id: UUID) -> dict:
@@ -173,6 +303,13 @@ class ImportPreview:
     ignored: list[str] = field(default_factory=list)  # headers that name no column
     delimiter: str = ""  # translated: comma, semicolon or tab
     file_error: str = ""
+    # The column-mapping step: the file's headers, the mapping the preview used (column key -> position of
+    # its header), the required columns it leaves unmapped, and the sources saved for this kind.
+    headers: list[str] = field(default_factory=list)
+    mapped: dict[str, int] = field(default_factory=dict)
+    line_level: bool = False
+    missing: list[str] = field(default_factory=list)
+    sources: list[dict] = field(default_factory=list)
 
     def context(self) -> dict[str, Any]:
         """The fields as a template's variables."""
@@ -180,7 +317,7 @@ class ImportPreview:
 
 
 async def detail(actor: Actor, batch_id: UUID) -> ImportPreview:
-    """A batch, and while it can still run, its rows planned against the database as it is now."""
+    """A batch, and while it can still run, its mapping and its rows planned against the database as it is now."""
     batch = await get(actor, batch_id)
     before = await ImportBatch.select(ImportBatch.finished_at).where(
         (ImportBatch.sha256 == batch["sha256"]) & (ImportBatch.kind == batch["kind"]) & (ImportBatch.status == "done")
@@ -188,8 +325,18 @@ async def detail(actor: Actor, batch_id: UUID) -> ImportPreview:
     out = ImportPreview(batch=batch, before=before["finished_at"] if before else None)
     if batch["status"] in ("previewed", "failed"):
         content = await ImportBatch.select(ImportBatch.content).where(ImportBatch.id == batch_id).first()
+        text = content["content"] if content else ""
+        mapping = Mapping.loads(batch["mapping"])
         try:
-            parsed, plans = await plan_text(batch["kind"], content["content"] if content else "")
+            table = read_table(text)
+            mapping = mapping or guess_mapping(batch["kind"], table.headers)
+            out.headers, out.line_level = table.headers, mapping.line_level
+            out.mapped = resolve_mapping(batch["kind"], table.headers, mapping)[0]
+            out.sources = await sources(actor, batch["kind"])
+            parsed, plans = await plan_text(batch["kind"], text, mapping)
+        except MappingIncomplete as e:
+            out.missing = [group_label(batch["kind"], g) for g in e.missing]
+            return out
         except ImportFileError as e:  # pragma: no cover - the file was read at preview
             out.file_error = e.message
             return out
@@ -226,6 +373,12 @@ async def start(actor: Actor, batch_id: UUID) -> None:
     batch = await get(actor, batch_id)
     if batch["status"] not in ("previewed", "failed"):
         raise Conflict(_("This import has already run."))
+    content = await ImportBatch.select(ImportBatch.content).where(ImportBatch.id == batch_id).first()
+    try:
+        parse_file(batch["kind"], content["content"] if content else "", Mapping.loads(batch["mapping"]))
+    except MappingIncomplete as e:
+        raise RunRefused(_("Map these columns first: %(names)s.",
+                           names=", ".join(group_label(batch["kind"], g) for g in e.missing))) from None
     if batch["error_rows"]:
         raise RunRefused(_("%(n)s rows have errors. Nothing was imported: correct the file and upload it again.",
                            n=batch["error_rows"]))
@@ -258,11 +411,12 @@ async def _report_progress(batch_id: UUID, processed: int) -> None:
 async def run(actor: Actor, batch_id: UUID) -> None:
     """Apply the batch as one write transaction; a failure rolls everything back and marks it failed."""
     try:
-        content = await ImportBatch.select(ImportBatch.kind, ImportBatch.content).where(ImportBatch.id == batch_id).first()
+        content = await ImportBatch.select(ImportBatch.kind, ImportBatch.content, ImportBatch.mapping).where(
+            ImportBatch.id == batch_id).first()
         if content is None:
             raise LookupError(batch_id)
         async with db.write_transaction():
-            parsed, plans = await plan_text(content["kind"], content["content"])
+            parsed, plans = await plan_text(content["kind"], content["content"], Mapping.loads(content["mapping"]))
             tally = counts(plans)
             if tally["error"]:
                 raise RunRefused(_("The data changed since the preview: %(n)s rows have errors now. Upload the file again.",
@@ -271,7 +425,8 @@ async def run(actor: Actor, batch_id: UUID) -> None:
             await ImportBatch.update({
                 ImportBatch.status: "done", ImportBatch.processed_rows: len(plans), ImportBatch.error_rows: 0,
                 ImportBatch.created_count: tally["create"], ImportBatch.updated_count: tally["update"],
-                ImportBatch.unchanged_count: tally["unchanged"], ImportBatch.finished_at: clock.now(),
+                ImportBatch.unchanged_count: tally["unchanged"], ImportBatch.skipped_count: tally["skip"],
+                ImportBatch.finished_at: clock.now(),
             }).where(ImportBatch.id == batch_id)
     except Exception as e:  # noqa: BLE001 - any failure: rolled back, shown on the batch
         message = e.message if isinstance(e, (RunRefused, ImportFileError)) else _(
@@ -291,9 +446,11 @@ async def run(actor: Actor, batch_id: UUID) -> None:
 async def _apply(actor: Actor, batch_id: UUID, kind: str, plans: list[RowPlan]) -> None:
     now = clock.now()
     processed = 0
+    # Returns go last: the order a return names may be created by this same file.
+    returns = [p for p in plans if p.action == "create" and p.values.get("return")]
     for start in range(0, len(plans), CHUNK):
         chunk = plans[start:start + CHUNK]
-        creates = [p for p in chunk if p.action == "create"]
+        creates = [p for p in chunk if p.action == "create" and not p.values.get("return")]
         updates = [p for p in chunk if p.action == "update"]
         if kind == "customers":
             await _apply_customers(actor, creates, updates, now)
@@ -303,6 +460,23 @@ async def _apply(actor: Actor, batch_id: UUID, kind: str, plans: list[RowPlan]) 
             await _apply_collections(actor, creates, updates, now)
         processed += len(chunk)
         await _report_progress(batch_id, processed)
+    await _apply_returns(actor, returns)
+
+
+async def _apply_returns(actor: Actor, plans: list[RowPlan]) -> None:
+    """Each return through the one returns service (server/sales/returns.py), inside this import's
+    transaction, under the document's number: a second import of the file finds it and changes nothing."""
+    if not plans:
+        return
+    numbers = {p.values["original"] for p in plans}
+    ids = {o["number"]: o["id"] for o in await _chunked(
+        lambda part: Order.select(Order.id, Order.number).where(Order.number.is_in(part)), numbers)}
+    for p in plans:
+        v = p.values
+        reason = v["note"] or _("Imported from the ERP: %(number)s", number=v["number"])
+        await returns.record_return(actor, ids[v["original"]], amount_cents=v["amount_cents"],
+                                    margin_cents=v["margin_cents"], return_date=v["return_date"], reason=reason,
+                                    external_ref=v["number"], source="import")
 
 
 async def _apply_customers(actor: Actor, creates: list[RowPlan], updates: list[RowPlan], now) -> None:
@@ -315,13 +489,16 @@ async def _apply_customers(actor: Actor, creates: list[RowPlan], updates: list[R
         "id": uuid4(), "name": p.values["name"], "contact_name": p.values.get("contact_name", ""),
         "phone": p.values.get("phone", ""), "address": p.values.get("address", ""), "code": p.values["code"],
         "latitude": p.values.get("latitude"), "longitude": p.values.get("longitude"),
-        "owner": p.values["owner"], "created_by": actor.id, "created_at": now, "updated_at": now,
+        "owner": p.values["owner"], "created_by": actor.id, "created_at": _created_at(p.values, now), "updated_at": now,
         "server_seq": first + k,
     }) for k, p in enumerate(creates)])
     seq = first + len(creates)
     for p in updates:
         # The match keys follow a changed name or phone (server/customers/keys.py).
-        fields = {getattr(Customer, k): v for k, v in customers.with_keys({k: p.values[k] for k in p.changed}).items()}
+        fields = {getattr(Customer, k): v for k, v in customers.with_keys(
+            {k: p.values[k] for k in p.changed if k != "created_on"}).items()}
+        if "created_on" in p.changed:
+            fields[Customer.created_at] = _created_at(p.values, now)
         if "owner" in p.changed:
             # The previous owner's phones drop the customer at their next pull.
             old = await Customer.select(Customer.owner).where(Customer.id == p.existing_id).first()
@@ -331,6 +508,13 @@ async def _apply_customers(actor: Actor, creates: list[RowPlan], updates: list[R
             seq += 1
         await Customer.update({**fields, Customer.updated_at: now, Customer.server_seq: seq}).where(Customer.id == p.existing_id)
         seq += 1
+
+
+def _created_at(values: dict, now: datetime) -> datetime:
+    """A customer's creation time: the ERP's creation date (the start of that day in the company's time
+    zone, so "new customers" counts it in that month), or now."""
+    day = values.get("created_on")
+    return datetime.combine(day, time(0), tzinfo=clock.company_tz()) if day else now
 
 
 async def _apply_orders(actor: Actor, creates: list[RowPlan], updates: list[RowPlan], now) -> None:

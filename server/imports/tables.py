@@ -28,3 +28,20 @@ class ImportBatch(Table, tablename="import_batch"):
     created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz()
     finished_at = Timestamptz(null=True, default=None)
+    # The column mapping the file is read with (parsing.Mapping as JSON; empty: the headers' known names)
+    # and the source it was saved under or taken from.
+    mapping = Text(default="")
+    source_name = Varchar(length=100, default="")
+    skipped_count = Integer(default=0)  # total rows (合计) skipped
+
+
+class ImportSource(Table, tablename="import_source"):
+    """A named ERP export ("K/3 销售出库") and the column mapping its files are read with: saved once in a
+    preview, applied to the next file of the kind whose headers are the same (`headers`)."""
+
+    id = UUID(primary_key=True)
+    kind = Varchar(length=16)
+    name = Varchar(length=100)
+    mapping = Text()  # parsing.Mapping as JSON
+    headers = Text(default="")  # parsing.header_signature of the file it was saved from
+    updated_at = Timestamptz()

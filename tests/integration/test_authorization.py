@@ -374,6 +374,9 @@ MATRIX: dict[tuple[str, str], Case] = {
         lambda r: f"/imports/{__import__('tests.integration.test_imports', fromlist=['_']).matrix_batch(r)}/progress", _ADMIN_ONLY),
     ("POST", "/imports/{batch_id:uuid}/run"): Case(
         lambda r: f"/imports/{__import__('tests.integration.test_imports', fromlist=['_']).matrix_batch(r)}/run", _ADMIN_ONLY, body=lambda r: {}),
+    ("POST", "/imports/{batch_id:uuid}/mapping"): Case(
+        lambda r: f"/imports/{__import__('tests.integration.test_imports', fromlist=['_']).matrix_batch(r)}/mapping", _ADMIN_ONLY,
+        body=lambda r: {"col-code": "0", "col-name": "1", "col-rep": "2"}),
     # --- end imports ---
     # --- KPIs, target plans, pace settings (server/targets) ---
     # The catalogue is for everyone signed in; defining KPIs, thresholds and the calendar is admin work.
