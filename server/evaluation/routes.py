@@ -3,13 +3,14 @@ calibration view, a rep's scorecard with acknowledgement, re-opening a score (ad
 
 from __future__ import annotations
 
+import asyncio
 from uuid import UUID
 
-from litestar import Request, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.datastructures import State
 
 from server.accounts.permissions import Actor, require_role
-from server.evaluation import catalogue, ratings, services, views
+from server.evaluation import catalogue, editor, ratings, report, services, views
 from server.i18n import _
 from server.validation import optional_uuid
 from server.web import FieldErrors, flash, form_data, page, redirect
@@ -23,6 +24,34 @@ async def evaluation_hub(actor: Actor) -> object:
 async def _new_context(actor: Actor, values: dict, errors: dict) -> dict:
     return {"teams": await services.team_choices(actor), "templates": await catalogue.current_templates(),
             "values": values, "errors": errors, "name": catalogue.local}
+
+
+@get("/evaluation/templates")
+async def template_list(actor: Actor) -> object:
+    require_role(actor, "admin")
+    return page("evaluation/templates.html", templates=await catalogue.current_templates(), name=catalogue.local)
+
+
+async def _editor(actor: Actor, template_id: UUID, values: dict | None, errors: dict, status: int = 200) -> object:
+    template = await editor.template_for(actor, template_id)
+    return page("evaluation/template_edit.html", tpl=template, values=values or editor.form_values(template),
+                errors=errors, sources=views.SOURCE_LABELS, process_labels=views.PROCESS_LABELS, status_code=status)
+
+
+@get("/evaluation/templates/{template_id:uuid}")
+async def template_edit(actor: Actor, template_id: UUID) -> object:
+    return await _editor(actor, template_id, None, {})
+
+
+@post("/evaluation/templates/{template_id:uuid}")
+async def template_save(request: Request, actor: Actor, template_id: UUID) -> object:
+    data = await form_data(request)
+    try:
+        new_id = await editor.save(actor, template_id, data)
+    except FieldErrors as e:
+        return await _editor(actor, template_id, data, e.errors, 422)
+    flash(request, _("Saved as a new version: cycles already open keep the version they started with."))
+    return redirect(f"/evaluation/templates/{new_id}", request)
 
 
 @get("/evaluation/cycles/new")
@@ -102,6 +131,24 @@ async def score_show(actor: Actor, state: State, score_id: UUID) -> object:
                 errors={})
 
 
+@get("/evaluation/scores/{score_id:uuid}/print")
+async def score_print(actor: Actor, state: State, score_id: UUID) -> object:
+    """The scorecard with every item open, for printing on A4 (the print stylesheet)."""
+    return page("evaluation/scorecard.html",
+                **await views.scorecard(actor, score_id, state.settings.evaluation_reps_see_ranking),
+                missing=views.MISSING_LABELS, sources=views.SOURCE_LABELS, process_labels=views.PROCESS_LABELS,
+                errors={}, printing=True)
+
+
+@get("/evaluation/scores/{score_id:uuid}/report.pdf")
+async def score_pdf(actor: Actor, state: State, score_id: UUID) -> Response:
+    context = await views.scorecard(actor, score_id, state.settings.evaluation_reps_see_ranking)
+    content = await asyncio.to_thread(report.build, context, views.MISSING_LABELS)
+    name = f"scorecard-{context['snap'].get('period', '')}.pdf"
+    return Response(content, media_type="application/pdf",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
 @post("/evaluation/scores/{score_id:uuid}/acknowledge")
 async def score_acknowledge(request: Request, actor: Actor, score_id: UUID) -> object:
     await services.acknowledge(actor, score_id, await form_data(request))
@@ -125,5 +172,6 @@ async def score_reopen(request: Request, actor: Actor, state: State, score_id: U
 
 
 router = Router(path="/", route_handlers=[
-    evaluation_hub, cycle_new, cycle_create, cycle_detail, cycle_peers, cycle_advance, cycle_calibration, form_show,
-    form_save, score_show, score_acknowledge, score_adjust, score_reopen])
+    evaluation_hub, template_list, template_edit, template_save, cycle_new, cycle_create, cycle_detail, cycle_peers,
+    cycle_advance, cycle_calibration, form_show, form_save, score_show, score_print, score_pdf, score_acknowledge,
+    score_adjust, score_reopen])

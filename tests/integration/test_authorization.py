@@ -441,6 +441,11 @@ MATRIX: dict[tuple[str, str], Case] = {
     # a rating form opens for its rater only (not even admin); a scorecard for its rep (once published), their
     # manager and admin; calibration by the team's manager or admin; re-opening a final score by admin only.
     ("GET", "/evaluation"): Case("/evaluation", _SIGNED_IN),
+    ("GET", "/evaluation/templates"): Case("/evaluation/templates", _ADMIN_ONLY),
+    ("GET", "/evaluation/templates/{template_id:uuid}"): Case(f"/evaluation/templates/{factories.FIELD_TEMPLATE}",
+                                                              _ADMIN_ONLY),
+    ("POST", "/evaluation/templates/{template_id:uuid}"): Case(
+        f"/evaluation/templates/{factories.FIELD_TEMPLATE}", _ADMIN_ONLY, body=lambda r: _template_form(r)),
     ("GET", "/evaluation/cycles/new"): Case("/evaluation/cycles/new", row(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK)),
     ("POST", "/evaluation/cycles"): Case("/evaluation/cycles", row(LOGIN, FORBIDDEN, FORBIDDEN, OK, INVALID, OK),
                                          body=lambda r: {"team": str(r.world.team_a), "kind": "year",
@@ -464,6 +469,11 @@ MATRIX: dict[tuple[str, str], Case] = {
         body=lambda r: {"action": "save"}),
     ("GET", "/evaluation/scores/{score_id:uuid}"): Case(
         lambda r: f"/evaluation/scores/{_eval(r)['published_score']}", row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK)),
+    ("GET", "/evaluation/scores/{score_id:uuid}/print"): Case(
+        lambda r: f"/evaluation/scores/{_eval(r)['published_score']}/print", row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK)),
+    ("GET", "/evaluation/scores/{score_id:uuid}/report.pdf"): Case(
+        lambda r: f"/evaluation/scores/{_eval(r)['published_score']}/report.pdf",
+        row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK)),
     ("POST", "/evaluation/scores/{score_id:uuid}/acknowledge"): Case(
         lambda r: f"/evaluation/scores/{_eval(r)['published_score']}/acknowledge",
         row(LOGIN, OK, HIDDEN, HIDDEN, HIDDEN, HIDDEN), body=lambda r: {"reply": "Read"}),
@@ -477,6 +487,13 @@ MATRIX: dict[tuple[str, str], Case] = {
 }
 
 _EVAL_YEARS = itertools.count()
+
+
+def _template_form(r: Records) -> dict:
+    """The ready field-rep template's editor form, unchanged (a valid save)."""
+    from server.evaluation import catalogue, editor
+
+    return editor.form_values(r.client.run(catalogue.load(factories.FIELD_TEMPLATE)))
 
 
 def _eval(r: Records) -> dict:

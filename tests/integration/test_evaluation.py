@@ -203,3 +203,65 @@ def test_peer_anonymity_below_and_at_the_threshold(client, team, settings, answe
             if url.endswith("/calibration"):
                 # The ranking lists peers as reps with their own scores, never as raters of rep_a1.
                 assert "rater" not in body.lower()
+
+
+def test_the_pdf_report_carries_the_reps_chinese_name_and_the_print_page_opens_every_item(client, team, settings):
+    import io
+
+    from pypdf import PdfReader
+
+    from server.accounts.tables import User
+
+    w = team["world"]
+    client.run(User.update({User.display_name: "张伟"}).where(User.id == w.rep))
+    cycle = open_cycle(client, w.team_a, team["period"])
+    client.post_form(f"/evaluation/cycles/{cycle}/advance", {"state": "open"})
+    answer(client, "mgr_a", assignment(client, cycle, w.rep, w.manager, "manager"), 4, "客户投诉当天处理")
+    client.login("mgr_a")
+    client.post_form(f"/evaluation/cycles/{cycle}/advance", {"state": "rating"})
+    client.post_form(f"/evaluation/cycles/{cycle}/advance", {"state": "calibration"})
+    score = score_of(client, cycle, w.rep)
+    client.login("rep_a1")
+    pdf = client.get(f"/evaluation/scores/{score['id']}/report.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    # The rep's name and the manager's comment in Chinese, the items in the reader's language (English here).
+    assert "张伟" in text and "客户投诉当天处理" in text and "Revenue against target" in text
+    printable = client.get(f"/evaluation/scores/{score['id']}/print")
+    assert printable.status_code == 200 and printable.text.count("<details") == printable.text.count(" open>")
+    client.login("rep_a2")
+    assert client.get(f"/evaluation/scores/{score['id']}/report.pdf").status_code == 404
+
+
+def test_editing_a_template_makes_a_new_version_and_a_running_cycle_keeps_its_own(client, team, settings):
+    from server.evaluation import catalogue, editor
+    from server.evaluation.tables import ScorecardTemplate
+
+    w = team["world"]
+    cycle = open_cycle(client, w.team_a, team["period"])
+    template = client.run(catalogue.load(UUID(FIELD)))
+    form = editor.form_values(template)
+    results, conduct = template.dimensions[0], template.dimensions[2]
+    client.login("boss")
+    # Weights that do not add up to 100 % are refused with the sum, and nothing typed is lost.
+    bad = {**form, f"d_{results.id}_weight": "60", "name_en": "Field reps, 2027"}
+    r = client.post_form(f"/evaluation/templates/{FIELD}", bad)
+    assert r.status_code == 422 and "110 %" in r.text and "Field reps, 2027" in r.text
+    # Sales results 60 %, conduct 10 %; revenue's floor 70 %.
+    revenue = results.items[0]
+    good = {**bad, f"d_{conduct.id}_weight": "10", f"i_{revenue.id}_floor": "70"}
+    r = client.post_form(f"/evaluation/templates/{FIELD}", good)
+    assert r.status_code == 303, r.text[:1000]
+    new_id = UUID(r.headers["location"].rsplit("/", 1)[1])
+    new = client.run(catalogue.load(new_id))
+    assert new.version == 2 and new.code == "field" and new.dimensions[0].weight_bp == 6000
+    assert new.dimensions[0].items[0].floor == pytest.approx(0.7) and new.name_en == "Field reps, 2027"
+    current = client.run(ScorecardTemplate.select(ScorecardTemplate.id).where(
+        (ScorecardTemplate.code == "field") & (ScorecardTemplate.current == True)))  # noqa: E712
+    assert [c["id"] for c in current] == [new_id]
+    # The cycle opened before keeps version 1.
+    row = client.run(EvaluationCycle.select(EvaluationCycle.template).where(EvaluationCycle.id == cycle).first())
+    assert row["template"] == UUID(FIELD)
+    # A manager may not edit templates.
+    client.login("mgr_a")
+    assert client.get(f"/evaluation/templates/{new_id}").status_code == 403
