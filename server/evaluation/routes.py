@@ -10,7 +10,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.datastructures import State
 
 from server.accounts.permissions import Actor, require_role
-from server.evaluation import catalogue, editor, ratings, report, services, views
+from server.evaluation import catalogue, editor, ratings, services, views
 from server.i18n import _
 from server.validation import optional_uuid
 from server.web import FieldErrors, flash, form_data, page, redirect
@@ -142,6 +142,8 @@ async def score_print(actor: Actor, state: State, score_id: UUID) -> object:
 
 @get("/evaluation/scores/{score_id:uuid}/report.pdf")
 async def score_pdf(actor: Actor, state: State, score_id: UUID) -> Response:
+    from server.evaluation import report  # ReportLab loads on the first report, not at start-up
+
     context = await views.scorecard(actor, score_id, state.settings.evaluation_reps_see_ranking)
     content = await asyncio.to_thread(report.build, context, views.MISSING_LABELS)
     name = f"scorecard-{context['snap'].get('period', '')}.pdf"
