@@ -31,6 +31,7 @@ from server.accounts.services import LoginThrottle
 from server.accounts.sessions import SessionCookieConfig
 from server.customers import routes as customers_routes
 from server.dashboards import routes as dashboards_routes
+from server.evaluation import routes as evaluation_routes
 from server.home import routes as home_routes
 from server.imports import routes as imports_routes
 from server.jobs import routes as jobs_routes
@@ -66,7 +67,7 @@ log = logging.getLogger("fieldpace")
 
 DOMAINS = (
     "accounts", "customers", "visits", "reports", "home", "syncing", "system", "sales", "imports", "targets",
-    "dashboards", "jobs", "notifications",
+    "dashboards", "jobs", "notifications", "evaluation",
 )
 TEMPLATE_DIRS = [ROOT / "web" / "templates", *(ROOT / "server" / d / "templates" for d in DOMAINS)]
 
@@ -232,7 +233,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             system_routes.router, accounts_routes.router, home_routes.router, customers_routes.router,
             visits_routes.router, reports_routes.router, syncing_routes.router, sales_routes.router,
             imports_routes.router, targets_routes.router, dashboards_routes.router, jobs_routes.router,
-            notifications_routes.router, icons,
+            notifications_routes.router, evaluation_routes.router, icons,
         ],
         dependencies={"actor": Provide(provide_actor)},
         before_request=before_request,

@@ -143,6 +143,11 @@ class Writer:
         return self.written / max(time.monotonic() - self.started, 1e-6)
 
 
+# Evaluations (rated, scored, published) are made for small demo companies only: they are a walkthrough,
+# and the large benchmark companies make their own.
+DEMO_EVALUATION_MAX_REPS = 50
+
+
 async def is_empty() -> bool:
     return not await User.exists()
 
@@ -275,6 +280,12 @@ async def generate(reps: int = 8, days: int = 365, customers_per_rep: int = 40, 
     await targets_demo.plan(w, new_id, stats, admin, teams, members, rep_ids, ability, energy, today, days,
                             season=SEASON, improver=IMPROVER)
     await w.flush()
+    if reps <= DEMO_EVALUATION_MAX_REPS:
+        from server.evaluation import demo as evaluation_demo
+
+        counts["evaluation_cycles"] = await evaluation_demo.cycles(
+            teams, managers, [[rep_ids[i] for i in m] for m in members], dict(zip(rep_ids, ability, strict=True)),
+            today, seed)
     await SyncCounter.update({SyncCounter.value: seq["sync"]}).where(SyncCounter.id == 1)
     counts.update({k: v for k, v in w.counts.items() if k not in ("team", "app_user", "team_manager")})
     counts["rows"] = w.written

@@ -145,6 +145,16 @@ class Settings:
         "Days a read notification (and its delivered pushes) is kept before the cleanup job deletes it.",
         90,
     )
+    evaluation_peer_min: int = setting(
+        "FIELDPACE_EVALUATION_PEER_MIN",
+        "Peer ratings count (and show, as an average only) when at least this many peers answered.",
+        3,
+    )
+    evaluation_reps_see_ranking: bool = setting(
+        "FIELDPACE_EVALUATION_REPS_SEE_RANKING",
+        "Whether reps see their rank within the team on their scorecard (managers always see the ranking).",
+        False,
+    )
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:

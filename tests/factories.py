@@ -267,3 +267,34 @@ async def visit_photo(rep: UUID, visit: UUID, data: bytes = JPEG) -> UUID:
     await VisitPhoto.insert(VisitPhoto(id=pid, visit=visit, rep=rep, content_type="image/jpeg", size_bytes=len(data),
                                        thumb_bytes=0, created_at=clock.now()))
     return pid
+FIELD_TEMPLATE = UUID("00000000-0000-0000-0008-000000000001")
+
+
+async def evaluation_cycles(team: UUID, rep: UUID, peer: UUID, manager: UUID) -> dict[str, UUID]:
+    """Four evaluation cycles of `team` on the ready field-rep template, one per state (open, rating,
+    calibration, published), each with `rep` rated by themself, `manager` and `peer`; the last two with
+    final scores. Returns {state: cycle id, "<state>_score": rep's score, "self_form": rep's self form in
+    the rating cycle, "peer_form": peer's form for rep in it}."""
+    from server.evaluation import scores
+    from server.evaluation.tables import EvaluationCycle, RaterAssignment, Score
+
+    out: dict[str, UUID] = {}
+    for month, state in enumerate(("open", "rating", "calibration", "published"), start=1):
+        cid = uuid4()
+        await EvaluationCycle.insert(EvaluationCycle(
+            id=cid, template=FIELD_TEMPLATE, team=team, kind="month", period=f"2025-{month:02d}", state="rating",
+            opened_by=manager, opened_at=clock.now(), rating_due=date(2025, month, 28)))
+        forms = {role: uuid4() for role in ("self", "manager", "peer")}
+        await RaterAssignment.insert(
+            RaterAssignment(id=forms["self"], cycle=cid, ratee=rep, rater=rep, role="self"),
+            RaterAssignment(id=forms["manager"], cycle=cid, ratee=rep, rater=manager, role="manager"),
+            RaterAssignment(id=forms["peer"], cycle=cid, ratee=rep, rater=peer, role="peer"))
+        if state in ("calibration", "published"):
+            await scores.compute(cid, final=True, peer_min=3)
+            score = await Score.select(Score.id).where((Score.cycle == cid) & (Score.rep == rep)).first()
+            out[f"{state}_score"] = score["id"]
+        await EvaluationCycle.update({EvaluationCycle.state: state}).where(EvaluationCycle.id == cid)
+        out[state] = cid
+        if state == "rating":
+            out["self_form"], out["peer_form"], out["manager_form"] = forms["self"], forms["peer"], forms["manager"]
+    return out

@@ -38,6 +38,7 @@ class Job:
 
 def registered(settings: Settings) -> list[Job]:
     """The jobs this installation runs."""
+    from server.evaluation import jobs as evaluation_jobs
     from server.jobs import jobs as job_jobs
     from server.notifications import jobs as notification_jobs
     from server.targets import jobs as target_jobs
@@ -51,6 +52,8 @@ def registered(settings: Settings) -> list[Job]:
             N_("Send queued push notifications whose time has come (retries, the end of quiet hours).")),
         Job("notifications.cleanup", notification_jobs.cleanup, Daily(time(3, 30)),
             N_("Delete dead push subscriptions and old read notifications.")),
+        Job("evaluation.scores", evaluation_jobs.compute_scores, Daily(time(2, 0)),
+            N_("Compute the provisional scores of open evaluation cycles; close those whose rating is due.")),
         Job("jobs.prune", job_jobs.prune_runs, Daily(time(3, 15)),
             N_("Delete old job run records.")),
     ]

@@ -16,6 +16,7 @@ RULE_LABELS = {
     "anomaly": N_("Fewer visits or orders than usual"),
     "missing_report": N_("Missing daily report"),
     "feedback": N_("Feedback on my reports"),
+    "evaluation": N_("Evaluations"),
 }
 STATUS_WORDS = {"at_risk": N_("at risk"), "behind": N_("behind")}
 MEASURE_WORDS = {"visits": N_("visits"), "orders": N_("orders")}
@@ -108,6 +109,13 @@ def render(kind: str, p: dict) -> tuple[str, str]:
     elif kind == "report_reply":
         title = _("%(author)s replied under the report for %(day)s", author=p.get("author", ""), day=_day(p.get("day", "")))
         body = p.get("body", "")
+    elif kind == "evaluation_due":
+        title = _("Your evaluation ratings for %(period)s are due", period=p.get("period", ""))
+        body = (_("Rate by %(day)s. Each level of the scale says what it means.", day=_day(p.get("due", "")))
+                if p.get("due") else _("Each level of the scale says what it means."))
+    elif kind == "evaluation_published":
+        title = _("Your scorecard for %(period)s is published", period=p.get("period", ""))
+        body = _("Open it to see how each part was computed, and acknowledge it.")
     elif kind == "test":
         title = _("Test notification")
         body = _("Notifications reach this device.")

@@ -472,7 +472,69 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/admin/jobs"): Case("/admin/jobs", _ADMIN_ONLY),
     ("POST", "/admin/jobs/{name:str}/run"): Case("/admin/jobs/jobs.prune/run", _ADMIN_ONLY, body=lambda r: {}),
     # --- end notifications ---
+    # --- Evaluation (server/evaluation) ---
+    # Everyone has a hub (their own forms and scorecards); cycles are run by their team's manager and admin;
+    # a rating form opens for its rater only (not even admin); a scorecard for its rep (once published), their
+    # manager and admin; calibration by the team's manager or admin; re-opening a final score by admin only.
+    ("GET", "/evaluation"): Case("/evaluation", _SIGNED_IN),
+    ("GET", "/evaluation/templates"): Case("/evaluation/templates", _ADMIN_ONLY),
+    ("GET", "/evaluation/templates/{template_id:uuid}"): Case(f"/evaluation/templates/{factories.FIELD_TEMPLATE}",
+                                                              _ADMIN_ONLY),
+    ("POST", "/evaluation/templates/{template_id:uuid}"): Case(
+        f"/evaluation/templates/{factories.FIELD_TEMPLATE}", _ADMIN_ONLY, body=lambda r: _template_form(r)),
+    ("GET", "/evaluation/cycles/new"): Case("/evaluation/cycles/new", row(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK)),
+    ("POST", "/evaluation/cycles"): Case("/evaluation/cycles", row(LOGIN, FORBIDDEN, FORBIDDEN, OK, INVALID, OK),
+                                         body=lambda r: {"team": str(r.world.team_a), "kind": "year",
+                                                         "template": str(factories.FIELD_TEMPLATE),
+                                                         "period": str(2030 + next(_EVAL_YEARS))}),
+    ("GET", "/evaluation/cycles/{cycle_id:uuid}"): Case(lambda r: f"/evaluation/cycles/{_eval(r)['rating']}",
+                                                        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK)),
+    ("POST", "/evaluation/cycles/{cycle_id:uuid}/peers"): Case(
+        lambda r: f"/evaluation/cycles/{_eval(r)['rating']}/peers", row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK),
+        body=lambda r: {"rep": str(r.world.rep), "peer": str(r.world.other_rep)}),
+    ("POST", "/evaluation/cycles/{cycle_id:uuid}/advance"): Case(
+        lambda r: f"/evaluation/cycles/{_eval(r)['open']}/advance", row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK),
+        body=lambda r: {"state": "open"}),
+    ("GET", "/evaluation/cycles/{cycle_id:uuid}/calibration"): Case(
+        lambda r: f"/evaluation/cycles/{_eval(r)['calibration']}/calibration",
+        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK)),
+    ("GET", "/evaluation/forms/{assignment_id:uuid}"): Case(
+        lambda r: f"/evaluation/forms/{_eval(r)['self_form']}", row(LOGIN, OK, HIDDEN, HIDDEN, HIDDEN, HIDDEN)),
+    ("POST", "/evaluation/forms/{assignment_id:uuid}"): Case(
+        lambda r: f"/evaluation/forms/{_eval(r)['self_form']}", row(LOGIN, OK, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
+        body=lambda r: {"action": "save"}),
+    ("GET", "/evaluation/scores/{score_id:uuid}"): Case(
+        lambda r: f"/evaluation/scores/{_eval(r)['published_score']}", row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK)),
+    ("GET", "/evaluation/scores/{score_id:uuid}/print"): Case(
+        lambda r: f"/evaluation/scores/{_eval(r)['published_score']}/print", row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK)),
+    ("GET", "/evaluation/scores/{score_id:uuid}/report.pdf"): Case(
+        lambda r: f"/evaluation/scores/{_eval(r)['published_score']}/report.pdf",
+        row(LOGIN, OK, HIDDEN, OK, HIDDEN, OK)),
+    ("POST", "/evaluation/scores/{score_id:uuid}/acknowledge"): Case(
+        lambda r: f"/evaluation/scores/{_eval(r)['published_score']}/acknowledge",
+        row(LOGIN, OK, HIDDEN, HIDDEN, HIDDEN, HIDDEN), body=lambda r: {"reply": "Read"}),
+    ("POST", "/evaluation/scores/{score_id:uuid}/adjust"): Case(
+        lambda r: f"/evaluation/scores/{_eval(r)['calibration_score']}/adjust",
+        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK), body=lambda r: {"score": "80", "reason": "Calibrated"}),
+    ("POST", "/evaluation/scores/{score_id:uuid}/reopen"): Case(
+        lambda r: f"/evaluation/scores/{_eval(r)['published_score']}/reopen", _ADMIN_ONLY,
+        body=lambda r: {"reason": "Order corrected"}),
+    # --- end evaluation ---
 }
+
+_EVAL_YEARS = itertools.count()
+
+
+def _template_form(r: Records) -> dict:
+    """The ready field-rep template's editor form, unchanged (a valid save)."""
+    from server.evaluation import catalogue, editor
+
+    return editor.form_values(r.client.run(catalogue.load(factories.FIELD_TEMPLATE)))
+
+
+def _eval(r: Records) -> dict:
+    return r.extra("evaluation", lambda r: factories.evaluation_cycles(r.world.team_a, r.world.rep, r.world.other_rep,
+                                                                      r.world.manager))
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 

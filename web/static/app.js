@@ -88,7 +88,11 @@
         Object.keys(saved).forEach(function (name) {
           var el = form.elements[name];
           if (!el || name === "_csrf_token" || name === "id") return;
-          if (el instanceof RadioNodeList || (el.type === "radio")) return;
+          if (el instanceof RadioNodeList) {  // a choice (a rating level): restored when none is chosen yet
+            if (!el.value && saved[name]) Array.prototype.forEach.call(el, function (r) { if (r.value === saved[name]) r.checked = true; });
+            return;
+          }
+          if (el.type === "radio") return;
           if (typeof el.value === "string" && !el.value && saved[name]) el.value = saved[name];
           else if (el.tagName === "TEXTAREA" && saved[name] && saved[name] !== el.value && saved[name].length > el.value.length) el.value = saved[name];
         });
@@ -97,6 +101,7 @@
         var data = {};
         Array.prototype.forEach.call(form.elements, function (el) {
           if (el.name && el.name !== "_csrf_token" && (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && ["text", "tel", "search", "date", "datetime-local"].indexOf(el.type) >= 0))) data[el.name] = el.value;
+          else if (el.name && el.type === "radio" && el.checked) data[el.name] = el.value;
         });
         try { localStorage.setItem(key, JSON.stringify(data)); } catch (e) { /* storage full: the form itself still holds the text */ }
       });

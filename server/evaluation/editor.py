@@ -1,0 +1,141 @@
+"""The admin's template editor: a template's names, weights, floors, caps, norms and anchored levels.
+Saving never changes a version a cycle may use: it writes a new version (same code, version + 1) and
+makes it the current one, so running and past cycles keep the version they started with."""
+
+from __future__ import annotations
+
+import json
+from uuid import UUID, uuid4
+
+from litestar.exceptions import NotFoundException
+
+from server import clock, db, validation
+from server.accounts.permissions import Actor, require_role
+from server.evaluation import catalogue, scoring
+from server.evaluation.tables import PROCESSES, ScorecardDimension, ScorecardItem, ScorecardTemplate
+from server.i18n import _
+from server.web import FieldErrors
+
+
+def _percent(data: dict, name: str, errors: dict) -> int:
+    """A weight in percent (0 to 100, two decimals) as basis points."""
+    raw = str(data.get(name) or "").strip()
+    if raw in ("0", "0.0", "0.00"):
+        return 0
+    bp = validation.share_bp(data, name, errors)
+    return bp or 0
+
+
+def _percent_of(row: dict) -> int:
+    return int(row["weight_bp"])
+
+
+def _ratio(data: dict, name: str, errors: dict, low: float, high: float) -> float:
+    """A percentage field (floor, cap) as a ratio."""
+    value = validation.number(data, name, errors, low=low * 100, high=high * 100)
+    if value is None and name not in errors:
+        errors[name] = _("This field is required.")
+    return (value or 0) / 100
+
+
+def parse(template: catalogue.Template, data: dict) -> dict:
+    """The edited template from the form, checked: weights add up to 100 % per level, floors below caps,
+    every level of a scale described in both languages."""
+    errors: dict[str, str] = {}
+    out: dict = {"name_zh": validation.text(data, "name_zh", errors, required=True, max_len=100),
+                 "name_en": validation.text(data, "name_en", errors, required=True, max_len=100), "dimensions": []}
+    dim_weights: list[int] = []
+    for d in template.dimensions:
+        key = f"d_{d.id}"
+        dim: dict = {"id": d.id, "name_zh": validation.text(data, f"{key}_zh", errors, required=True, max_len=100),
+               "name_en": validation.text(data, f"{key}_en", errors, required=True, max_len=100),
+               "weight_bp": _percent(data, f"{key}_weight", errors), "items": []}
+        dim_weights.append(_percent_of(dim))
+        item_weights: list[int] = []
+        for i in d.items:
+            k = f"i_{i.id}"
+            item: dict = {"old": i, "name_zh": validation.text(data, f"{k}_zh", errors, required=True, max_len=100),
+                    "name_en": validation.text(data, f"{k}_en", errors, required=True, max_len=100),
+                    "weight_bp": _percent(data, f"{k}_weight", errors), "floor": i.floor, "cap": i.cap,
+                    "norm": i.norm, "anchors": list(i.anchors)}
+            if i.source in ("kpi", "process"):
+                item["floor"] = _ratio(data, f"{k}_floor", errors, 0, 2)
+                item["cap"] = _ratio(data, f"{k}_cap", errors, 0.01, 3)
+                if item["floor"] >= item["cap"] and f"{k}_floor" not in errors:
+                    errors[f"{k}_floor"] = _("The floor must be below the cap.")
+            if i.source == "process" and i.process in PROCESSES:
+                norm = validation.number(data, f"{k}_norm", errors, low=0.01, high=1000)
+                if norm is None and f"{k}_norm" not in errors:
+                    errors[f"{k}_norm"] = _("This field is required.")
+                item["norm"] = norm
+            if i.is_rating:
+                anchors = []
+                for level in range(1, len(i.anchors) + 1):
+                    zh = validation.text(data, f"{k}_a{level}_zh", errors, required=True, max_len=300)
+                    en = validation.text(data, f"{k}_a{level}_en", errors, required=True, max_len=300)
+                    anchors.append({"zh": zh, "en": en})
+                item["anchors"] = anchors
+            item_weights.append(_percent_of(item))
+            dim["items"].append(item)
+        if not scoring.check_weights(item_weights):
+            errors[f"{key}_weight"] = _("The weights of this dimension's items add up to %(sum)s %%, not 100 %%.",
+                                        sum=f"{sum(item_weights) / 100:g}")
+        out["dimensions"].append(dim)
+    if not scoring.check_weights(dim_weights):
+        errors[""] = _("The dimensions' weights add up to %(sum)s %%, not 100 %%.", sum=f"{sum(dim_weights) / 100:g}")
+    if errors:
+        raise FieldErrors(errors)
+    return out
+
+
+async def template_for(actor: Actor, template_id: UUID) -> catalogue.Template:
+    require_role(actor, "admin")
+    template = await catalogue.load(template_id)
+    if template is None:
+        raise NotFoundException()
+    return template
+
+
+async def save(actor: Actor, template_id: UUID, data: dict) -> UUID:
+    """Write the edited template as a new current version; returns its id."""
+    template = await template_for(actor, template_id)
+    clean = parse(template, data)
+    new_id = uuid4()
+    row = await ScorecardTemplate.select().where(ScorecardTemplate.id == template_id).first()
+    assert row is not None
+    async with db.write_transaction():
+        latest = await ScorecardTemplate.select(ScorecardTemplate.version).where(
+            ScorecardTemplate.code == template.code).order_by(ScorecardTemplate.version, ascending=False).first()
+        await ScorecardTemplate.update({ScorecardTemplate.current: False}).where(
+            ScorecardTemplate.code == template.code)
+        await ScorecardTemplate.insert(ScorecardTemplate(
+            id=new_id, code=template.code, version=(latest or {"version": 0})["version"] + 1, name_zh=clean["name_zh"],
+            name_en=clean["name_en"], role=row["role"], team=row["team"], current=True, builtin=False,
+            created_at=clock.now()))
+        for position, dim in enumerate(clean["dimensions"], start=1):
+            dim_id = uuid4()
+            await ScorecardDimension.insert(ScorecardDimension(id=dim_id, template=new_id, position=position,
+                                                               name_zh=dim["name_zh"], name_en=dim["name_en"],
+                                                               weight_bp=dim["weight_bp"]))
+            await ScorecardItem.insert(*[ScorecardItem(
+                id=uuid4(), dimension=dim_id, position=n, name_zh=item["name_zh"], name_en=item["name_en"],
+                weight_bp=item["weight_bp"], source=item["old"].source, kpi_code=item["old"].kpi_code,
+                process=item["old"].process, floor=item["floor"], cap=item["cap"], band_worst=item["old"].band_worst,
+                norm=item["norm"], anchors=json.dumps(item["anchors"], ensure_ascii=False),
+            ) for n, item in enumerate(dim["items"], start=1)])
+    return new_id
+
+
+def form_values(template: catalogue.Template) -> dict[str, str]:
+    """The editor's fields for a template as stored."""
+    values = {"name_zh": template.name_zh, "name_en": template.name_en}
+    for d in template.dimensions:
+        values.update({f"d_{d.id}_zh": d.name_zh, f"d_{d.id}_en": d.name_en, f"d_{d.id}_weight": f"{d.weight_bp / 100:g}"})
+        for i in d.items:
+            k = f"i_{i.id}"
+            values.update({f"{k}_zh": i.name_zh, f"{k}_en": i.name_en, f"{k}_weight": f"{i.weight_bp / 100:g}",
+                           f"{k}_floor": f"{i.floor * 100:g}", f"{k}_cap": f"{i.cap * 100:g}",
+                           f"{k}_norm": "" if i.norm is None else f"{i.norm:g}"})
+            for level, a in enumerate(i.anchors, start=1):
+                values[f"{k}_a{level}_zh"], values[f"{k}_a{level}_en"] = a.get("zh", ""), a.get("en", "")
+    return values

@@ -1,0 +1,165 @@
+"""Computing scores: a cycle's inputs (measures.gather, set-based) through the pure scoring, one card per
+rep, stored with a snapshot of every input. Provisional scores are rewritten while the cycle is open;
+final ones (from the close) are frozen: only an admin's re-open, with a reason, computes one again."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from uuid import UUID, uuid4
+
+from server import clock, db
+from server.accounts.tables import User
+from server.evaluation import catalogue, measures, scoring
+from server.evaluation.catalogue import Item, Template
+from server.evaluation.measures import Inputs
+from server.evaluation.tables import EvaluationCycle, Score
+from server.targets import formulas
+
+COLUMNS = ("id", "cycle", "rep", "final", "total", "calibrated", "formula_version", "snapshot", "computed_at",
+           "acknowledged_at", "reply")
+CHUNK = 400
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def measure_item(item: Item, inputs: Inputs, rep: UUID, joined: date | None,
+                 peer_min: int) -> tuple[scoring.Measure, dict]:
+    """The measure of one item for one rep and what it was computed from (the snapshot's record)."""
+    record: dict = {"source": item.source, "floor": item.floor, "cap": item.cap}
+    start, end, as_of, overrides = inputs.start, inputs.end, inputs.as_of, inputs.overrides
+    began = max(start, joined) if joined and joined > start else start
+    if item.source == "kpi":
+        fig = inputs.kpi.get(item.kpi_code, {}).get(rep)
+        record["kpi"] = item.kpi_code
+        if fig is None:
+            return scoring.Measure(missing=scoring.NO_DATA), record
+        target = fig["target"]
+        prorated = scoring.prorate(target, start, end, joined, overrides) if fig["kind"] == "sum" else target
+        if fig["kind"] == "rate" or prorated is None:
+            to_date = prorated
+        elif began > start:
+            span = formulas.working_days(began, end, overrides)
+            to_date = prorated * (formulas.working_days(began, as_of, overrides) / span if span else 1.0)
+        else:
+            to_date = fig["expected"] if fig["expected"] is not None else prorated
+        worst = item.band_worst if item.band_worst is not None else fig["floor"]
+        record.update(actual=fig["actual"], target=target, prorated=_round(prorated, 2),
+                      target_to_date=_round(to_date, 2), direction=fig["direction"], band_worst=worst,
+                      joined=joined.isoformat() if joined and joined > start else None)
+        measure = scoring.kpi_attainment(fig["actual"], to_date, fig["direction"], worst)
+    elif item.source == "process":
+        fig = inputs.process.get(item.process, {}).get(rep, {})
+        record.update(process=item.process, norm=item.norm)
+        days = formulas.working_days(began, as_of, overrides) if as_of >= began else 0
+        num = fig.get("num", 0.0)
+        if item.process in ("reports_on_time", "visits_per_day"):
+            den = float(days)
+        else:
+            den = fig.get("den", 0.0)
+        value = num / den if den else None
+        record.update(num=num, den=den, value=_round(value))
+        measure = scoring.process_attainment(value, item.norm)
+    else:
+        levels = inputs.ratings.get((rep, item.source, str(item.id)), [])
+        minimum = peer_min if item.source == "peer" else 1
+        measure = scoring.rating_measure(levels, minimum)
+        record["answers"] = len(levels) if item.source == "peer" else None
+        record["level"] = _round(measure.level, 3)
+        record["levels"] = item.spec().levels
+    record["attainment"] = _round(measure.attainment)
+    return measure, record
+
+
+def card(template: Template, inputs: Inputs, rep: UUID, joined: date | None,
+         peer_min: int) -> tuple[scoring.Card, dict]:
+    """One rep's card and its snapshot: every input, weight and result, and the formula version."""
+    found: dict[str, scoring.Measure] = {}
+    records: dict[str, dict] = {}
+    for item in template.items():
+        found[str(item.id)], records[str(item.id)] = measure_item(item, inputs, rep, joined, peer_min)
+    result = scoring.score(template.specs(), found)
+    dims = {}
+    weights = {str(i.id): i.weight_bp for i in template.items()}
+    for d in result.dimensions:
+        dims[d.id] = {"points": _round(d.points), "weight": _round(d.weight, 6)}
+        for i in d.items:
+            records[i.id].update(points=_round(i.points), weight=_round(i.weight, 6),
+                                 share=_round(i.share_of_total, 6), missing=i.missing,
+                                 weight_bp=weights.get(i.id, 0))
+    snapshot = {"formula": scoring.FORMULA_VERSION, "period": inputs.period, "start": inputs.start.isoformat(),
+                "end": inputs.end.isoformat(), "as_of": inputs.as_of.isoformat(), "template": str(template.id),
+                "template_version": template.version, "peer_min": peer_min,
+                "total": _round(result.total), "dimensions": dims, "items": records}
+    return result, snapshot
+
+
+async def cycle_reps(cycle_id: UUID) -> list[dict]:
+    """The reps a cycle evaluates: the active reps of its team, with the day they joined."""
+    cycle = await EvaluationCycle.select(EvaluationCycle.team).where(EvaluationCycle.id == cycle_id).first()
+    if cycle is None:
+        return []
+    return await User.select(User.id, User.display_name, User.created_at).where(
+        (User.team == cycle["team"]) & (User.role == "rep") & (User.active == True)  # noqa: E712
+    ).order_by(User.display_name)
+
+
+async def joined_days(reps: list[dict]) -> dict[UUID, date | None]:
+    """When each rep joined: the earlier of their account's creation and their first visit (accounts
+    loaded after the fact, e.g. an import, keep the history they already have). One grouped query."""
+    if not reps:
+        return {}
+    ids = [r["id"] for r in reps]
+    rows = await Score.raw(f"SELECT v.rep AS rep, MIN(v.visit_date) AS first FROM visit v WHERE v.rep IN"
+                           f" ({', '.join('{}' for _r in ids)}) GROUP BY v.rep", *ids)
+    first = {measures.as_rep(r["rep"]): db.as_date(r["first"]) for r in rows}
+    out: dict[UUID, date | None] = {}
+    for r in reps:
+        created = r.get("created_at")
+        day = created.astimezone(clock.company_tz()).date() if isinstance(created, datetime) else None
+        seen = first.get(r["id"])
+        out[r["id"]] = min(d for d in (day, seen) if d is not None) if (day or seen) else None
+    return out
+
+
+async def compute(cycle_id: UUID, *, final: bool, peer_min: int, today: date | None = None,
+                  only: list[UUID] | None = None, now: datetime | None = None) -> int:
+    """Compute and store the scores of a cycle's reps (`only`: these reps, e.g. a re-opened score).
+    Final scores already stored are left as they are unless named in `only`. Returns how many it wrote."""
+    cycle = await EvaluationCycle.select().where(EvaluationCycle.id == cycle_id).first()
+    if cycle is None:
+        return 0
+    template = await catalogue.load(cycle["template"])
+    if template is None:  # pragma: no cover - the foreign key keeps the version
+        return 0
+    today = today or clock.today()
+    now = now or clock.now()
+    reps = await cycle_reps(cycle_id)
+    frozen = {r["rep"] for r in await Score.select(Score.rep).where((Score.cycle == cycle_id) & (Score.final == True))}  # noqa: E712
+    if only is not None:
+        wanted = set(only)
+        reps = [r for r in reps if r["id"] in wanted]
+    else:
+        reps = [r for r in reps if r["id"] not in frozen]
+    if not reps:
+        return 0
+    codes = sorted({i.kpi_code for i in template.sources("kpi")})
+    inputs = await measures.gather(cycle_id, cycle["period"], [r["id"] for r in reps], codes, today)
+    joined = await joined_days(reps)
+    rows = []
+    for rep in reps:
+        result, snapshot = card(template, inputs, rep["id"], joined.get(rep["id"]), peer_min)
+        rows.append([uuid4(), cycle_id, rep["id"], final, _round(result.total, 2), None, scoring.FORMULA_VERSION,
+                     json.dumps(snapshot, ensure_ascii=False, sort_keys=True), now, None, ""])
+    return await db.run_write(_write(rows))
+
+
+def _write(rows: list[list]) -> db.Script:
+    updated = ["final", "total", "formula_version", "snapshot", "computed_at"]
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        yield db.Sql(db.upsert("evaluation_score", COLUMNS, ("cycle", "rep"), updated, rows=len(chunk)),
+                     db.driver_values([v for row in chunk for v in row]))
+    return len(rows)
