@@ -257,7 +257,7 @@ def _team_condition(rep_column: str, day_column: str, team_ids: list[UUID] | Non
         return "", "", []
     joins, team = membership.team_on_sql(rep_column, day_column)
     params: list = []
-    return joins, f" AND {membership.team_in_sql(team, team_ids, params)}", params
+    return joins, f" AND {membership.team_in_sql(team, team_ids, params)} AND {membership.IS_REP}", params
 
 
 def _float(value) -> float:
@@ -465,6 +465,7 @@ async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | Non
     rows = await Kpi.raw(sql, *params, *rep_params, *team_params, *extra_params)
     credit = CREDITED.get(kpi.code) if kpi.builtin else None
     for row in rows:
+        row["part"] = record_part(kpi, row)
         row["rep"] = as_uuid(row["rep"])
         row["id"] = as_uuid(row["id"])
         # What this row adds to the rep's number: a shared order's amount (or margin) times their share,
@@ -473,6 +474,21 @@ async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | Non
         row["credited"] = (round(float(value) * (row.get("share_bp") or 0) / 10000, 2)
                            if isinstance(value, (int, float, Decimal)) else None)
     return rows
+
+
+# Which part of a rate a record counts in: "numerator" (the numerator and the denominator: a won deal),
+# "denominator" (the denominator alone: a lost deal). A rate whose every record adds to both sums (margin %,
+# satisfaction) marks each "numerator" too; sum KPIs have no parts (None).
+NUMERATOR, DENOMINATOR = "numerator", "denominator"
+
+
+def record_part(kpi: KpiDef, row: dict) -> str | None:
+    """The part of `kpi`'s rate a drill-down row counts in, or None for a sum KPI."""
+    if kpi.kind != "rate":
+        return None
+    if kpi.builtin and kpi.code == "conversion_rate":
+        return NUMERATOR if row.get("margin") == "won" else DENOMINATOR  # the record's stage
+    return NUMERATOR
 
 
 CREDITED = {"revenue": "amount", "collections": "amount", "gross_margin": "margin", "gross_margin_pct": "margin"}
