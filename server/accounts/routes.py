@@ -232,7 +232,7 @@ async def admin_teams_create(request: Request, actor: Actor) -> object:
     form = await request.form()
     data = await form_data(request)
     try:
-        await services.create_team(actor, data.get("name", ""), list(form.getall("managers", [])))
+        await services.create_team(actor, data.get("name", ""), list(form.getall("managers", [])), data.get("parent"))
     except FieldErrors as e:
         return page(
             "accounts/admin_teams.html", status_code=422, actor=actor, teams=await services.list_teams(actor),
@@ -242,11 +242,29 @@ async def admin_teams_create(request: Request, actor: Actor) -> object:
     return redirect("/admin/teams")
 
 
+@post("/admin/teams/{team_id:str}")
+async def admin_team_update(request: Request, actor: Actor, team_id: str) -> object:
+    """Rename a team or put it under another (a region); its history keeps its id."""
+    require_role(actor, "admin")
+    tid = _uuid_or_404(team_id)
+    data = await form_data(request)
+    try:
+        await services.update_team(actor, tid, data)
+    except FieldErrors as e:
+        return page(
+            "accounts/admin_teams.html", status_code=422, actor=actor, teams=await services.list_teams(actor),
+            managers=await services.manager_choices(), values={}, errors={}, edit_id=str(tid), edit_values=data,
+            edit_errors=e.errors,
+        )
+    flash(request, _("Team %(name)s saved.", name=data.get("name", "")))
+    return redirect("/admin/teams")
+
+
 router = Router(
     path="/",
     route_handlers=[
         login_page, login_submit, logout, settings_page, settings_language, settings_password,
         admin_users, admin_users_create, admin_user_edit, admin_user_update, admin_user_password, admin_user_move,
-        admin_teams, admin_teams_create,
+        admin_teams, admin_teams_create, admin_team_update,
     ],
 )

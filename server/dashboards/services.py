@@ -17,6 +17,7 @@ from litestar import Response
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from server import clock, db
+from server.accounts import hierarchy
 from server.accounts.permissions import Actor, can_see_rep, rep_scope
 from server.accounts.tables import Team, User
 from server.i18n import N_, _, fmt_money, fmt_number
@@ -193,7 +194,7 @@ async def board_scope(actor: Actor, team: dict | None) -> Scope:
         raise PermissionDeniedException()
     if team is None and actor.is_admin:
         return Scope(pace.COMPANY, None, _("Company"), None)
-    team_ids = [team["id"]] if team is not None else list(actor.led_team_ids)
+    team_ids = await hierarchy.with_descendants([team["id"]]) if team is not None else list(actor.led_team_ids)
     rep_ids = (await rep_scope(actor, teams=team_ids, reps_only=True)).ids() or []
     if team is not None:
         return Scope(pace.TEAM, team["id"], team["name"], rep_ids, team_ids)
@@ -311,7 +312,8 @@ async def resolve_scope(actor: Actor, raw: str) -> Scope:
         if team is None:
             raise NotFoundException()
         reps = await rep_scope(actor, teams=[team["id"]], reps_only=True)
-        return Scope(pace.TEAM, team["id"], team["name"], reps.ids() or [], [team["id"]])
+        return Scope(pace.TEAM, team["id"], team["name"], reps.ids() or [],
+                     await hierarchy.with_descendants([team["id"]]))
     if kind == pace.TEAMS and actor.is_manager:
         reps = await rep_scope(actor, reps_only=True)
         return Scope(pace.TEAMS, None, _("My teams"), reps.ids() or [], list(actor.led_team_ids))

@@ -226,6 +226,8 @@ MATRIX: dict[tuple[str, str], Case] = {
         "team": str(r.world.team_a), "effective": clock.today().isoformat()}),
     ("GET", "/admin/teams"): Case("/admin/teams", _ADMIN_ONLY),
     ("POST", "/admin/teams"): Case("/admin/teams", _ADMIN_ONLY, body=lambda r: {"name": f"Team {uuid4().hex[:8]}"}),
+    ("POST", "/admin/teams/{team_id:str}"): Case(lambda r: f"/admin/teams/{r.world.team_b}", _ADMIN_ONLY, body=lambda r: {
+        "name": f"Team {uuid4().hex[:8]}", "parent": ""}),
     # Landing pages: each role is sent to its own start page.
     ("GET", "/"): Case("/", _SIGNED_IN),
     ("GET", "/home"): Case("/home", row(LOGIN, SEES, SCOPED, OK, OK, OK)),
