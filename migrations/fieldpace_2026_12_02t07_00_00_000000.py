@@ -42,7 +42,7 @@ class User(Table, tablename="app_user", schema=None):
 
 ID = "2026-12-02T07:00:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "Team membership history"
 
 
 async def forwards():

@@ -9,7 +9,7 @@ demo generator and tests do) belongs to `User.team` on every date.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid4
 
 from litestar.exceptions import NotFoundException
@@ -40,6 +40,10 @@ def team_on_sql(rep_column: str, day_column: str) -> tuple[str, str]:
     joins = (f" LEFT JOIN team_membership {_M} ON {_M}.rep = {rep_column} AND {cover}"
              f" JOIN app_user {_U} ON {_U}.id = {rep_column}")
     return joins, f"(CASE WHEN {_M}.id IS NULL THEN {_U}.team ELSE {_M}.team END)"
+
+
+# With `team_on_sql`'s joins: the record's user is a rep (team figures count reps, as the boards do).
+IS_REP = f"{_U}.role = 'rep'"
 
 
 def team_in_sql(expression: str, team_ids: list[UUID], args: list) -> str:
@@ -86,12 +90,18 @@ def team_on(stretches: list[dict], day: date) -> dict[UUID, UUID | None]:
 
 
 async def history(actor: Actor, user_id: UUID) -> list[dict]:
-    """A user's memberships, oldest first, with the team's name (admin)."""
+    """A user's memberships, oldest first, with the team's name and `last_day` (the day before
+    `valid_to`; None while open) (admin)."""
     require_role(actor, "admin")
-    return await TeamMembership.select(
+    rows = await TeamMembership.select(
         TeamMembership.id, TeamMembership.team, TeamMembership.team.name.as_alias("team_name"),
         TeamMembership.valid_from, TeamMembership.valid_to,
     ).where(TeamMembership.rep == user_id).order_by(TeamMembership.valid_from)
+    for r in rows:
+        r["valid_from"] = db.as_date(r["valid_from"])
+        ends = db.as_date(r["valid_to"])
+        r["last_day"] = ends - timedelta(days=1) if ends else None
+    return rows
 
 
 async def start(user_id: UUID, team_id: UUID | None, created_by: UUID | None) -> None:

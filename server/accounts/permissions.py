@@ -12,7 +12,7 @@ from piccolo.columns import Column
 from piccolo.columns.combination import Combinable
 from piccolo.query import Select
 
-from server.accounts import sessions
+from server.accounts import hierarchy, sessions
 from server.accounts.tables import TeamManager, User
 from server.web import session_of
 
@@ -72,7 +72,8 @@ async def _actor(uid: UUID, row: dict) -> Actor:
     led: tuple[UUID, ...] = ()
     if row["role"] == "manager":
         teams = await TeamManager.select(TeamManager.team).where(TeamManager.manager == uid)
-        led = tuple(t["team"] for t in teams)
+        # Leading a region is leading every team below it.
+        led = tuple(await hierarchy.with_descendants(t["team"] for t in teams))
     return Actor(
         id=uid,
         username=row["username"],
@@ -166,14 +167,16 @@ NOBODY = RepScope(())
 async def rep_scope(actor: Actor, *, rep: UUID | None = None, teams: Iterable[UUID] | None = None,
                     reps_only: bool = False) -> RepScope:
     """The users whose records `actor` may read: admin everyone, a manager the members of the teams they
-    lead, a rep themself. `teams` narrows to the members of those teams (a manager's outside their own
-    are dropped), `reps_only` to users with the rep role (what the boards count), `rep` to one user."""
+    lead and of every team below them (`led_team_ids` holds those), a rep themself. `teams` narrows to the
+    members of those teams and the teams below them (a manager's outside their own are dropped),
+    `reps_only` to users with the rep role (what the boards count), `rep` to one user."""
     if actor.is_rep:
         scope = RepScope((actor.id,))
     else:
         allowed: list[UUID] | None = None if actor.is_admin else list(actor.led_team_ids)
         if teams is not None:
-            allowed = [t for t in teams if allowed is None or t in allowed]
+            wanted = await hierarchy.with_descendants(teams)
+            allowed = [t for t in wanted if allowed is None or t in allowed]
         if allowed is None and not reps_only:
             scope = EVERYONE
         elif allowed == []:

@@ -9,10 +9,11 @@ from litestar import Request, Router, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 
-from server.accounts import services, sessions
+from server import clock
+from server.accounts import membership, services, sessions
 from server.accounts.permissions import Actor, require_role, session_actor
 from server.accounts.tables import ROLES
-from server.i18n import LOCALE_NAMES, LOCALES, _
+from server.i18n import LOCALE_NAMES, LOCALES, _, fmt_date
 from server.web import FieldErrors, flash, form_data, page, redirect, session_of
 
 
@@ -152,16 +153,42 @@ def _uuid_or_404(raw: str) -> UUID:
         raise NotFoundException() from None
 
 
+async def _user_page(actor: Actor, user: dict, *, status_code: int = 200, values: dict | None = None,
+                     errors: dict | None = None, move: dict | None = None, move_errors: dict | None = None) -> object:
+    return page(
+        "accounts/admin_user.html", status_code=status_code, actor=actor, user=user,
+        values=user if values is None else values, errors=errors or {}, teams=await services.team_choices(),
+        roles=ROLES, memberships=await membership.history(actor, user["id"]),
+        move=move or {"team": str(user["team"] or ""), "effective": clock.today().isoformat()},
+        move_errors=move_errors or {},
+    )
+
+
 @get("/admin/users/{user_id:str}")
 async def admin_user_edit(actor: Actor, user_id: str) -> object:
     require_role(actor, "admin")
     user = await services.get_user(actor, _uuid_or_404(user_id))
     if not user:
         raise NotFoundException()
-    return page(
-        "accounts/admin_user.html", actor=actor, user=user, values=user, errors={},
-        teams=await services.team_choices(), roles=ROLES,
-    )
+    return await _user_page(actor, user)
+
+
+@post("/admin/users/{user_id:str}/team")
+async def admin_user_move(request: Request, actor: Actor, user_id: str) -> object:
+    """Move a user to another team from a date: what they did before it stays with the old team."""
+    require_role(actor, "admin")
+    uid = _uuid_or_404(user_id)
+    user = await services.get_user(actor, uid)
+    if not user:
+        raise NotFoundException()
+    data = await form_data(request)
+    try:
+        team_id, effective = membership.parse_move(data)
+        await membership.move(actor, uid, team_id, effective)
+    except FieldErrors as e:
+        return await _user_page(actor, user, status_code=422, move=data, move_errors=e.errors)
+    flash(request, _("Team changed from %(date)s.", date=fmt_date(effective)))
+    return redirect(f"/admin/users/{uid}")
 
 
 @post("/admin/users/{user_id:str}")
@@ -175,11 +202,8 @@ async def admin_user_update(request: Request, actor: Actor, user_id: str) -> obj
     try:
         await services.update_user(actor, uid, data)
     except FieldErrors as e:
-        return page(
-            "accounts/admin_user.html", status_code=422, actor=actor, user=user,
-            values={**user, **data, "active": data.get("active") == "on"}, errors=e.errors,
-            teams=await services.team_choices(), roles=ROLES,
-        )
+        return await _user_page(actor, user, status_code=422, values={**user, **data, "active": data.get("active") == "on"},
+                                errors=e.errors)
     flash(request, _("Saved."))
     return redirect(f"/admin/users/{uid}")
 
@@ -195,10 +219,7 @@ async def admin_user_password(request: Request, actor: Actor, user_id: str) -> o
     try:
         await services.set_password(actor, uid, data.get("password", ""))
     except FieldErrors as e:
-        return page(
-            "accounts/admin_user.html", status_code=422, actor=actor, user=user, values=user, errors=e.errors,
-            teams=await services.team_choices(), roles=ROLES,
-        )
+        return await _user_page(actor, user, status_code=422, errors=e.errors)
     flash(request, _("Password reset."))
     return redirect(f"/admin/users/{uid}")
 
@@ -218,7 +239,7 @@ async def admin_teams_create(request: Request, actor: Actor) -> object:
     form = await request.form()
     data = await form_data(request)
     try:
-        await services.create_team(actor, data.get("name", ""), list(form.getall("managers", [])))
+        await services.create_team(actor, data.get("name", ""), list(form.getall("managers", [])), data.get("parent"))
     except FieldErrors as e:
         return page(
             "accounts/admin_teams.html", status_code=422, actor=actor, teams=await services.list_teams(actor),
@@ -228,11 +249,29 @@ async def admin_teams_create(request: Request, actor: Actor) -> object:
     return redirect("/admin/teams")
 
 
+@post("/admin/teams/{team_id:str}")
+async def admin_team_update(request: Request, actor: Actor, team_id: str) -> object:
+    """Rename a team or put it under another (a region); its history keeps its id."""
+    require_role(actor, "admin")
+    tid = _uuid_or_404(team_id)
+    data = await form_data(request)
+    try:
+        await services.update_team(actor, tid, data)
+    except FieldErrors as e:
+        return page(
+            "accounts/admin_teams.html", status_code=422, actor=actor, teams=await services.list_teams(actor),
+            managers=await services.manager_choices(), values={}, errors={}, edit_id=str(tid), edit_values=data,
+            edit_errors=e.errors,
+        )
+    flash(request, _("Team %(name)s saved.", name=data.get("name", "")))
+    return redirect("/admin/teams")
+
+
 router = Router(
     path="/",
     route_handlers=[
         login_page, login_submit, logout, settings_page, settings_language, settings_password,
-        admin_users, admin_users_create, admin_user_edit, admin_user_update, admin_user_password,
-        admin_teams, admin_teams_create,
+        admin_users, admin_users_create, admin_user_edit, admin_user_update, admin_user_password, admin_user_move,
+        admin_teams, admin_teams_create, admin_team_update,
     ],
 )

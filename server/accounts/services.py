@@ -13,9 +13,10 @@ from uuid import UUID, uuid4
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from litestar.exceptions import NotFoundException
 
-from server import clock, db
-from server.accounts import membership, sessions
+from server import clock, db, validation
+from server.accounts import hierarchy, membership, sessions
 from server.accounts.permissions import Actor, require_role
 from server.accounts.tables import ROLES, LoginFailure, Team, TeamManager, User
 from server.i18n import LOCALES, _
@@ -285,14 +286,19 @@ async def list_users(actor: Actor) -> list[dict]:
 async def list_teams(actor: Actor) -> list[dict]:
     """Teams with their managers and member counts (admin)."""
     require_role(actor, "admin")
-    teams = await Team.select(Team.id, Team.name).order_by(Team.name)
+    teams = await Team.select(Team.id, Team.name, Team.parent, Team.parent.name.as_alias("parent_name")).order_by(
+        Team.name)
     leads = await TeamManager.select(TeamManager.team, TeamManager.manager.display_name.as_alias("name"))
     counts = await User.raw("SELECT team, COUNT(*) AS n FROM app_user WHERE team IS NOT NULL GROUP BY team")
-    by_team = {c["team"]: c["n"] for c in counts}
+    by_team = {db.as_uuid(c["team"]): c["n"] for c in counts}
+    tree = {t["id"]: t["parent"] for t in teams}
     for t in teams:
         t["managers"] = [lead["name"] for lead in leads if lead["team"] == t["id"]]
         t["members"] = by_team.get(t["id"], 0)
-    return teams
+        t["depth"] = hierarchy.depth(tree, t["id"])
+    # Tree order: each region followed by the teams below it.
+    order = {tid: i for i, tid in enumerate(hierarchy.below(tree, [t["id"] for t in teams if t["parent"] is None]))}
+    return sorted(teams, key=lambda t: order.get(t["id"], len(order)))
 
 
 async def team_choices() -> list[dict]:
@@ -305,7 +311,7 @@ async def manager_choices() -> list[dict]:
     ).order_by(User.display_name)
 
 
-async def create_team(actor: Actor | None, name: str, manager_ids: list[str]) -> UUID:
+async def create_team(actor: Actor | None, name: str, manager_ids: list[str], parent: object = None) -> UUID:
     if actor is not None:
         require_role(actor, "admin")
     name = name.strip()
@@ -325,8 +331,48 @@ async def create_team(actor: Actor | None, name: str, manager_ids: list[str]) ->
         found = await User.count().where(User.id.is_in(managers) & (User.role == "manager"))
         if found != len(set(managers)):
             raise FieldErrors({"managers": _("Choose managers from the list.")})
+    parent_id = parse_parent(parent)
+    await check_parent(None, parent_id)
     tid = uuid4()
-    await Team.insert(Team(id=tid, name=name, created_at=_now()))
+    await Team.insert(Team(id=tid, name=name, created_at=_now(), parent=parent_id))
     for m in set(managers):
         await TeamManager.insert(TeamManager(id=uuid4(), team=tid, manager=m))
     return tid
+
+
+def parse_parent(raw: object) -> UUID | None:
+    """The parent of a team form (empty: the company); FieldErrors when it names no team."""
+    text = str(raw or "").strip()
+    if not text:
+        return None
+    parent = validation.optional_uuid(text)
+    if parent is None:
+        raise FieldErrors({"parent": _("Choose a team.")})
+    return parent
+
+
+async def check_parent(team_id: UUID | None, parent: UUID | None) -> None:
+    """A parent must exist and may not be the team itself or a team below it (no loops)."""
+    if parent is None:
+        return
+    tree = await hierarchy.parents()
+    if parent not in tree:
+        raise FieldErrors({"parent": _("Choose a team.")})
+    if team_id is not None and parent in hierarchy.below(tree, [team_id]):
+        raise FieldErrors({"parent": _("A team cannot sit under itself or a team below it.")})
+
+
+async def update_team(actor: Actor, team_id: UUID, data: dict) -> None:
+    """Rename a team and/or put it under another (admin). Its records, targets and members keep their
+    ids, so a renamed team's history is the same history under its new name."""
+    require_role(actor, "admin")
+    if not await Team.exists().where(Team.id == team_id):
+        raise NotFoundException()
+    name = str(data.get("name") or "").strip()
+    if not name or len(name) > 100:
+        raise FieldErrors({"name": _("Enter a team name of at most 100 characters.")})
+    if await Team.exists().where((Team.name == name) & (Team.id != team_id)):
+        raise FieldErrors({"name": _("A team with this name exists.")})
+    parent = parse_parent(data.get("parent"))
+    await check_parent(team_id, parent)
+    await Team.update({Team.name: name, Team.parent: parent}).where(Team.id == team_id)

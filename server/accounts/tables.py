@@ -11,6 +11,9 @@ class Team(Table, tablename="team"):
     id = UUID(primary_key=True)
     name = Varchar(length=100, unique=True)
     created_at = Timestamptz()
+    # A region over teams: the team this one sits under (None: directly under the company). A manager of a
+    # team leads every team below it too (`hierarchy.with_descendants`).
+    parent: ForeignKey = ForeignKey(references="self", null=True, on_delete=OnDelete.set_null, index=True)
 
 
 class User(Table, tablename="app_user"):

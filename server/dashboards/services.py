@@ -17,6 +17,7 @@ from litestar import Response
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from server import clock, db
+from server.accounts import hierarchy
 from server.accounts.permissions import Actor, can_see_rep, rep_scope
 from server.accounts.tables import Team, User
 from server.i18n import N_, _, fmt_money, fmt_number
@@ -34,11 +35,12 @@ STATUS_LABELS = {
     formulas.AT_RISK: N_("At risk"),
     formulas.BEHIND: N_("Behind"),
     formulas.NO_TARGET: N_("No target"),
+    formulas.ZERO_TARGET: N_("Target 0"),
     formulas.NO_DATA: N_("No data"),
 }
 # A symbol beside the colour, so the status never rests on colour alone.
 STATUS_ICONS = {formulas.ON_TRACK: "✓", formulas.AT_RISK: "!", formulas.BEHIND: "✕",
-                formulas.NO_TARGET: "–", formulas.NO_DATA: "–"}
+                formulas.NO_TARGET: "–", formulas.ZERO_TARGET: "0", formulas.NO_DATA: "–"}
 PERIOD_KIND_LABELS = {formulas.MONTH: N_("Month"), formulas.QUARTER: N_("Quarter"), formulas.YEAR: N_("Year")}
 TREND_PERIODS = 12
 RECORDS_PAGE = 50
@@ -139,6 +141,10 @@ class Scope:
     id: UUID | None
     name: str
     rep_ids: list[UUID] | None  # None: every rep (the company)
+    # A team's or a manager's teams' scope: the teams whose records are those dated while their rep was
+    # in one of them (trends and drill-downs); None: by rep (`rep_ids`). Funnel and ageing, which are
+    # about now, read `rep_ids`, the teams' members today.
+    team_ids: list[UUID] | None = None
 
     @property
     def ids(self) -> list[UUID]:
@@ -188,13 +194,13 @@ async def board_scope(actor: Actor, team: dict | None) -> Scope:
         raise PermissionDeniedException()
     if team is None and actor.is_admin:
         return Scope(pace.COMPANY, None, _("Company"), None)
-    team_ids = [team["id"]] if team is not None else list(actor.led_team_ids)
+    team_ids = await hierarchy.with_descendants([team["id"]]) if team is not None else list(actor.led_team_ids)
     rep_ids = (await rep_scope(actor, teams=team_ids, reps_only=True)).ids() or []
     if team is not None:
-        return Scope(pace.TEAM, team["id"], team["name"], rep_ids)
+        return Scope(pace.TEAM, team["id"], team["name"], rep_ids, team_ids)
     if len(team_ids) == 1:
-        return Scope(pace.TEAM, team_ids[0], "", rep_ids)
-    return Scope(pace.TEAMS, None, _("My teams"), rep_ids)
+        return Scope(pace.TEAM, team_ids[0], "", rep_ids, team_ids)
+    return Scope(pace.TEAMS, None, _("My teams"), rep_ids, team_ids)
 
 
 def board_csv(board: pace.PaceBoard, lines: list[pace.Line]) -> tuple[list[str], list[list]]:
@@ -230,7 +236,8 @@ async def trend(actor: Actor, kpi: actuals.KpiDef, period: str, scope: Scope) ->
     codes = [*formulas.previous_periods(period, TREND_PERIODS - 1), period]
     first = formulas.parse_period(codes[0])[1]
     last = formulas.parse_period(codes[-1])[2]
-    months = await actuals.by_month(kpi, first, last, scope.rep_ids)
+    rep_ids, team_ids = _records_of(scope)
+    months = await actuals.by_month(kpi, first, last, rep_ids, team_ids=team_ids)
     targets = await _trend_targets(kpi, codes, scope)
     out = []
     for code in codes:
@@ -238,6 +245,13 @@ async def trend(actor: Actor, kpi: actuals.KpiDef, period: str, scope: Scope) ->
         value = actuals.value_of(kpi, pair if pair != (0.0, 0.0) else None)
         out.append({"period": code, "label": _short_label(code), "actual": value, "target": targets.get(code)})
     return out
+
+
+def _records_of(scope: Scope) -> tuple[list[UUID] | None, list[UUID] | None]:
+    """(rep_ids, team_ids) for the actuals of a scope: a team's records by membership on their date."""
+    if scope.team_ids is not None:
+        return None, scope.team_ids
+    return scope.rep_ids, None
 
 
 def _short_label(code: str) -> str:
@@ -298,10 +312,11 @@ async def resolve_scope(actor: Actor, raw: str) -> Scope:
         if team is None:
             raise NotFoundException()
         reps = await rep_scope(actor, teams=[team["id"]], reps_only=True)
-        return Scope(pace.TEAM, team["id"], team["name"], reps.ids() or [])
+        return Scope(pace.TEAM, team["id"], team["name"], reps.ids() or [],
+                     await hierarchy.with_descendants([team["id"]]))
     if kind == pace.TEAMS and actor.is_manager:
         reps = await rep_scope(actor, reps_only=True)
-        return Scope(pace.TEAMS, None, _("My teams"), reps.ids() or [])
+        return Scope(pace.TEAMS, None, _("My teams"), reps.ids() or [], list(actor.led_team_ids))
     if kind == pace.COMPANY and actor.is_admin:
         return Scope(pace.COMPANY, None, _("Company"), None)
     raise NotFoundException()
@@ -336,13 +351,16 @@ async def explain(actor: Actor, kpi_code: str, scope_raw: str, period: str, page
     holidays = sorted(d for d, working in b.overrides.items() if start <= d <= end)
     page = max(1, min(page, MAX_PAGE))
     size = page_size or RECORDS_PAGE
-    fetched = await actuals.records(kpi, start, end, scope.rep_ids, limit=page * size + 1)
+    rep_ids, team_ids = _records_of(scope)
+    fetched = await actuals.records(kpi, start, end, rep_ids, limit=page * size + 1, team_ids=team_ids)
     rows = fetched[(page - 1) * size: page * size]
     names = await _rep_names({r["rep"] for r in rows})
     for r in rows:
         r["rep_name"] = names.get(r["rep"], "")
         r["share"] = (r.get("share_bp") or 0) / 10000
     count = _record_count(kpi, cell.pair)
+    for r in rows:
+        r["part_label"] = part_label(kpi, r.get("part"))
     weights = b.weights.get(kpi.code)
     return {
         "kpi": kpi, "scope": scope, "line": line, "cell": cell, "pace": cell.pace, "board": b,
@@ -371,8 +389,28 @@ async def _rep_names(ids: set[UUID]) -> dict[UUID, str]:
     return {r["id"]: r["display_name"] for r in rows}
 
 
+# How a drill-down row of a rate counts: conversion names the stage, other rates the sums.
+PART_LABELS = {
+    ("conversion_rate", actuals.NUMERATOR): N_("Won: numerator and denominator"),
+    ("conversion_rate", actuals.DENOMINATOR): N_("Lost: denominator only"),
+    ("", actuals.NUMERATOR): N_("Numerator and denominator"),
+    ("", actuals.DENOMINATOR): N_("Denominator only"),
+}
+
+
+def part_label(kpi: actuals.KpiDef, part: str | None) -> str:
+    """The "counts in" of a drill-down row, translated ("" for a sum KPI's row)."""
+    if part is None:
+        return ""
+    code = kpi.code if kpi.builtin and (kpi.code, part) in PART_LABELS else ""
+    return _(PART_LABELS[(code, part)])
+
+
 def explain_csv(data: dict) -> tuple[list[str], list[list]]:
+    rate = data["kpi"].kind == "rate"
     header = [_("Date"), _("Reference"), _("Customer"), _("Rep"), _("Amount"), _("Share %%"), _("Credited")]
+    if rate:
+        header.append(_("Counts in"))
     rows = []
     for r in data["records"]:
         day = r["day"]
@@ -382,6 +420,8 @@ def explain_csv(data: dict) -> tuple[list[str], list[list]]:
                      csv_number(float(amount)) if isinstance(amount, (int, float, Decimal)) else (amount or ""),
                      csv_number(r["share"] * 100, 2),
                      csv_number(r["credited"], 2) if r.get("credited") is not None else ""])
+        if rate:
+            rows[-1].append(part_label(data["kpi"], r.get("part")))
     return header, rows
 
 

@@ -270,7 +270,7 @@ def _team_condition(rep_column: str, day_column: str, team_ids: list[UUID] | Non
         return "", "", []
     joins, team = membership.team_on_sql(rep_column, day_column)
     params: list = []
-    return joins, f" AND {membership.team_in_sql(team, team_ids, params)}", params
+    return joins, f" AND {membership.team_in_sql(team, team_ids, params)} AND {membership.IS_REP}", params
 
 
 def _float(value) -> float:
@@ -503,6 +503,7 @@ async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | Non
     credit = CREDITED.get(kpi.code) if kpi.builtin else CUSTOM_CREDITED.get(kpi.measure) if kind in (
         "order_rows", "collections") else None
     for row in rows:
+        row["part"] = record_part(kpi, row)
         row["rep"] = as_uuid(row["rep"])
         row["id"] = as_uuid(row["id"])
         # What this row adds to the rep's number: the cents stored on the credited row (a shared order's
@@ -511,6 +512,23 @@ async def records(kpi: KpiDef, start: date, end: date, rep_ids: list[UUID] | Non
         row["credited"] = int(value) / 100 if isinstance(value, (int, float, Decimal)) else None
         row["credited_cents"] = int(value) if isinstance(value, (int, float, Decimal)) else None
     return rows
+
+
+# Which part of a rate a record counts in: "numerator" (the numerator and the denominator: a won deal),
+# "denominator" (the denominator alone: a lost deal). A rate whose every record adds to both sums (margin %,
+# satisfaction) marks each "numerator" too; sum KPIs have no parts (None).
+NUMERATOR, DENOMINATOR = "numerator", "denominator"
+
+
+def record_part(kpi: KpiDef, row: dict) -> str | None:
+    """The part of `kpi`'s rate a drill-down row counts in, or None for a sum KPI."""
+    if kpi.kind != "rate":
+        return None
+    if kpi.builtin and kpi.code == "conversion_rate":
+        return NUMERATOR if row.get("margin") == "won" else DENOMINATOR  # the record's stage
+    return NUMERATOR
+
+
 
 
 CREDITED = {"revenue": "credit_amount", "collections": "credit_amount", "gross_margin": "credit_margin",

@@ -420,6 +420,9 @@ def smart(*, kpi_active: bool, kpi_defined: bool, measurable: bool, value: float
 # --- Pace --------------------------------------------------------------------------------------
 
 ON_TRACK, AT_RISK, BEHIND, NO_TARGET, NO_DATA = "on_track", "at_risk", "behind", "no_target", "no_data"
+# A target of 0 on a higher-is-better KPI: set, and met by any result; attainment and the pace index have
+# nothing to divide by, so they are not computed and the line is never behind.
+ZERO_TARGET = "zero_target"
 
 
 @dataclass(frozen=True)
@@ -478,7 +481,9 @@ def pace(actual: float | None, target: float | None, *, kind: str, direction: st
     elapsed = min(1.0, max(0.0, elapsed))
     att = attainment(actual, target, direction, floor)
     notes: list[str] = []
-    if target is None or (target <= 0 and direction == "higher"):
+    if target == 0 and direction == "higher":
+        return Pace(actual, 0.0, None, 0.0, None, _project(actual, kind, elapsed), ZERO_TARGET, elapsed, floor)
+    if target is None or (target < 0 and direction == "higher"):
         return Pace(actual, target, None, None, None, _project(actual, kind, elapsed), NO_TARGET, elapsed, floor)
     if actual is None:
         return Pace(None, target, None, target if kind == "rate" else target * elapsed, None, None, NO_DATA,

@@ -34,12 +34,18 @@ class Org:
     names: dict[Scope, str] = field(default_factory=dict)
     team_of: dict[UUID, UUID | None] = field(default_factory=dict)
 
+    # team id -> the team it sits under (None: the company): company → region → team → rep.
+    parent_of: dict[UUID, UUID | None] = field(default_factory=dict)
+
+    def _subteams(self, parent: UUID | None) -> list[Scope]:
+        return [("team", t["id"]) for t in self.teams if self.parent_of.get(t["id"]) == parent]
+
     def children(self, scope: Scope) -> list[Scope]:
         kind, sid = scope
         if kind == "company":
-            return [("team", t["id"]) for t in self.teams] + [("rep", r["id"]) for r in self.reps.get(None, [])]
+            return self._subteams(None) + [("rep", r["id"]) for r in self.reps.get(None, [])]
         if kind == "team":
-            return [("rep", r["id"]) for r in self.reps.get(sid, [])]
+            return self._subteams(sid) + [("rep", r["id"]) for r in self.reps.get(sid, [])]
         return []
 
     def parent(self, scope: Scope) -> Scope | None:
@@ -48,26 +54,39 @@ class Org:
             team = self.team_of.get(sid)
             return ("team", team) if team else COMPANY
         if kind == "team":
-            return COMPANY
+            above = self.parent_of.get(sid)
+            return ("team", above) if above else COMPANY
         return None
 
     def scopes(self) -> list[Scope]:
-        """Every row, parents before children, in display order."""
-        out = [COMPANY]
-        for team in self.teams:
-            out.append(("team", team["id"]))
-            out.extend(("rep", r["id"]) for r in self.reps.get(team["id"], []))
-        out.extend(("rep", r["id"]) for r in self.reps.get(None, []))
+        """Every row, parents before children, in display order (a region, its teams, each with its reps)."""
+        out: list[Scope] = []
+
+        def walk(scope: Scope) -> None:
+            out.append(scope)
+            for child in self.children(scope):
+                walk(child)
+
+        walk(COMPANY)
         return out
 
     def rep_ids(self, scope: Scope) -> list[UUID] | None:
-        """The reps whose results make up a scope's actuals (None: everyone, for the company)."""
+        """The reps whose results make up a scope's actuals (None: everyone, for the company; a region:
+        the reps of every team below it)."""
         kind, sid = scope
         if kind == "company":
             return None
         if kind == "team":
-            return [r["id"] for r in self.reps.get(sid, [])]
+            teams = [sid, *[t for k, t in self._below(scope) if k == "team"]]
+            return [r["id"] for team in teams for r in self.reps.get(team, [])]
         return [sid]
+
+    def _below(self, scope: Scope) -> list[Scope]:
+        out: list[Scope] = []
+        for child in self.children(scope):
+            out.append(child)
+            out.extend(self._below(child))
+        return out
 
     def knows(self, scope: Scope) -> bool:
         return scope == COMPANY or scope in self.names
@@ -75,7 +94,7 @@ class Org:
 
 async def load_org(plan_id: UUID | None = None) -> Org:
     """Teams by name; active reps (and inactive ones who still have cells in the plan) by name."""
-    teams = await Team.select(Team.id, Team.name).order_by(Team.name)
+    teams = await Team.select(Team.id, Team.name, Team.parent).order_by(Team.name)
     reps = await User.select(User.id, User.display_name, User.team, User.active).where(User.role == "rep").order_by(
         User.display_name)
     with_cells: set[UUID] = set()
@@ -83,7 +102,7 @@ async def load_org(plan_id: UUID | None = None) -> Org:
         rows = await Target.select(Target.scope_id).where((Target.plan == plan_id) & (Target.scope_kind == "rep")).distinct()
         with_cells = {r["scope_id"] for r in rows}
     team_ids = {t["id"] for t in teams}
-    org = Org(teams=teams, reps={})
+    org = Org(teams=teams, reps={}, parent_of={t["id"]: t["parent"] for t in teams if t["parent"] in team_ids})
     org.names[COMPANY] = _("Company")
     for t in teams:
         org.names[("team", t["id"])] = t["name"]

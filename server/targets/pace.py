@@ -17,7 +17,7 @@ from datetime import date
 from uuid import UUID
 
 from server import clock
-from server.accounts import membership
+from server.accounts import hierarchy, membership
 from server.accounts.permissions import Actor
 from server.accounts.tables import Team, User
 from server.targets import actuals, formulas
@@ -175,6 +175,7 @@ async def compute(actor: Actor, period: str, *, rep_ids: list[UUID] | None = Non
     show_total = False
     by_membership = False
     allowed_teams: list[UUID] | None = None
+    parent_of: dict[UUID, UUID | None] = {}
     if actor.is_rep:
         if rep_ids is None or actor.id in rep_ids:
             reps = [Line(REP, actor.id, actor.display_name, actor.team_id)]
@@ -182,12 +183,15 @@ async def compute(actor: Actor, period: str, *, rep_ids: list[UUID] | None = Non
     else:
         allowed_teams = None if actor.is_admin else list(actor.led_team_ids)
         if team_ids is not None:
-            allowed_teams = [t for t in team_ids if allowed_teams is None or t in allowed_teams]
-        team_query = Team.select(Team.id, Team.name)
+            # A region opened: its teams below come with it.
+            wanted_teams = await hierarchy.with_descendants(team_ids)
+            allowed_teams = [t for t in wanted_teams if allowed_teams is None or t in allowed_teams]
+        team_query = Team.select(Team.id, Team.name, Team.parent)
         if allowed_teams is not None and allowed_teams:
             team_query = team_query.where(Team.id.is_in(allowed_teams))
         team_rows = [] if allowed_teams == [] else await team_query
         names = {t["id"]: t["name"] for t in team_rows}
+        parent_of.update({t["id"]: t["parent"] for t in team_rows})
         by_membership = rep_ids is None
         query = User.select(User.id, User.display_name, User.team, User.active).where(User.role == "rep")
         if not by_membership and allowed_teams:
@@ -249,6 +253,7 @@ async def compute(actor: Actor, period: str, *, rep_ids: list[UUID] | None = Non
     else:
         found = await actuals.actuals_many(kpis, start, end, scope_rep_ids)
     rep_ids_shown = {ln.id for ln in reps}
+    tree = {tid: parent_of.get(tid) for tid in teams}
     for kpi in kpis:
         weights = await seasonal_weights(kpi, start, end)
         elapsed = formulas.elapsed_share(start, end, today, overrides, weights)
@@ -275,12 +280,15 @@ async def compute(actor: Actor, period: str, *, rep_ids: list[UUID] | None = Non
             if tid is not None and rid in rep_ids_shown:
                 by_team.setdefault(tid, []).append(pair)
         for tid, team in teams.items():
-            team.cells[kpi.code] = cell(actuals.total(by_team.get(tid, [])), cells.get((kpi.id, TEAM, tid)))
+            # A region adds up its own records and every team's below it.
+            own = [p for below in hierarchy.below(tree, [tid]) if below in teams for p in by_team.get(below, [])]
+            team.cells[kpi.code] = cell(actuals.total(own), cells.get((kpi.id, TEAM, tid)))
         if total_line is not None:
             if total_line.kind == COMPANY:
                 total_line.cells[kpi.code] = cell(actuals.total(pairs.values()), cells.get((kpi.id, COMPANY, COMPANY_ID)))
             else:
-                team_targets = [cells.get((kpi.id, TEAM, tid)) for tid in teams]
+                # The teams at the top of the manager's tree: a region's target already holds its teams'.
+                team_targets = [cells.get((kpi.id, TEAM, tid)) for tid in teams if tree.get(tid) not in teams]
                 set_targets = [t for t in team_targets if t is not None]
                 target: float | None = None
                 if team_targets and len(set_targets) == len(team_targets):

@@ -231,8 +231,12 @@ MATRIX: dict[tuple[str, str], Case] = {
         "display_name": "Rep B1", "role": "rep", "team": str(r.world.team_b), "active": "on", "locale": ""}),
     ("POST", "/admin/users/{user_id:str}/password"): Case("/admin/users/{user}/password", _ADMIN_ONLY,
                                                           body=lambda r: {"password": factories.PASSWORD}),
+    ("POST", "/admin/users/{user_id:str}/team"): Case("/admin/users/{user}/team", _ADMIN_ONLY, body=lambda r: {
+        "team": str(r.world.team_a), "effective": clock.today().isoformat()}),
     ("GET", "/admin/teams"): Case("/admin/teams", _ADMIN_ONLY),
     ("POST", "/admin/teams"): Case("/admin/teams", _ADMIN_ONLY, body=lambda r: {"name": f"Team {uuid4().hex[:8]}"}),
+    ("POST", "/admin/teams/{team_id:str}"): Case(lambda r: f"/admin/teams/{r.world.team_b}", _ADMIN_ONLY, body=lambda r: {
+        "name": f"Team {uuid4().hex[:8]}", "parent": ""}),
     # Landing pages: each role is sent to its own start page.
     ("GET", "/"): Case("/", _SIGNED_IN),
     ("GET", "/home"): Case("/home", row(LOGIN, SEES, SCOPED, OK, OK, OK)),

@@ -144,9 +144,12 @@ def test_pace_of_a_sum_kpi():
 
 
 def test_pace_edge_cases():
-    # Zero target: no attainment, no status to chase.
+    # Zero target: a target all the same ("target 0"), met by any result: no attainment to divide out,
+    # nothing expected, never behind.
     zero = f.pace(50, 0, kind="sum", direction="higher", elapsed=0.5)
-    assert zero.status == f.NO_TARGET and zero.attainment is None and zero.projection == 100
+    assert zero.status == f.ZERO_TARGET and zero.target == 0 and zero.attainment is None and zero.projection == 100
+    assert zero.expected == 0 and zero.index is None
+    assert f.pace(None, 0, kind="rate", direction="higher", elapsed=0.5).status == f.ZERO_TARGET
     # No working days left (the period is over): expected is the whole target, projection the actual.
     over = f.pace(900, 1000, kind="sum", direction="higher", elapsed=1.0)
     assert over.expected == 1000 and over.projection == 900 and over.status == f.AT_RISK
