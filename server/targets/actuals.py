@@ -529,8 +529,6 @@ def record_part(kpi: KpiDef, row: dict) -> str | None:
     return NUMERATOR
 
 
-
-
 CREDITED = {"revenue": "credit_amount", "collections": "credit_amount", "gross_margin": "credit_margin",
             "gross_margin_pct": "credit_margin"}
 CUSTOM_CREDITED = {"sum:amount": "credit_amount", "sum:margin": "credit_margin"}
