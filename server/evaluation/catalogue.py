@@ -90,8 +90,25 @@ class Template:
         return [i for i in self.items() if i.source in sources]
 
 
+# A template version never changes once written (the editor saves a new version), so a loaded version is
+# kept in memory: the scorecard page and the scores job read it without a query.
+_LOADED: dict[UUID, Template] = {}
+_KEEP = 64
+
+
 async def load(template_id: UUID) -> Template | None:
-    """One template version with its dimensions and items, in order (three queries)."""
+    """One template version with its dimensions and items, in order (three queries the first time)."""
+    if template_id in _LOADED:
+        return _LOADED[template_id]
+    template = await _read(template_id)
+    if template is not None:
+        if len(_LOADED) >= _KEEP:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[template_id] = template
+    return template
+
+
+async def _read(template_id: UUID) -> Template | None:
     row = await ScorecardTemplate.select().where(ScorecardTemplate.id == template_id).first()
     if row is None:
         return None

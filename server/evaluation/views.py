@@ -15,7 +15,7 @@ from markupsafe import Markup
 from server.accounts.permissions import Actor
 from server.dashboards.charts import bars_and_line
 from server.evaluation import catalogue, scoring, services
-from server.evaluation.tables import CalibrationAdjustment, EvaluationCycle, RaterAssignment, Rating, Score
+from server.evaluation.tables import EvaluationCycle, RaterAssignment, Rating, Score
 from server.i18n import N_, _
 
 MISSING_LABELS = {
@@ -114,8 +114,7 @@ async def scorecard(actor: Actor, score_id: UUID, reps_see_ranking: bool) -> dic
     elif not (actor.is_admin or row["team"] in actor.led_team_ids):
         raise NotFoundException()
     snap = json.loads(row["snapshot"])
-    cycle = await EvaluationCycle.select().where(EvaluationCycle.id == row["cycle"]).first()
-    template = await services.cycle_template(cycle or {"template": row["template"]})
+    template = await services.cycle_template({"template": row["template"]})
     comments = await Rating.select(Rating.item, Rating.level, Rating.comment,
                                    Rating.assignment.role.as_alias("role")).where(
         (Rating.assignment.cycle == row["cycle"]) & (Rating.assignment.ratee == row["rep"])
@@ -124,8 +123,6 @@ async def scorecard(actor: Actor, score_id: UUID, reps_see_ranking: bool) -> dic
     for c in comments:
         if c["comment"]:
             by_item.setdefault(str(c["item"]), []).append(c)
-    adjustments = await CalibrationAdjustment.select().where(CalibrationAdjustment.score == score_id).order_by(
-        CalibrationAdjustment.at)
     past = await Score.select(Score.id, Score.total, Score.calibrated, Score.cycle.period.as_alias("period")).where(
         (Score.rep == row["rep"]) & Score.cycle.state.is_in(["published", "acknowledged"])).order_by(
         Score.cycle.period, ascending=False).limit(12)
@@ -136,7 +133,7 @@ async def scorecard(actor: Actor, score_id: UUID, reps_see_ranking: bool) -> dic
         mine = final_value(row)
         if mine is not None:
             rank = (1 + sum(1 for v in values if v is not None and v > mine), len(values))
-    return {"score": row, "snap": snap, "tpl": template, "comments": by_item, "adjustments": adjustments,
+    return {"score": row, "snap": snap, "tpl": template, "comments": by_item,
             "history": services_history(await services.history(score_id)), "past": past, "rank": rank,
             "value": final_value(row)}
 

@@ -48,7 +48,7 @@ def test_cycle_rated_on_tablet_and_phones_closed_by_the_job_and_acknowledged(new
     manager.get_by_role("button", name="Open the cycle").click()
     expect(manager).to_have_url(re.compile(r"/evaluation/cycles/[0-9a-f-]{36}$"))
     cycle_url = manager.url
-    block = manager.locator(".rater-block", has_text=RATEE["name"])
+    block = manager.locator("form.peers-form", has=manager.get_by_role("group", name=f"Peers for {RATEE['name']}"))
     for peer in PEERS:
         block.get_by_label(peer["name"]).check()
     block.get_by_role("button", name="Save peers").click()
