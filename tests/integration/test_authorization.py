@@ -51,6 +51,7 @@ SYNC_APPLIED, SYNC_REJECTED = "sync-applied", "sync-rejected"
 
 # Static file routers serve public files through Litestar's own handlers: nothing of ours to authorize.
 EXCLUDED_PREFIXES = ("/static/", "/icons/")
+EXCLUDED_PATHS = ("/static",)  # the hashed static files: one ASGI route (server/system/routes.py)
 
 VISIT_OUTCOME = "Owner-visit-outcome-7d1f"
 REPORT_SUMMARY = "Owner-report-summary-3c9a"
@@ -547,7 +548,7 @@ def app_routes(app) -> set[tuple[str, str]]:
     """(method, path) of every route the app serves, but static files and Litestar's automatic OPTIONS."""
     found: set[tuple[str, str]] = set()
     for route in app.routes:
-        if route.path.startswith(EXCLUDED_PREFIXES):
+        if route.path.startswith(EXCLUDED_PREFIXES) or route.path in EXCLUDED_PATHS:
             continue
         for handler in route.route_handlers:
             methods = getattr(handler, "http_methods", None) or {type(route).__name__}
