@@ -25,15 +25,15 @@ def _safe_next(target: str | None) -> str:
 
 
 @get("/login", name="login")
-async def login_page(request: Request, next: str | None = None) -> object:
+async def login_page(request: Request, next: str | None = None, again: str = "") -> object:
     if await session_actor(session_of(request)):
         return redirect(_safe_next(next))
-    if sessions.token_of(session_of(request)):
+    if sessions.token_of(session_of(request)) and not again:
         # A signed-out, expired or deactivated user's leftover cookie: cleared, and the page asked for
-        # again, so its form carries a CSRF token of the session it is posted from (anonymous), not of
-        # the one that just ended (that form would be refused as expired).
+        # once more, so its form carries a CSRF token of the session it is posted from (anonymous), not of
+        # the one that just ended (that form would be refused as expired). `again`: never a loop.
         request.clear_session()
-        return redirect("/login" + (f"?next={quote(_safe_next(next), safe='/')}" if next else ""))
+        return redirect("/login?again=1" + (f"&next={quote(_safe_next(next), safe='/')}" if next else ""))
     if session_of(request):
         request.clear_session()
     return page("accounts/login.html", next=_safe_next(next), values={}, errors={})

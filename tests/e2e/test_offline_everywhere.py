@@ -460,7 +460,8 @@ def test_signing_out_offline_asks_first_and_keeps_the_offline_copy(browser, live
 
         # Dismissed: nothing happens.
         with page.expect_event("dialog") as asking:
-            page.get_by_role("button", name="Sign out").click()
+            # (Not waiting for a navigation the click might start: the question holds the page meanwhile.)
+            page.get_by_role("button", name="Sign out").click(no_wait_after=True)
         asked.append(asking.value.message)
         asking.value.dismiss()
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
@@ -468,7 +469,8 @@ def test_signing_out_offline_asks_first_and_keeps_the_offline_copy(browser, live
 
         # Accepted, offline: the sign-out cannot reach the server, so nothing is deleted, and it says so.
         with page.expect_event("dialog") as asking:
-            page.get_by_role("button", name="Sign out").click()
+            # (Not waiting for a navigation the click might start: the question holds the page meanwhile.)
+            page.get_by_role("button", name="Sign out").click(no_wait_after=True)
         asked.append(asking.value.message)
         asking.value.accept()
         expect(page.locator("#signout-failed")).to_be_visible()

@@ -179,7 +179,7 @@ def test_the_sign_in_form_after_a_session_ended_works_the_first_time(client, wor
     client.login("rep_a1")
     client.run(UserSession.delete().where(UserSession.user == world.rep))
     r = client.get("/login?next=/reports", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/login?next=/reports"
+    assert r.status_code == 303 and r.headers["location"] == "/login?again=1&next=/reports"
     r = client.get(r.headers["location"])
     assert r.status_code == 200
     token = re.search(r'name="_csrf_token" value="([^"]+)"', r.text)
