@@ -89,6 +89,12 @@ class Settings:
     photo_max_per_visit: int = setting(
         "FIELDPACE_PHOTO_MAX_PER_VISIT", "How many photos one visit may carry.", 10
     )
+    page_timeout_ms: int = setting(
+        "FIELDPACE_PAGE_TIMEOUT_MS",
+        "How long the service worker waits for the network before it shows a page the phone has already "
+        "(and marks it updated when the network's answer arrives), in milliseconds.",
+        400,
+    )
     trusted_proxies: str = setting(
         "FIELDPACE_TRUSTED_PROXIES",
         "Comma-separated addresses or networks (CIDR) of reverse proxies whose `X-Forwarded-For` is believed, "

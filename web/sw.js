@@ -370,7 +370,8 @@ function unredirected(response) {
 // ============================================================================
 
 // Past this, a page opened before is shown from this phone. On 4G a page answers well within it.
-const PAGE_TIMEOUT_MS = 400;
+// FIELDPACE_PAGE_TIMEOUT_MS, written in by the server (400 by default).
+const PAGE_TIMEOUT_MS = Number("__FIELDPACE_PAGE_TIMEOUT_MS__") || 400;
 // A navigation this soon after a form post (a save, an approval) waits for the server: it carries the
 // flash message and the new state, which no cached copy has.
 const FRESH_AFTER_WRITE_MS = 10000;

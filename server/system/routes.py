@@ -53,8 +53,10 @@ async def manifest() -> Response:
 
 
 @get("/sw.js")
-async def service_worker() -> Response:
+async def service_worker(request: Request) -> Response:
     body = (WEB / "sw.js").read_text().replace("__FIELDPACE_VERSION__", shell_version())
+    timeout = max(0, int(request.app.state.settings.page_timeout_ms))
+    body = body.replace("__FIELDPACE_PAGE_TIMEOUT_MS__", str(timeout))
     # The precache list and the worker's static lookups use the content-hashed names (server/assets.py).
     body = body.replace("__FIELDPACE_STATIC_URLS__", json.dumps(assets.catalog().urls(), sort_keys=True))
     return Response(

@@ -138,6 +138,8 @@ def test_the_service_worker_precaches_the_hashed_names(client):
     assert precached and all(HASHED.match(url) for url in precached)
     assert "/static/app.css" not in worker.text  # every static file by its hashed name
     assert re.search(r'importScripts\(STATIC_URLS\["outbox.js"\]\)', worker.text)
+    # FIELDPACE_PAGE_TIMEOUT_MS (default 400) is the worker's wait for the network before it shows the phone's copy.
+    assert 'const PAGE_TIMEOUT_MS = Number("400")' in worker.text
     for url in precached:
         response = client.get(url)
         assert response.status_code == 200, url

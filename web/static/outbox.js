@@ -295,17 +295,29 @@
         return r.json();
       }).then(function (body) {
         if (!body) return;
-        return tx(["records", "meta"], "readwrite", function (t) {
-          var store = t.objectStore("records");
-          body.changes.forEach(function (c) {
-            var key = user + "|" + c.type + "|" + c.id;
-            if (c.op === "delete") store.delete(key);
-            else store.put({ key: key, user: user, type: c.type, id: c.id, data: c.data });
-          });
-          t.objectStore("meta").put({ key: "cursor:" + user, value: body.cursor });
-        }).then(function () { if (body.more) return pull(user); });
+        return storePulled(user, body.changes, body.cursor).then(function () { if (body.more) return pull(user); });
       });
     }).catch(function () { /* offline data stays as it was */ });
+  }
+
+  // Pulled changes are stored a slice at a time, each slice in a task of its own, so a first pull of hundreds
+  // of records never holds the page's main thread for long. The cursor moves with the last slice; a pull cut
+  // short stores its slices again next time (puts and deletes by key: the same result).
+  var PULL_SLICE = 50;
+  function storePulled(user, changes, cursor) {
+    var slice = changes.slice(0, PULL_SLICE), rest = changes.slice(PULL_SLICE);
+    return tx(rest.length ? ["records"] : ["records", "meta"], "readwrite", function (t) {
+      var store = t.objectStore("records");
+      slice.forEach(function (c) {
+        var key = user + "|" + c.type + "|" + c.id;
+        if (c.op === "delete") store.delete(key);
+        else store.put({ key: key, user: user, type: c.type, id: c.id, data: c.data });
+      });
+      if (!rest.length) t.objectStore("meta").put({ key: "cursor:" + user, value: cursor });
+    }).then(function () {
+      if (!rest.length) return;
+      return new Promise(function (resolve) { setTimeout(resolve, 0); }).then(function () { return storePulled(user, rest, cursor); });
+    });
   }
 
   function localRecords(user, type) {
