@@ -268,3 +268,47 @@ def test_fill_knows_every_parameter_of_the_route_table():
     """Cheap and first to fail: a new route's parameter needs a way to a real value."""
     names = {n for route in _page_routes() for n in re.findall(r"\{(\w+):\w+\}", route)}
     assert names <= FILL.keys(), sorted(names - FILL.keys())
+
+
+# Chromium offers the install with a `beforeinstallprompt` event (headless never fires one on its own):
+# the page gets one with a prompt() that records it was called.
+OFFER_INSTALL = """() => {
+  const offer = new Event('beforeinstallprompt', {cancelable: true});
+  offer.prompt = () => { window.promptedInstall = true; return Promise.resolve(); };
+  offer.userChoice = Promise.resolve({outcome: 'dismissed'});
+  window.dispatchEvent(offer);
+}"""
+
+
+def test_the_install_offer_never_covers_the_page_and_stays_dismissed(browser, demo_server):
+    base, _db = demo_server
+    context = browser.new_context(base_url=base, locale="zh-CN", timezone_id="Asia/Shanghai", **PHONE_360)
+    try:
+        page = context.new_page()
+        _sign_in(page, ROLES["rep"], "zh-CN")
+        page.goto("/home")
+        banner = page.locator("#install-banner")
+        page.evaluate(OFFER_INSTALL)
+        banner.wait_for(state="visible")
+        # In the flow above the page, not over it: the page starts below it, nothing is under it.
+        placed = page.evaluate("""() => {
+          const b = document.getElementById('install-banner').getBoundingClientRect();
+          const main = document.getElementById('main').getBoundingClientRect();
+          const style = getComputedStyle(document.getElementById('install-banner'));
+          return {position: style.position, bannerBottom: b.bottom, mainTop: main.top};
+        }""")
+        assert placed["position"] in ("static", "relative"), placed
+        assert placed["mainTop"] >= placed["bannerBottom"] - 0.5, placed
+        page.get_by_role("button", name="安装应用").click()
+        assert page.evaluate("window.promptedInstall === true")
+        page.evaluate(OFFER_INSTALL)
+        banner.wait_for(state="visible")
+        page.locator("#install-dismiss").click()
+        banner.wait_for(state="hidden")
+        # Remembered: on the next page and after a reload, a new offer shows nothing.
+        page.goto("/customers")
+        page.evaluate(OFFER_INSTALL)
+        page.wait_for_function("document.readyState === 'complete'")
+        assert banner.is_hidden()
+    finally:
+        context.close()
