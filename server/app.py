@@ -85,7 +85,8 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     )
     env.filters.update(
         date=i18n.fmt_date, datetime=i18n.fmt_datetime, time=i18n.fmt_time, number=i18n.fmt_number,
-        money=i18n.fmt_money, weekday=i18n.fmt_weekday,
+        money=i18n.fmt_money, weekday=i18n.fmt_weekday, day_long=i18n.fmt_day_long,
+        percent=i18n.fmt_percent,
     )
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
 

@@ -18,7 +18,7 @@ from babel import Locale, negotiate_locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
 LOCALES = ("zh_CN", "en")
@@ -187,3 +187,41 @@ def fmt_money(value: float | int | Decimal | None, currency: str | None = None) 
 
 def fmt_weekday(value: date) -> str:
     return format_date(value, format="EEEE", locale=_babel_locale())
+
+
+def fmt_day_long(value: date | datetime | None) -> str:
+    """A day with its weekday, as the locale writes it: `2026年12月2日 星期三`, `Wednesday, December 2, 2026`."""
+    if value is None:
+        return ""
+    day = _local(value).date() if isinstance(value, datetime) else value
+    if _locale.get().startswith("zh"):
+        return f"{fmt_date(day, 'long')} {fmt_weekday(day)}"
+    return fmt_date(day, "full")
+
+
+def fmt_percent(value: float | int | Decimal | None, digits: int = 0) -> str:
+    """`value` percentage points in the locale's percent form (21 -> `21%`); "" for None."""
+    if value is None:
+        return ""
+    pattern = "#,##0%" if not digits else "#,##0." + "0" * digits + "%"
+    return format_percent(Decimal(str(value)) / 100, format=pattern, locale=_babel_locale())
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    """A KPI value in its unit (`server/targets` UNITS), the one formatter of dashboards, the home and
+    notifications: money with the currency, percentages in the locale's form, counts whole, scores with
+    two decimals; "–" when there is none."""
+    if value is None:
+        return "–"
+    if unit == "money":
+        return fmt_money(value)
+    if unit == "percent":
+        return fmt_percent(value, 1)
+    if unit == "count":
+        return fmt_number(value, 0) if float(value).is_integer() else fmt_number(value, 1)
+    return fmt_number(value, 2)
+
+
+def fmt_share(value: float | None) -> str:
+    """A ratio (attainment, the elapsed share of a period, a pace index as a share) as a whole percentage."""
+    return "–" if value is None else fmt_percent(round(value * 100))

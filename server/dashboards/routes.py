@@ -12,7 +12,7 @@ from litestar.exceptions import PermissionDeniedException
 from server import clock
 from server.accounts.permissions import Actor
 from server.dashboards import charts, services
-from server.i18n import _
+from server.i18n import _, fmt_share, fmt_value
 from server.targets import actuals, formulas
 from server.web import FieldErrors, is_htmx, page
 
@@ -24,7 +24,7 @@ SECTIONS = ("trend", "funnel", "ageing")
 
 def _helpers() -> dict:
     return {
-        "fmt_value": services.fmt_value, "fmt_share": services.fmt_share, "fmt_index": services.fmt_index,
+        "fmt_value": fmt_value, "fmt_share": fmt_share, "fmt_index": services.fmt_index,
         "status_labels": services.STATUS_LABELS, "status_icons": services.STATUS_ICONS, "charts": charts,
         "line_name": services.line_name,
     }

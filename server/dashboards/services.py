@@ -20,7 +20,7 @@ from server import clock, db
 from server.accounts import hierarchy
 from server.accounts.permissions import Actor, can_see_rep, rep_scope
 from server.accounts.tables import Team, User
-from server.i18n import N_, _, fmt_money, fmt_number
+from server.i18n import N_, _, fmt_number
 from server.reports.tables import Report
 from server.sales import analytics
 from server.sales.tables import OPEN_STAGES, Opportunity
@@ -51,24 +51,6 @@ FOLLOW_UP_DAYS = 90
 
 
 # --- Formatting ----------------------------------------------------------------------------------
-
-
-def fmt_value(value: float | None, unit: str) -> str:
-    """A KPI value in its unit: money with the currency, percentages with %, counts whole."""
-    if value is None:
-        return "–"
-    if unit == "money":
-        return fmt_money(value)
-    if unit == "percent":
-        return fmt_number(value, 1) + " %"
-    if unit == "count":
-        return fmt_number(value, 0) if float(value).is_integer() else fmt_number(value, 1)
-    return fmt_number(value, 2)
-
-
-def fmt_share(value: float | None) -> str:
-    """A ratio (attainment, elapsed share) as a percentage."""
-    return "–" if value is None else fmt_number(value * 100, 0) + " %"
 
 
 def fmt_index(value: float | None) -> str:

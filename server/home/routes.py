@@ -8,6 +8,7 @@ from server import clock
 from server.accounts.permissions import Actor
 from server.dashboards import charts
 from server.dashboards import services as dashboards
+from server.i18n import fmt_share, fmt_value
 from server.reports import services as reports
 from server.sales.opportunities import STAGE_LABELS
 from server.visits import services as visits
@@ -38,7 +39,7 @@ async def rep_home(actor: Actor, format: str = "") -> object:
         "home/rep.html", actor=actor, today=today, visits=todays, daily=daily, weekly=weekly,
         purpose_labels=visits.PURPOSE_LABELS, status_labels=reports.STATUS_LABELS, board=board, line=line,
         plan=plan, stage_labels=STAGE_LABELS, kind_labels=reports.KIND_LABELS, charts=charts,
-        fmt_value=dashboards.fmt_value, fmt_share=dashboards.fmt_share, fmt_index=dashboards.fmt_index,
+        fmt_value=fmt_value, fmt_share=fmt_share, fmt_index=dashboards.fmt_index,
         pace_labels=dashboards.STATUS_LABELS, pace_icons=dashboards.STATUS_ICONS,
     )
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import date
 
 from server import i18n
-from server.i18n import N_, _, fmt_date, fmt_money, fmt_number, ngettext
+from server.i18n import N_, _, fmt_date, fmt_number, fmt_share, fmt_value, ngettext
 
 RULE_LABELS = {
     "lagging": N_("Lagging targets"),
@@ -32,20 +32,6 @@ def in_locale(locale: str) -> Iterator[None]:
         i18n._locale.reset(token)
 
 
-def _value(value: float | None, unit: str) -> str:
-    if value is None:
-        return "–"
-    if unit == "money":
-        return fmt_money(value)
-    if unit == "percent":
-        return fmt_number(value, 1) + " %"
-    return fmt_number(value, 1 if unit == "score" else 0)
-
-
-def _share(value: float) -> str:
-    return fmt_number(round(value * 100), 0) + " %"
-
-
 def _kpi_name(p: dict) -> str:
     from server.targets.actuals import BUILTIN_NAMES
 
@@ -65,15 +51,15 @@ def render(kind: str, p: dict) -> tuple[str, str]:
     if kind == "lagging":
         title = _("%(kpi)s: %(status)s pace", kpi=_kpi_name(p), status=_(STATUS_WORDS.get(p.get("status", ""), "behind")))
         body = _("%(actual)s so far against %(expected)s expected by now (target %(target)s, %(share)s of the "
-                 "period gone): pace %(index)s.", actual=_value(p.get("actual"), p.get("unit", "")),
-                 expected=_value(p.get("expected"), p.get("unit", "")), target=_value(p.get("target"), p.get("unit", "")),
-                 share=_share(p.get("elapsed", 0.0)), index=_share(p.get("index") or 0.0))
+                 "period gone): pace %(index)s.", actual=fmt_value(p.get("actual"), p.get("unit", "")),
+                 expected=fmt_value(p.get("expected"), p.get("unit", "")), target=fmt_value(p.get("target"), p.get("unit", "")),
+                 share=fmt_share(p.get("elapsed", 0.0)), index=fmt_share(p.get("index") or 0.0))
     elif kind == "lagging_digest":
         people = p.get("people", [])
         title = _("%(team)s: %(what)s", team=p.get("team", ""), what=ngettext(
             "%(num)s rep behind pace", "%(num)s reps behind pace", len(people)))
         body = "; ".join(_("%(name)s, %(kpi)s %(status)s (pace %(index)s)", name=x.get("name", ""), kpi=_kpi_name(x),
-                           status=_(STATUS_WORDS.get(x.get("status", ""), "behind")), index=_share(x.get("index") or 0.0))
+                           status=_(STATUS_WORDS.get(x.get("status", ""), "behind")), index=fmt_share(x.get("index") or 0.0))
                          for x in people)
     elif kind == "inactivity":
         title = ngettext("No visit logged for %(num)s working day", "No visits logged for %(num)s working days",

@@ -45,7 +45,7 @@ def test_manager_dashboard_shows_their_team_only(client, march, on_march_13):
     assert page.status_code == 200
     text = page.text
     assert rep in text and other in text and rep_b not in text and "Team B" not in text
-    assert "8,100.00" in text and "39 %" in text  # the rep's revenue and attainment 8,100 / 21,000
+    assert "8,100.00" in text and "39%" in text  # the rep's revenue and attainment 8,100 / 21,000
     assert "11,100.00" in text  # team A once per shared order
     assert "At risk" in text and f"scope=rep%3A{w.rep}" in text.replace(":", "%3A")
     # The sections under the board load as htmx fragments; section=all puts them in the page (no JS).
@@ -109,10 +109,10 @@ def test_explain_fills_in_the_formula_and_lists_the_records(client, march, on_ma
     page = client.get(url)
     assert page.status_code == 200
     text = page.text
-    assert "8,100.00 / " in text and "21,000.00" in text and "39 %" in text
+    assert "8,100.00 / " in text and "21,000.00" in text and "39%" in text
     assert "9 / 21" in text and "9,000.00" in text and "0.90" in text  # elapsed, expected, pace index
     assert "18,900.00" in text  # projection 8,100 / (9 / 21)
-    assert "Acme Shanghai" in text and "60 %" in text  # the shared order, with the rep's share
+    assert "Acme Shanghai" in text and "60%" in text  # the shared order, with the rep's share
     assert "2 records in all" in text
     rows = read_csv(client.get(url + "&format=csv"))
     assert rows[0] == ["Date", "Reference", "Customer", "Rep", "Amount", "Share %", "Credited"]

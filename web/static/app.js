@@ -14,6 +14,34 @@
     if (token) e.detail.headers["X-CSRFToken"] = token;
   });
 
+  // Tables become cards on a phone (app.css, "Phones"): each cell carries its column's name as
+  // data-label, copied from the table's head, on load and after every htmx swap.
+  function labelTables() {
+    document.querySelectorAll("table.table").forEach(function (table) {
+      var head = table.tHead && table.tHead.rows[0];
+      if (!head) return;
+      var names = [];
+      Array.prototype.forEach.call(head.cells, function (th) {
+        for (var i = 0; i < (th.colSpan || 1); i++) names.push(th.textContent.trim());
+      });
+      var sections = Array.prototype.slice.call(table.tBodies);
+      if (table.tFoot) sections.push(table.tFoot);
+      sections.forEach(function (section) {
+        Array.prototype.forEach.call(section.rows, function (row) {
+          var column = 0;
+          Array.prototype.forEach.call(row.cells, function (cell) {
+            if ((cell.colSpan || 1) === 1 && names[column] && !cell.hasAttribute("data-label")) {
+              cell.setAttribute("data-label", names[column]);
+            }
+            column += cell.colSpan || 1;
+          });
+        });
+      });
+    });
+  }
+  labelTables();
+  document.addEventListener("htmx:afterSettle", labelTables);
+
   // Busy state: the clicked submit button says "Saving…" and cannot be pressed twice.
   document.addEventListener("submit", function (e) {
     var form = e.target;

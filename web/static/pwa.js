@@ -14,6 +14,7 @@
   "use strict";
 
   var IOS_HINT_KEY = "fieldpace.iosHintDismissed";
+  var INSTALL_KEY = "fieldpace.installDismissed";
 
   var state = {
     registration: null,
@@ -43,7 +44,7 @@
     setHidden("update-banner", !(state.waitingWorker || state.staleController));
     var banner = el("update-banner");
     if (banner) banner.classList.toggle("is-blocked", state.updateBlocked);
-    setHidden("install-button", !state.installEvent);
+    setHidden("install-banner", !state.installEvent || remembered(INSTALL_KEY));
     setHidden("ios-install-hint", !state.iosHint);
     setHidden("offline-indicator", navigator.onLine !== false);
   }
@@ -206,6 +207,24 @@
     return !!(window.matchMedia && window.matchMedia("(display-mode: standalone)").matches);
   }
 
+  function remembered(key) {
+    try {
+      return !!window.localStorage.getItem(key);
+    } catch (error) {
+      return false;
+    }
+  }
+
+  function dismissInstall() {
+    try {
+      window.localStorage.setItem(INSTALL_KEY, "1");
+    } catch (error) {
+      // Storage blocked: hidden for this page at least.
+    }
+    state.installEvent = null;
+    render();
+  }
+
   function iosHintDismissed() {
     try {
       return !!window.localStorage.getItem(IOS_HINT_KEY);
@@ -246,6 +265,9 @@
     } else if (target.closest("#page-updated-show")) {
       event.preventDefault();
       reloadOnce();
+    } else if (target.closest("#install-dismiss")) {
+      event.preventDefault();
+      dismissInstall();
     } else if (target.closest("#ios-install-hint-dismiss")) {
       event.preventDefault();
       dismissIosHint();
