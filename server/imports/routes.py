@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 
 from server.accounts.permissions import Actor
 from server.i18n import _, current_locale
-from server.imports import parsing, services
+from server.imports import columns, parsing, services
 from server.imports.tables import IMPORT_KINDS
 from server.web import FieldErrors, form_data, is_htmx, page, redirect
 
@@ -36,10 +36,10 @@ async def _index(actor: Actor, status_code: int = 200, values: dict | None = Non
 
 def _labels() -> dict[str, Any]:
     return {
-        "columns": parsing.COLUMNS, "kinds": IMPORT_KINDS, "kind_labels": services.KIND_LABELS,
+        "columns": columns.COLUMNS, "kinds": IMPORT_KINDS, "kind_labels": services.KIND_LABELS,
         "status_labels": services.STATUS_LABELS, "action_labels": services.ACTION_LABELS,
         "encoding_labels": parsing.ENCODING_LABELS, "max_mb": parsing.MAX_BYTES // (1024 * 1024),
-        "line_level_kinds": parsing.LINE_LEVEL_KINDS,
+        "line_level_kinds": columns.LINE_LEVEL_KINDS,
     }
 
 
@@ -80,7 +80,7 @@ async def import_template(actor: Actor, filename: str) -> Response:
     kind = filename.removesuffix(".csv")
     if kind not in IMPORT_KINDS or not filename.endswith(".csv"):
         raise NotFoundException()
-    body = parsing.example_csv(kind, chinese=current_locale().startswith("zh"))
+    body = columns.example_csv(kind, chinese=current_locale().startswith("zh"))
     return Response(content=body, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="fieldpace-{kind}.csv"'})
 

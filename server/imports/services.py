@@ -23,37 +23,37 @@ from litestar.exceptions import NotFoundException
 
 from server import clock, db
 from server.accounts.permissions import Actor, require_role
-from server.accounts.tables import User
 from server.customers import services as customers
 from server.customers.tables import Customer
 from server.i18n import N_, _
-from server.imports.parsing import (
+from server.imports.columns import (
     COLUMNS,
     LINE_LEVEL_KINDS,
-    ImportFileError,
     Mapping,
     MappingIncomplete,
-    decode,
     group_label,
     guess_mapping,
     header_signature,
+    resolve_mapping,
+)
+from server.imports.lookups import chunked, load_lookups
+from server.imports.parsing import (
+    ImportFileError,
+    decode,
     nfkc,
     read_table,
-    resolve_mapping,
 )
 from server.imports.planning import (
     CHANGED_COLUMN,
-    Lookups,
     Parsed,
     RowPlan,
     counts,
-    natural_keys,
-    parse_file,
     plan_rows,
 )
+from server.imports.records import parse_file
 from server.imports.tables import IMPORT_KINDS, ImportBatch, ImportSource
 from server.sales import credits, returns
-from server.sales.tables import Collection, CollectionSplit, Order, OrderReturn, OrderSplit
+from server.sales.tables import Collection, CollectionSplit, Order, OrderSplit
 from server.syncing import sequence
 from server.syncing.tables import Tombstone
 from server.web import Conflict, FieldErrors
@@ -69,83 +69,6 @@ ACTION_LABELS = {"create": N_("Create"), "update": N_("Update"), "unchanged": N_
 
 
 # ------------------------------------------------------------------------------------ database reads
-
-
-async def _chunked(make_query, values, size: int = 500) -> list[dict]:
-    values = list(values)
-    out: list[dict] = []
-    for start in range(0, len(values), size):
-        out.extend(await make_query(values[start:start + size]))
-    return out
-
-
-async def load_lookups(parsed: Parsed) -> Lookups:
-    """The rows of the database the file's rows point at (by natural key), in a few set-based reads."""
-    kind = parsed.kind
-    lookups = Lookups(today=clock.today())
-    rows = parsed.table.rows
-    keys = natural_keys(parsed)
-
-    def cells(column: str) -> set[str]:
-        raw = {(parsed.cell(c, column) or "").strip() for _l, c in rows}
-        return (raw | {nfkc(v) for v in raw}) - {""}
-
-    if kind in ("customers", "orders"):
-        users = await User.select(User.id, User.username, User.role, User.active, User.display_name, User.erp_code)
-        lookups.users = {u["username"].lower(): u for u in users}
-    if kind == "customers":
-        found = await _chunked(lambda part: Customer.select(
-            Customer.id, Customer.code, Customer.name, Customer.owner, Customer.contact_name, Customer.phone,
-            Customer.address, Customer.latitude, Customer.longitude, Customer.created_at).where(Customer.code.is_in(part)), keys)
-        lookups.customers = {r["code"]: {**r, "created_on": clock.local_date(r["created_at"])} for r in found}
-    elif kind == "orders":
-        codes, names = cells("customer_code"), cells("customer_name")
-        found = await _chunked(lambda part: Customer.select(Customer.id, Customer.code, Customer.name)
-                               .where(Customer.code.is_in(part)), codes)
-        found += await _chunked(lambda part: Customer.select(Customer.id, Customer.code, Customer.name)
-                                .where(Customer.name.is_in(part)), names)
-        lookups.customers = {r["code"] or f"id:{r['id']}": r for r in found}
-        # The orders the file's rows are, and those its returns name (源单编号).
-        orders = await _chunked(lambda part: Order.select(
-            Order.id, Order.number, Order.customer, Order.order_date, Order.due_date, Order.amount_cents,
-            Order.cost_cents, Order.note, Order.voided_at).where(Order.number.is_in(part)), keys | cells("original"))
-        by_id = {o["id"]: {**o, "splits": set()} for o in orders}
-        splits = await _chunked(lambda part: OrderSplit.select(OrderSplit.sales_order, OrderSplit.rep, OrderSplit.share_bp)
-                                .where(OrderSplit.sales_order.is_in(part)), by_id)
-        for s in splits:
-            by_id[s["sales_order"]]["splits"].add((s["rep"], s["share_bp"]))
-        lookups.orders = {o["number"]: {**o, "splits": frozenset(o["splits"])} for o in by_id.values()}
-        # What has been collected against the orders the file changes: an amount may not drop below it.
-        paid = await _chunked(lambda part: Collection.select(Collection.sales_order, Collection.amount_cents)
-                              .where(Collection.sales_order.is_in(part)), by_id)
-        for p in paid:
-            lookups.collected[p["sales_order"]] = lookups.collected.get(p["sales_order"], 0) + p["amount_cents"]
-        found_returns = await _chunked(lambda part: OrderReturn.select(
-            OrderReturn.id, OrderReturn.number, OrderReturn.sales_order, OrderReturn.amount_cents)
-            .where(OrderReturn.number.is_in(part)), keys)
-        lookups.returns = {r["number"]: r for r in found_returns}
-        returned = await _chunked(lambda part: OrderReturn.select(OrderReturn.sales_order, OrderReturn.amount_cents)
-                                  .where(OrderReturn.sales_order.is_in(part)), by_id)
-        for r in returned:
-            lookups.returned[r["sales_order"]] = lookups.returned.get(r["sales_order"], 0) + r["amount_cents"]
-    else:
-        orders = await _chunked(lambda part: Order.select(Order.id, Order.number, Order.amount_cents)
-                                .where(Order.number.is_in(part)), cells("order_number"))
-        lookups.orders = {o["number"]: o for o in orders}
-        existing = await _chunked(lambda part: Collection.select(
-            Collection.id, Collection.number, Collection.sales_order, Collection.received_on, Collection.amount_cents)
-            .where(Collection.number.is_in(part)), keys)
-        lookups.collections = {c["number"]: c for c in existing}
-        paid = await _chunked(lambda part: Collection.select(Collection.sales_order, Collection.amount_cents)
-                              .where(Collection.sales_order.is_in(part)), [o["id"] for o in orders])
-        for p in paid:
-            lookups.collected[p["sales_order"]] = lookups.collected.get(p["sales_order"], 0) + p["amount_cents"]
-        # What was returned of them: receipts settle what is left owing, as the collection form counts it.
-        returned = await _chunked(lambda part: OrderReturn.select(OrderReturn.sales_order, OrderReturn.amount_cents)
-                                  .where(OrderReturn.sales_order.is_in(part)), [o["id"] for o in orders])
-        for r in returned:
-            lookups.returned[r["sales_order"]] = lookups.returned.get(r["sales_order"], 0) + r["amount_cents"]
-    return lookups
 
 
 async def plan_text(kind: str, text: str, mapping: Mapping | None = None) -> tuple[Parsed, list[RowPlan]]:
@@ -469,7 +392,7 @@ async def _apply_returns(actor: Actor, plans: list[RowPlan]) -> None:
     if not plans:
         return
     numbers = {p.values["original"] for p in plans}
-    ids = {o["number"]: o["id"] for o in await _chunked(
+    ids = {o["number"]: o["id"] for o in await chunked(
         lambda part: Order.select(Order.id, Order.number).where(Order.number.is_in(part)), numbers)}
     for p in plans:
         v = p.values

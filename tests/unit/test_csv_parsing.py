@@ -7,21 +7,24 @@ from uuid import uuid4
 
 import pytest
 
+from server.imports.columns import (
+    example_csv,
+    map_headers,
+    normalise_header,
+)
 from server.imports.parsing import (
     MAX_BYTES,
     CellError,
     ImportFileError,
     decode,
-    example_csv,
-    map_headers,
-    normalise_header,
     parse_amount,
     parse_date,
     parse_split,
     read_table,
     sniff_delimiter,
 )
-from server.imports.planning import Lookups, counts, parse_file, plan_rows
+from server.imports.planning import Lookups, counts, plan_rows
+from server.imports.records import parse_file
 
 # --- decoding -------------------------------------------------------------------------------------
 

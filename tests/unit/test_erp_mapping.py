@@ -8,19 +8,22 @@ from uuid import uuid4
 
 import pytest
 
+from server.imports.columns import (
+    Mapping,
+    MappingIncomplete,
+    guess_mapping,
+    header_signature,
+    resolve_mapping,
+)
 from server.imports.parsing import (
     CellError,
     ImportFileError,
-    Mapping,
-    MappingIncomplete,
     cents_text,
-    guess_mapping,
-    header_signature,
     parse_signed_amount,
-    resolve_mapping,
     total_marker,
 )
-from server.imports.planning import Lookups, counts, parse_file, parse_red, plan_rows
+from server.imports.planning import Lookups, counts, parse_red, plan_rows
+from server.imports.records import parse_file
 
 K3 = ["单据编号", "日期", "客户编码", "客户名称", "业务员", "价税合计", "金额", "税额", "毛利", "源单编号", "红蓝字"]
 
