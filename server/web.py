@@ -183,6 +183,16 @@ def csv_bytes(header: list, rows: list[list]) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
+def csv_download(filename: str, header: list[str], rows: list[list]) -> Response:
+    """A CSV download (`csv_bytes`) with an ASCII file name, never cached."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename) or "export.csv"
+    return Response(
+        content=csv_bytes(header, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"},
+    )
+
+
 # --- URL parameters ----------------------------------------------------------------------------------
 
 

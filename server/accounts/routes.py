@@ -153,6 +153,13 @@ def _uuid_or_404(raw: str) -> UUID:
         raise NotFoundException() from None
 
 
+async def _user_or_404(actor: Actor, user_id: str) -> dict:
+    user = await services.get_user(actor, _uuid_or_404(user_id))
+    if not user:
+        raise NotFoundException()
+    return user
+
+
 async def _user_page(actor: Actor, user: dict, *, status_code: int = 200, values: dict | None = None,
                      errors: dict | None = None, move: dict | None = None, move_errors: dict | None = None) -> object:
     return page(
@@ -167,20 +174,15 @@ async def _user_page(actor: Actor, user: dict, *, status_code: int = 200, values
 @get("/admin/users/{user_id:str}")
 async def admin_user_edit(actor: Actor, user_id: str) -> object:
     require_role(actor, "admin")
-    user = await services.get_user(actor, _uuid_or_404(user_id))
-    if not user:
-        raise NotFoundException()
-    return await _user_page(actor, user)
+    return await _user_page(actor, await _user_or_404(actor, user_id))
 
 
 @post("/admin/users/{user_id:str}/team")
 async def admin_user_move(request: Request, actor: Actor, user_id: str) -> object:
     """Move a user to another team from a date: what they did before it stays with the old team."""
     require_role(actor, "admin")
-    uid = _uuid_or_404(user_id)
-    user = await services.get_user(actor, uid)
-    if not user:
-        raise NotFoundException()
+    user = await _user_or_404(actor, user_id)
+    uid = user["id"]
     data = await form_data(request)
     try:
         team_id, effective = membership.parse_move(data)
@@ -194,10 +196,8 @@ async def admin_user_move(request: Request, actor: Actor, user_id: str) -> objec
 @post("/admin/users/{user_id:str}")
 async def admin_user_update(request: Request, actor: Actor, user_id: str) -> object:
     require_role(actor, "admin")
-    uid = _uuid_or_404(user_id)
-    user = await services.get_user(actor, uid)
-    if not user:
-        raise NotFoundException()
+    user = await _user_or_404(actor, user_id)
+    uid = user["id"]
     data = await form_data(request)
     try:
         await services.update_user(actor, uid, data)
@@ -211,10 +211,8 @@ async def admin_user_update(request: Request, actor: Actor, user_id: str) -> obj
 @post("/admin/users/{user_id:str}/password")
 async def admin_user_password(request: Request, actor: Actor, user_id: str) -> object:
     require_role(actor, "admin")
-    uid = _uuid_or_404(user_id)
-    user = await services.get_user(actor, uid)
-    if not user:
-        raise NotFoundException()
+    user = await _user_or_404(actor, user_id)
+    uid = user["id"]
     data = await form_data(request)
     try:
         await services.set_password(actor, uid, data.get("password", ""))

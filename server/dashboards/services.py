@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from litestar import Response
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from server import clock, db
@@ -28,7 +27,7 @@ from server.targets import actuals, formulas, pace
 from server.targets.tables import Target
 from server.validation import optional_uuid
 from server.visits.tables import Visit
-from server.web import FieldErrors, csv_bytes
+from server.web import FieldErrors, csv_download
 
 STATUS_LABELS = {
     formulas.ON_TRACK: N_("On track"),
@@ -64,14 +63,8 @@ def csv_number(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
-def csv_response(filename: str, header: list[str], rows: list[list]) -> Response:
-    """A CSV download: UTF-8 with a BOM (Excel opens Chinese text right), an ASCII file name."""
-    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename) or "export.csv"
-    return Response(
-        content=csv_bytes(header, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"},
-    )
+# A CSV download: UTF-8 with a BOM (Excel opens Chinese text right), an ASCII file name.
+csv_response = csv_download
 
 
 # --- Parameters ----------------------------------------------------------------------------------
@@ -254,11 +247,13 @@ async def _trend_targets(kpi: actuals.KpiDef, codes: list[str], scope: Scope) ->
         kinds, ids = pace.TEAM, scope.ids
     else:
         return {}  # a manager's several teams: no single target line
-    rows = await Target.select(Target.period, Target.value, Target.plan.approved_at.as_alias("approved_at")).where(
+    rows = pace.in_force(await Target.select(
+        Target.period, Target.value, Target.plan.approved_at.as_alias("approved_at"),
+        Target.plan.effective_from.as_alias("effective_from"), Target.period_end,
+    ).where(
         (Target.kpi == kpi.id) & (Target.plan.status == "approved") & Target.period.is_in(codes)
         & (Target.scope_kind == kinds) & Target.scope_id.is_in(ids)
-    )
-    rows.sort(key=lambda r: str(r["approved_at"] or ""))
+    ))
     return {r["period"]: float(r["value"]) for r in rows}
 
 

@@ -208,22 +208,32 @@ def derive_quarters(months: list[float], decimals: int) -> list[float]:
 
 
 def split_among(parent_values: dict[str, float], weights: list[float], year: int, which: str,
-                decimals: int) -> dict[str, list[float]]:
+                decimals: int, *, month_weights: dict[str, list[float]] | None = None,
+                keep: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
     """A parent row's targets divided among its children by `weights`: period code -> each child's part.
 
     `which` is one period code or "all": then every month with a parent value is split, and each
     quarter and the year are the sums of their children's months when all of them are split (so rows
-    and columns both add up), else split from the parent's own value."""
+    and columns both add up), else split from the parent's own value. `month_weights` gives a month its
+    own weights (0 for a child not in the team that month: a rep who joins in July has no target before
+    it; a month where every weight is 0 falls back to `weights`). `keep` holds months left as they are
+    (a re-split from a month keeps the months before it): their parts are the children's current values,
+    and the quarters and the year are still the sums of the months."""
     count = len(weights)
 
-    def share(period: str) -> list[float]:
-        return split(parent_values[period], weights, decimals)
+    def share(period: str, own: list[float] | None = None) -> list[float]:
+        chosen = own if own is not None and any(w > 0 for w in own) else weights
+        return split(parent_values[period], chosen, decimals)
 
     periods = year_periods(year) if which == "all" else [which]
     done: dict[str, list[float]] = {}
     for period in periods:
-        if parse_period(period)[0] == "month" and period in parent_values:
-            done[period] = share(period)
+        if parse_period(period)[0] != "month":
+            continue
+        if keep is not None and period in keep:
+            done[period] = keep[period]
+        elif period in parent_values:
+            done[period] = share(period, (month_weights or {}).get(period))
     if which == "all":
         for q in children(year_code(year)):
             ms = children(q)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
-from server import clock
+from server import clock, db
 from server.accounts import hierarchy, membership
 from server.accounts.permissions import Actor
 from server.accounts.tables import Team, User
@@ -110,18 +110,28 @@ async def targets(period: str, year: int, kpi_ids: list[UUID], scopes: list[UUID
         return {}
     query = Target.select(
         Target.kpi, Target.scope_kind, Target.scope_id, Target.value, Target.plan.approved_at.as_alias("approved_at"),
+        Target.plan.effective_from.as_alias("effective_from"), Target.period_end,
     ).where(
         (Target.plan.year == year) & (Target.plan.status == "approved") & (Target.period == period)
         & Target.kpi.is_in(kpi_ids)
     )
     if scopes is not None:
         query = query.where(Target.scope_id.is_in(scopes))
-    rows = await query
-    rows.sort(key=lambda r: (r["approved_at"] is not None, str(r["approved_at"] or "")))
+    rows = in_force(await query)
     out: dict[tuple[UUID, str, UUID], float] = {}
     for r in rows:  # latest approval last, so it wins
         out[(_id(r["kpi"]), r["scope_kind"], _id(r["scope_id"]))] = float(r["value"])
     return out
+
+
+def in_force(rows: list[dict]) -> list[dict]:
+    """Target cells of approved plans (with `approved_at`, `effective_from`, `period_end`), keeping those
+    in force for their period, latest approval last (so it wins): a revised plan's cells count for the
+    periods that end on or after the date it takes over from; before it, the plan approved earlier stays."""
+    kept = [r for r in rows if r["effective_from"] is None
+            or (db.as_date(r["period_end"]) or date.max) >= (db.as_date(r["effective_from"]) or date.min)]
+    kept.sort(key=lambda r: (r["approved_at"] is not None, str(r["approved_at"] or "")))
+    return kept
 
 
 def _per_rep(pairs: dict[actuals.TeamRep, Pair]) -> dict[UUID, Pair]:

@@ -40,7 +40,7 @@ STATUS_LABELS = {"draft": N_("Draft"), "approved": N_("Approved (locked)")}
 # --- Plans ---------------------------------------------------------------------------------------
 
 PLAN_COLUMNS = (TargetPlan.id, TargetPlan.name, TargetPlan.year, TargetPlan.status, TargetPlan.created_at,
-                TargetPlan.updated_at, TargetPlan.approved_at)
+                TargetPlan.updated_at, TargetPlan.approved_at, TargetPlan.effective_from)
 
 
 def _reader(actor: Actor) -> None:
@@ -268,15 +268,19 @@ async def approve(actor: Actor, plan_id: UUID) -> None:
     async with db.write_transaction():
         # Every plan of the year locked, in id order: two approvals of that year at once wait for each other.
         year_rows = await TargetPlan.raw(
-            "SELECT id, year, status FROM target_plan WHERE year = (SELECT year FROM target_plan WHERE id = {})"
-            " ORDER BY id" + db.for_update(), plan_id)
+            "SELECT id, year, status, effective_from FROM target_plan"
+            " WHERE year = (SELECT year FROM target_plan WHERE id = {}) ORDER BY id" + db.for_update(), plan_id)
         plan = next((r for r in year_rows if str(r["id"]) == str(plan_id)), None)
         if plan is None:
             raise NotFoundException()
         if plan["status"] == "approved":
             raise Conflict(_("This plan is approved already."))
-        other = await TargetPlan.select(TargetPlan.name).where(
-            (TargetPlan.year == plan["year"]) & (TargetPlan.status == "approved") & (TargetPlan.id != plan_id)).first()
+        takes_over = db.as_date(plan["effective_from"])
+        # A revision takes over from its date: it may join approved plans that took over before that date.
+        other = next((r for r in year_rows if r["status"] == "approved" and str(r["id"]) != str(plan_id)
+                      and (takes_over is None or (db.as_date(r["effective_from"]) or date.min) >= takes_over)), None)
+        if other:
+            other = await TargetPlan.select(TargetPlan.name).where(TargetPlan.id == other["id"]).first()
         if other:
             raise Conflict(_("Plan “%(name)s” is already approved for %(year)s: only one plan per year can be approved.",
                              name=other["name"], year=plan["year"]))

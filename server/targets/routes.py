@@ -11,11 +11,11 @@ from litestar.exceptions import NotFoundException
 
 from server.accounts.permissions import Actor, require_role
 from server.i18n import _
-from server.targets import actuals, calendar, formulas, grid, kpis, org, plans, splits
+from server.targets import actuals, calendar, formulas, grid, kpis, org, plans, revisions, splits
 from server.targets.tables import DIRECTIONS, KINDS, UNITS
 from server.targets.values import fmt_plain
 from server.validation import optional_uuid
-from server.web import Conflict, FieldErrors, flash, form_data, is_htmx, page, redirect
+from server.web import Conflict, FieldErrors, csv_download, flash, form_data, is_htmx, page, redirect
 
 LABELS: dict[str, Any] = {
     "unit_labels": actuals.UNIT_LABELS, "direction_labels": actuals.DIRECTION_LABELS,
@@ -289,6 +289,42 @@ async def plan_approve(request: Request, actor: Actor, plan_id: UUID) -> object:
     return redirect(f"/targets/{plan_id}", request)
 
 
+@get("/targets/{plan_id:uuid}/export")
+async def plan_export(actor: Actor, plan_id: UUID) -> object:
+    """The plan's targets as CSV (the rows the actor may read)."""
+    require_role(actor, "manager", "admin")
+    name, header, rows = await revisions.export(actor, plan_id)
+    return csv_download(name, header, rows)
+
+
+async def _new_plan(request: Request, actor: Actor, plan_id: UUID, how: str) -> object:
+    require_role(actor, "admin")
+    data = await form_data(request)
+    try:
+        if how == "copy":
+            new_id = await revisions.copy_plan(actor, plan_id, data)
+        else:
+            new_id = await revisions.revise(actor, plan_id, data)
+    except FieldErrors as e:
+        return await _grid_page(actor, plan_id, data.get("kpi", ""), status_code=422, errors=e.errors,
+                                typed={f"{how}_{k}": v for k, v in data.items()})
+    flash(request, _("Plan copied: adjust it, then approve it.") if how == "copy" else
+          _("Revision drafted: once approved it takes over from its date; the approved plan stays for the months before."))
+    return redirect(f"/targets/{new_id}", request)
+
+
+@post("/targets/{plan_id:uuid}/copy")
+async def plan_copy(request: Request, actor: Actor, plan_id: UUID) -> object:
+    """Start a new year's plan from this one."""
+    return await _new_plan(request, actor, plan_id, "copy")
+
+
+@post("/targets/{plan_id:uuid}/revise")
+async def plan_revise(request: Request, actor: Actor, plan_id: UUID) -> object:
+    """Draft a revision of an approved plan that takes over from a date."""
+    return await _new_plan(request, actor, plan_id, "revise")
+
+
 @get("/targets/{plan_id:uuid}/changes")
 async def plan_changes(actor: Actor, plan_id: UUID) -> object:
     require_role(actor, "manager", "admin")
@@ -301,6 +337,6 @@ router = Router(
     route_handlers=[
         kpi_list, kpi_create, kpi_edit, kpi_update, kpi_active, settings_page, settings_save, calendar_add,
         calendar_remove, plan_list, plan_create, plan_detail, cell_page, cell_save, split_page, split_period,
-        split_org, plan_approve, plan_changes,
+        split_org, plan_approve, plan_changes, plan_export, plan_copy, plan_revise,
     ],
 )

@@ -11,6 +11,7 @@ from uuid import UUID
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from server import validation
+from server.accounts import membership
 from server.accounts.permissions import Actor
 from server.i18n import N_, _, fmt_number
 from server.targets import actuals, formulas
@@ -144,6 +145,9 @@ async def split_by_org(actor: Actor, plan_id: UUID, data: dict) -> str:
             message = _("Nobody has results last year: split equally instead.")
         else:
             message = _("Split by each one's share of last year's result.")
+    start_month = _from_month(data, year, which, errors)
+    if errors:
+        raise FieldErrors(errors)
     decimals = formulas.decimals_for(kpi.unit)
     cells = await plan_cells(plan_id, kpi.id)
     parent_values = {p: cells[(p, parent[0], parent[1])]["value"] for p in formulas.year_periods(year)
@@ -159,12 +163,50 @@ async def split_by_org(actor: Actor, plan_id: UUID, data: dict) -> str:
                 for k, i in kids:
                     values[(period, k, i)] = parent_values[period]
     else:
-        done = formulas.split_among(parent_values, weights, year, which, decimals)
+        keep = None
+        if start_month is not None:
+            # A re-split from a month: the months before it stay as they are.
+            keep = {m: [float(cells[(m, k, i)]["value"]) if (m, k, i) in cells else 0.0 for k, i in kids]
+                    for m in formulas.year_periods(year) if len(m) == 7 and "Q" not in m and m < start_month}
+        months_in = await member_months(parent, kids, year)
+        month_weights = {m: [w * f for w, f in zip(weights, factors, strict=True)] for m, factors in months_in.items()}
+        done = formulas.split_among(parent_values, weights, year, which, decimals, month_weights=month_weights,
+                                    keep=keep)
         for period, parts in done.items():
             for (k, i), part in zip(kids, parts):
                 values[(period, k, i)] = part
     await write_cells(actor, plan_id, kpi, values, str(data.get("reason") or ""))
     return message
+
+
+def _from_month(data: dict, year: int, which: str, errors: dict) -> str | None:
+    """The month a whole-year re-split starts from ("YYYY-MM" of the plan's year), None: January."""
+    raw = str(data.get("from_month") or "").strip()
+    if not raw:
+        return None
+    months = [formulas.month_code(year, m) for m in range(1, 13)]
+    if raw not in months or which != "all":
+        errors["from_month"] = _("Choose a month of the plan's year (with the whole year split).")
+        return None
+    return None if raw == months[0] else raw
+
+
+async def member_months(parent: Scope, kids: list[Scope], year: int) -> dict[str, list[float]]:
+    """For a team's reps, each month's weight factors: 1 for the months a rep is in the team (any day of it,
+    by their team membership), 0 for the others, so a rep who joins or leaves mid-year has targets only for
+    the months they are in. Other parents, or teams below a region: every month 1."""
+    if parent[0] != "team" or not any(k == "rep" for k, _i in kids):
+        return {}
+    stretches = await membership.teams_between(date(year, 1, 1), date(year, 12, 31))
+    out: dict[str, list[float]] = {}
+    for month in range(1, 13):
+        first = date(year, month, 1)
+        last = date(year + month // 12, month % 12 + 1, 1)  # exclusive
+        inside = {r["rep"] for r in stretches if r["team"] == parent[1]
+                  and (r["valid_from"] is None or r["valid_from"] < last)
+                  and (r["valid_to"] is None or r["valid_to"] > first)}
+        out[formulas.month_code(year, month)] = [1.0 if k != "rep" or i in inside else 0.0 for k, i in kids]
+    return out
 
 
 async def split_view(actor: Actor, plan_id: UUID, kpi_code: str, scope_kind: str, scope_id: str) -> dict:

@@ -50,6 +50,9 @@ class TargetPlan(Table, tablename="target_plan"):
     updated_at = Timestamptz()
     approved_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     approved_at = Timestamptz(null=True, default=None)
+    # A revised plan takes over from this date: for periods ending before it, the plan approved before
+    # stays in force (None: the whole year).
+    effective_from = Date(null=True, default=None)
 
 
 COMPANY_SCOPE_ID = "00000000-0000-0000-0000-000000000000"

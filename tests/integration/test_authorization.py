@@ -442,6 +442,17 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/targets/{plan_id:uuid}/changes"): Case(
         lambda r: f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}/changes",
         row(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK)),
+    # Plans in and out: the CSV is for whoever reads the plan (a manager gets the rows they may read);
+    # copying a plan to another year and revising an approved one are the admin's.
+    ("GET", "/targets/{plan_id:uuid}/export"): Case(
+        lambda r: f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}/export",
+        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK)),
+    ("POST", "/targets/{plan_id:uuid}/copy"): Case(
+        lambda r: f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}/copy",
+        _ADMIN_ONLY, body=lambda r: {"year": "2027"}),
+    ("POST", "/targets/{plan_id:uuid}/revise"): Case(
+        lambda r: f"/targets/{r.extra('approved_plan', lambda r: factories.plan(2026, status='approved'))}/revise",
+        _ADMIN_ONLY, body=lambda r: {"effective": "2026-07-01"}),
     # --- end targets ---
     # --- Dashboards and explanations (server/dashboards) ---
     # The team / company board is for managers and admin (a rep's pace is on /home); it names reps, not records.

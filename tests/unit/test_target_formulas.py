@@ -167,3 +167,20 @@ def test_pace_edge_cases():
     # A rate with nothing to measure yet (no closed deals): no data, not "behind".
     assert f.pace(None, 30, kind="rate", direction="higher", elapsed=0.5).status == f.NO_DATA
 
+
+
+def test_split_among_by_month_weights_and_kept_months():
+    months = {f"2026-{m:02d}": 1000.0 for m in range(1, 13)}
+    # The second child joins in July: nothing before it; every month still adds up.
+    joined = {f"2026-{m:02d}": [1.0, 1.0 if m >= 7 else 0.0] for m in range(1, 13)}
+    done = f.split_among(months, [1.0, 1.0], 2026, "all", 2, month_weights=joined)
+    assert done["2026-03"] == [1000.0, 0.0] and done["2026-08"] == [500.0, 500.0]
+    assert done["2026-Q2"] == [3000.0, 0.0] and done["2026"] == [9000.0, 3000.0]
+    # A month nobody is in falls back to the row's weights rather than losing its target.
+    nobody = f.split_among(months, [1.0, 3.0], 2026, "all", 2, month_weights={"2026-01": [0.0, 0.0]})
+    assert nobody["2026-01"] == [250.0, 750.0]
+    # Kept months stay as they were; the quarters and the year are still the sums of the months.
+    kept = {f"2026-{m:02d}": [700.0, 300.0] for m in range(1, 10)}
+    resplit = f.split_among(months, [1.0, 1.0], 2026, "all", 2, keep=kept)
+    assert resplit["2026-09"] == [700.0, 300.0] and resplit["2026-10"] == [500.0, 500.0]
+    assert resplit["2026-Q3"] == [2100.0, 900.0] and resplit["2026"] == [7800.0, 4200.0]
