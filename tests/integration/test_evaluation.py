@@ -17,6 +17,7 @@ from server import clock
 from server.evaluation import jobs as evaluation_jobs
 from server.evaluation.tables import CalibrationAdjustment, EvaluationAudit, EvaluationCycle, RaterAssignment, Score
 from server.jobs.registry import JobContext
+from server.sales import credits
 from server.sales.tables import Order
 from server.targets import formulas
 from tests import factories
@@ -156,6 +157,7 @@ def test_a_later_order_correction_does_not_change_a_final_score_until_reopened(c
     before = score_of(client, cycle, w.rep)
     # The order is corrected from 8,000 to 9,500 after the close; the nightly job runs.
     client.run(Order.update({Order.amount_cents: 950_000}).where(Order.id == team["order"]))
+    client.run(credits.reallocate(team["order"]))  # the stored credited cents follow, as a correction's do
     run_job(client, settings)
     after = score_of(client, cycle, w.rep)
     assert after["snapshot"] == before["snapshot"] and after["total"] == before["total"]

@@ -13,6 +13,7 @@ from server import clock
 from server.accounts.permissions import load_actor
 from server.accounts.tables import TeamMembership, User
 from server.customers.tables import Customer
+from server.sales.money import allocate
 from server.targets import jobs, pace
 from server.targets.tables import PaceSnapshot
 from tests import factories
@@ -135,12 +136,14 @@ def test_pace_snapshots_attribute_by_membership(client, year):
         (PaceSnapshot.kpi == "revenue") & (PaceSnapshot.period == "2026-Q3") & (PaceSnapshot.scope_kind == "team")))
     by_team = {r["scope_id"]: r["actual"] for r in rows}
     q3 = range(7, 10)
-    assert by_team[w.team_a] == pytest.approx(sum(0.4 * 100.01 * m for m in q3), abs=1e-6)
-    assert by_team[w.team_b] == pytest.approx(sum(0.6 * 100.01 * m + 333.33 + m + 77.77 for m in q3), abs=1e-6)
+    # Each order's 60/40 split is credited in cents once (largest remainder), as stored.
+    mover, other = zip(*(allocate(10001 * m, [6000, 4000]) for m in q3), strict=True)
+    assert by_team[w.team_a] == pytest.approx(sum(other) / 100, abs=1e-6)
+    assert by_team[w.team_b] == pytest.approx(sum(mover) / 100 + sum(333.33 + m + 77.77 for m in q3), abs=1e-6)
     # The mover's own figure is whole, once.
     mine = client.run(PaceSnapshot.select(PaceSnapshot.actual).where(
         (PaceSnapshot.kpi == "revenue") & (PaceSnapshot.period == "2026-Q3") & (PaceSnapshot.scope_id == w.rep)))
-    assert len(mine) == 1 and mine[0]["actual"] == pytest.approx(sum(0.6 * 100.01 * m + 333.33 + m for m in q3))
+    assert len(mine) == 1 and mine[0]["actual"] == pytest.approx(sum(mover) / 100 + sum(333.33 + m for m in q3))
 
 
 def test_team_lines_add_up_across_a_move_in_the_board(client, year):
