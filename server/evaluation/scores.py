@@ -92,8 +92,21 @@ def card(template: Template, inputs: Inputs, rep: UUID, joined: date | None,
     snapshot = {"formula": scoring.FORMULA_VERSION, "period": inputs.period, "start": inputs.start.isoformat(),
                 "end": inputs.end.isoformat(), "as_of": inputs.as_of.isoformat(), "template": str(template.id),
                 "template_version": template.version, "peer_min": peer_min,
-                "total": _round(result.total), "dimensions": dims, "items": records}
+                "total": _round(result.total), "dimensions": dims, "items": records,
+                "summary": period_summary(inputs, rep, joined)}
     return result, snapshot
+
+
+def period_summary(inputs: Inputs, rep: UUID, joined: date | None) -> dict:
+    """The rep's period in counts, from the inputs already gathered for every process measure (whether or
+    not the template scores them): what the manager's rating form shows one tap away."""
+    began = max(inputs.start, joined) if joined and joined > inputs.start else inputs.start
+    days = formulas.working_days(began, inputs.as_of, inputs.overrides) if inputs.as_of >= began else 0
+    located = inputs.process.get("visits_located", {}).get(rep, {})
+    fresh = inputs.process.get("opportunities_fresh", {}).get(rep, {})
+    return {"working_days": days, "visits": located.get("den", 0.0), "visits_located": located.get("num", 0.0),
+            "reports_on_time": inputs.process.get("reports_on_time", {}).get(rep, {}).get("num", 0.0),
+            "opportunities_open": fresh.get("den", 0.0), "opportunities_fresh": fresh.get("num", 0.0)}
 
 
 async def cycle_reps(cycle_id: UUID) -> list[dict]:

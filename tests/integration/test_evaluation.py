@@ -17,7 +17,7 @@ from server import clock
 from server.evaluation import jobs as evaluation_jobs
 from server.evaluation.tables import CalibrationAdjustment, EvaluationAudit, EvaluationCycle, RaterAssignment, Score
 from server.jobs.registry import JobContext
-from server.sales.tables import Order
+from server.sales.tables import Order, OrderSplit
 from server.targets import formulas
 from tests import factories
 
@@ -155,7 +155,9 @@ def test_a_later_order_correction_does_not_change_a_final_score_until_reopened(c
     client.post_form(f"/evaluation/cycles/{cycle}/advance", {"state": "rating"})
     before = score_of(client, cycle, w.rep)
     # The order is corrected from 8,000 to 9,500 after the close; the nightly job runs.
+    # (Each rep's credit is stored in cents on the order's split, which the pace engine sums: both change.)
     client.run(Order.update({Order.amount_cents: 950_000}).where(Order.id == team["order"]))
+    client.run(OrderSplit.update({OrderSplit.amount_cents: 950_000}).where(OrderSplit.sales_order == team["order"]))
     run_job(client, settings)
     after = score_of(client, cycle, w.rep)
     assert after["snapshot"] == before["snapshot"] and after["total"] == before["total"]
