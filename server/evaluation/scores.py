@@ -73,16 +73,32 @@ def measure_item(item: Item, inputs: Inputs, rep: UUID, joined: date | None,
     return measure, record
 
 
+# What a card needs of a template version, worked out once per version (a version never changes): its
+# items with their ids as text, the scoring specs and the weights. The job scores a thousand cards with it.
+_PLANS: dict[UUID, tuple[list[tuple[str, Item]], list[scoring.DimensionSpec], dict[str, int]]] = {}
+
+
+def _plan(template: Template) -> tuple[list[tuple[str, Item]], list[scoring.DimensionSpec], dict[str, int]]:
+    plan = _PLANS.get(template.id)
+    if plan is None:
+        items = [(str(i.id), i) for i in template.items()]
+        plan = (items, template.specs(), {key: i.weight_bp for key, i in items})
+        if len(_PLANS) >= 64:
+            _PLANS.pop(next(iter(_PLANS)))
+        _PLANS[template.id] = plan
+    return plan
+
+
 def card(template: Template, inputs: Inputs, rep: UUID, joined: date | None,
          peer_min: int) -> tuple[scoring.Card, dict]:
     """One rep's card and its snapshot: every input, weight and result, and the formula version."""
     found: dict[str, scoring.Measure] = {}
     records: dict[str, dict] = {}
-    for item in template.items():
-        found[str(item.id)], records[str(item.id)] = measure_item(item, inputs, rep, joined, peer_min)
-    result = scoring.score(template.specs(), found)
+    items, specs, weights = _plan(template)
+    for key, item in items:
+        found[key], records[key] = measure_item(item, inputs, rep, joined, peer_min)
+    result = scoring.score(specs, found)
     dims = {}
-    weights = {str(i.id): i.weight_bp for i in template.items()}
     for d in result.dimensions:
         dims[d.id] = {"points": _round(d.points), "weight": _round(d.weight, 6)}
         for i in d.items:
