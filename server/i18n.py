@@ -18,7 +18,7 @@ from babel import Locale, negotiate_locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import NumberPattern, format_currency, format_percent, parse_pattern
 from babel.support import NullTranslations, Translations
 
 LOCALES = ("zh_CN", "en")
@@ -172,11 +172,20 @@ def fmt_time(value: datetime | None) -> str:
     return format_time(_local(value), format="short", locale=_babel_locale())
 
 
+@lru_cache(maxsize=16)
+def _decimal_pattern(digits: int) -> NumberPattern:
+    """The parsed pattern of a number with `digits` decimals (Babel parses its pattern string on every
+    call otherwise; a page of figures formats a hundred numbers)."""
+    return parse_pattern("#,##0." + "0" * digits if digits else "#,##0")
+
+
 def fmt_number(value: float | int | Decimal | None, digits: int | None = None) -> str:
+    """`babel.numbers.format_decimal` with the parsed pattern kept (same text, same defaults)."""
     if value is None:
         return ""
-    fmt = None if digits is None else "#,##0." + "0" * digits if digits else "#,##0"
-    return format_decimal(value, format=fmt, locale=_babel_locale())
+    locale = _babel_locale()
+    pattern = locale.decimal_formats[None] if digits is None else _decimal_pattern(digits)
+    return pattern.apply(value, locale)
 
 
 def fmt_money(value: float | int | Decimal | None, currency: str | None = None) -> str:

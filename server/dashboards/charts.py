@@ -40,16 +40,17 @@ def progress(share: float | None, expected: float | None, *, status: str = "", t
 
 
 def bars_and_line(labels: list[str], bars: list[float | None], line: list[float | None], *, title: str,
-                  desc: str = "", bar_label: str = "", line_label: str = "") -> Markup:
-    """Bars (actuals) with a line (targets) over the same categories, y axis from 0 to the largest value.
-    Missing line values break the line. Axis labels are the short category labels (every other one when
-    there are many, so a 360 px phone still reads them)."""
+                  desc: str = "", bar_label: str = "", line_label: str = "", peak: float | None = None) -> Markup:
+    """Bars (actuals) with a line (targets) over the same categories, y axis from 0 to the largest value
+    (or to `peak`, e.g. 100 for scores out of 100). Missing line values break the line. Axis labels are
+    the short category labels (every other one when there are many, so a 360 px phone still reads them)."""
     count = max(1, len(labels))
     width, height = 320.0, 180.0
     left, right, top, bottom = 4.0, 4.0, 14.0, 22.0
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for v in [*bars, *line] if v is not None and v > 0]
-    peak = max(values) if values else 1.0
+    if peak is None or peak <= 0:
+        peak = max(values) if values else 1.0
     slot = plot_w / count
 
     def y(value: float) -> float:
@@ -93,6 +94,8 @@ def bars_and_line(labels: list[str], bars: list[float | None], line: list[float 
             parts.append(f'<text class="label" x="{_n(left + i * slot + slot / 2)}" y="{_n(height - 6)}" '
                          f'text-anchor="middle">{escape(label)}</text>')
     if line_label or bar_label:
-        parts.append(f'<text class="legend" x="{_n(left)}" y="10">■ {escape(bar_label)}  — {escape(line_label)}</text>')
+        legend = "  ".join(t for t in (f"■ {escape(bar_label)}" if bar_label else "",
+                                        f"— {escape(line_label)}" if line_label else "") if t)
+        parts.append(f'<text class="legend" x="{_n(left)}" y="10">{legend}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

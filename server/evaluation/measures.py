@@ -117,12 +117,15 @@ async def rating_levels(cycle_id: UUID) -> dict[tuple[UUID, str, str], list[int]
     return out
 
 
-async def gather(cycle_id: UUID, period: str, rep_ids: list[UUID], kpi_codes: list[str], today: date) -> Inputs:
+async def gather(cycle_id: UUID | None, period: str, rep_ids: list[UUID], kpi_codes: list[str],
+                 today: date) -> Inputs:
+    """The inputs of the reps' scores for a period; the ratings of one cycle (none when `cycle_id` is
+    None: the caller reads each cycle's with `rating_levels`)."""
     _kind, start, end = formulas.parse_period(period)
     as_of = min(end, today - timedelta(days=1)) if today <= end else end
     overrides = await calendar_overrides(start, end)
     inputs = Inputs(period, start, end, as_of, overrides)
     inputs.kpi = await kpi_figures(period, rep_ids, kpi_codes, min(today, end + timedelta(days=1)))
     inputs.process = await process_figures(rep_ids, start, as_of)
-    inputs.ratings = await rating_levels(cycle_id)
+    inputs.ratings = await rating_levels(cycle_id) if cycle_id is not None else {}
     return inputs

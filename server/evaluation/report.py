@@ -3,13 +3,16 @@
 Chinese renders with ReportLab's built-in CID font STSong-Light (Adobe's Song, referenced, not embedded:
 every PDF reader ships it), so no font file is vendored. The report holds what the scorecard page
 shows, read from the same snapshot: the total, each dimension and item with its points, the KPI table with
-actuals, targets and pace, the trend of the last 12 published cycles, and the comments."""
+actuals, targets and pace, the trend of the last 12 published cycles (a bar chart drawn with ReportLab's
+graphics, the figures in a row beneath), and the comments."""
 
 from __future__ import annotations
 
 import io
 from xml.sax.saxutils import escape
 
+from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -31,6 +34,10 @@ GRID = TableStyle([
     ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef2f6")), ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ("ALIGN", (1, 1), (-1, -1), "RIGHT"),
 ])
+TREND_GRID = TableStyle([
+    ("FONT", (0, 0), (-1, -1), FONT, 7.5), ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#bbbbbb")),
+    ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eef2f6")), ("ALIGN", (1, 0), (-1, -1), "CENTER"),
+])
 
 
 def _num(value: object, digits: int = 1) -> str:
@@ -39,6 +46,25 @@ def _num(value: object, digits: int = 1) -> str:
 
 def _p(text: str, style: ParagraphStyle = BODY) -> Paragraph:
     return Paragraph(escape(text), style)
+
+
+def trend_drawing(periods: list[str], values: list[float | None]) -> Drawing:
+    """The scores of the last periods as bars out of 100 (oldest on the left), drawn with ReportLab's
+    graphics; a period without a score is left empty."""
+    drawing = Drawing(170 * mm, 50 * mm)
+    chart = VerticalBarChart()
+    chart.x, chart.y, chart.width, chart.height = 12 * mm, 8 * mm, 150 * mm, 38 * mm
+    chart.data = [[float(v) if v is not None else 0.0 for v in values]]
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax, chart.valueAxis.valueStep = 0, 100, 20
+    chart.valueAxis.labels.fontName = chart.categoryAxis.labels.fontName = FONT
+    chart.valueAxis.labels.fontSize = chart.categoryAxis.labels.fontSize = 7
+    chart.categoryAxis.categoryNames = periods
+    chart.bars[0].fillColor = colors.HexColor("#2f6f9f")
+    chart.bars[0].strokeColor = None
+    chart.barLabelFormat = lambda v: _num(v) if v else ""
+    chart.barLabels.fontName, chart.barLabels.fontSize, chart.barLabels.nudge = FONT, 7, 6
+    drawing.add(chart)
+    return drawing
 
 
 def build(context: dict, missing: dict[str, str]) -> bytes:
@@ -77,9 +103,10 @@ def build(context: dict, missing: dict[str, str]) -> bytes:
     story.append(_p(_("Trend"), H2))
     past = list(reversed(context["past"]))
     if past:
-        rows = [[_("Period"), _("Score")]] + [
-            [p["period"], _num(p["calibrated"] if p["calibrated"] is not None else p["total"])] for p in past]
-        story.append(Table(rows, colWidths=[40 * mm, 30 * mm], style=GRID, repeatRows=1))
+        values = [p["calibrated"] if p["calibrated"] is not None else p["total"] for p in past]
+        story.append(trend_drawing([p["period"] for p in past], values))
+        rows = [[_("Period"), *[p["period"] for p in past]], [_("Score"), *[_num(v) for v in values]]]
+        story.append(Table(rows, style=TREND_GRID))
     else:
         story.append(_p(_("No published scorecard yet."), SMALL))
 

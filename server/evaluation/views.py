@@ -7,6 +7,7 @@ computed, and a later correction of an order does not change it."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from uuid import UUID
 
 from litestar.exceptions import NotFoundException
@@ -16,7 +17,7 @@ from server.accounts.permissions import Actor
 from server.dashboards.charts import bars_and_line
 from server.evaluation import catalogue, scoring, services
 from server.evaluation.tables import EvaluationCycle, RaterAssignment, Rating, Score
-from server.i18n import N_, _
+from server.i18n import N_, _, fmt_number
 
 MISSING_LABELS = {
     scoring.NO_DATA: N_("no data in the period"),
@@ -93,14 +94,33 @@ async def form_page(actor: Actor, assignment_id: UUID) -> dict:
     items = template.sources(a["role"])
     answers = {str(r["item"]): r for r in await Rating.select().where(Rating.assignment == assignment_id)}
     data_items: list[dict] = []
+    period: dict | None = None
     if a["role"] == "manager":
         score = await Score.select(Score.snapshot, Score.total).where(
             (Score.cycle == cycle["id"]) & (Score.rep == a["ratee"])).first()
         snap = json.loads(score["snapshot"]) if score else {}
         for item in template.sources("kpi", "process"):
             data_items.append({"item": item, "record": snap.get("items", {}).get(str(item.id), {})})
+        period = rep_period(template, snap)
     return {"assignment": a, "cycle": cycle, "tpl": template, "items": items, "answers": answers,
-            "data_items": data_items}
+            "data_items": data_items, "period": period}
+
+
+def rep_period(template: catalogue.Template, snap: dict) -> dict | None:
+    """The rep's period beside the manager's form, from the score's snapshot (the scores job computed it
+    with the pace engine and the process measures; nothing is queried again): visits, reports on time over
+    working days, and each KPI item's actual against its target to date. None before a first computation."""
+    summary = snap.get("summary")
+    if not snap or summary is None:
+        return None
+    kpis = []
+    for item in template.sources("kpi"):
+        r = snap.get("items", {}).get(str(item.id), {})
+        actual, to_date = r.get("actual"), r.get("target_to_date")
+        pace = actual / to_date if isinstance(actual, int | float) and to_date else None
+        kpis.append({"item": item, "actual": actual, "target_to_date": to_date, "pace": pace})
+    as_of = snap.get("as_of")
+    return {**summary, "kpis": kpis, "as_of": date.fromisoformat(as_of) if as_of else None}
 
 
 async def scorecard(actor: Actor, score_id: UUID, reps_see_ranking: bool) -> dict:
@@ -135,7 +155,7 @@ async def scorecard(actor: Actor, score_id: UUID, reps_see_ranking: bool) -> dic
             rank = (1 + sum(1 for v in values if v is not None and v > mine), len(values))
     return {"score": row, "snap": snap, "tpl": template, "comments": by_item,
             "history": services_history(await services.history(score_id)), "past": past, "rank": rank,
-            "value": final_value(row)}
+            "value": final_value(row), "trend": trend_chart(past)}
 
 
 def services_history(rows: list[dict]) -> list[dict]:
@@ -154,6 +174,20 @@ async def calibration(actor: Actor, cycle_id: UUID) -> dict:
 
 def template_items(template: catalogue.Template) -> list[catalogue.Item]:
     return template.items()
+
+
+def trend_chart(past: list[dict]) -> Markup | None:
+    """The last published scores (newest first, as `scorecard` reads them) as bars out of 100, oldest on
+    the left: the dashboards' server-rendered SVG. None when there is nothing to draw."""
+    points = [(p["period"], final_value(p)) for p in reversed(past)]
+    if not any(v is not None for _p, v in points):
+        return None
+    labels = [period for period, _v in points]
+    values = [float(v) if v is not None else None for _p, v in points]
+    return bars_and_line(labels, values, [None] * len(points), title=_("Trend of the last 12 periods"),
+                         desc=", ".join(f"{label}: {fmt_number(v, 1) if v is not None else '–'}"
+                                        for label, v in zip(labels, values, strict=True)),
+                         bar_label=_("Score"), peak=100.0)
 
 
 BANDS = ((0, 60), (60, 70), (70, 80), (80, 90), (90, 101))
