@@ -54,7 +54,9 @@ async def load_lookups(parsed: Parsed) -> Lookups:
                                 .where(OrderSplit.sales_order.is_in(part)), by_id)
         for s in splits:
             by_id[s["sales_order"]]["splits"].add((s["rep"], s["share_bp"]))
-        lookups.orders = {o["number"]: {**o, "splits": frozenset(o["splits"])} for o in by_id.values()}
+        # Keyed by the number as NFKC makes it (full-width digits and letters as ASCII), as the planner looks
+        # numbers up, so an order stored under a full-width number is still found.
+        lookups.orders = {nfkc(o["number"]): {**o, "splits": frozenset(o["splits"])} for o in by_id.values()}
         # What has been collected against the orders the file changes: an amount may not drop below it.
         paid = await chunked(lambda part: Collection.select(Collection.sales_order, Collection.amount_cents)
                               .where(Collection.sales_order.is_in(part)), by_id)
@@ -63,15 +65,15 @@ async def load_lookups(parsed: Parsed) -> Lookups:
         found_returns = await chunked(lambda part: OrderReturn.select(
             OrderReturn.id, OrderReturn.number, OrderReturn.sales_order, OrderReturn.amount_cents)
             .where(OrderReturn.number.is_in(part)), keys)
-        lookups.returns = {r["number"]: r for r in found_returns}
+        lookups.returns = {nfkc(r["number"]): r for r in found_returns}
         returned = await chunked(lambda part: OrderReturn.select(OrderReturn.sales_order, OrderReturn.amount_cents)
                                   .where(OrderReturn.sales_order.is_in(part)), by_id)
         for r in returned:
             lookups.returned[r["sales_order"]] = lookups.returned.get(r["sales_order"], 0) + r["amount_cents"]
     else:
-        orders = await chunked(lambda part: Order.select(Order.id, Order.number, Order.amount_cents)
+        orders = await chunked(lambda part: Order.select(Order.id, Order.number, Order.amount_cents, Order.voided_at)
                                 .where(Order.number.is_in(part)), cells("order_number"))
-        lookups.orders = {o["number"]: o for o in orders}
+        lookups.orders = {nfkc(o["number"]): o for o in orders}
         existing = await chunked(lambda part: Collection.select(
             Collection.id, Collection.number, Collection.sales_order, Collection.received_on, Collection.amount_cents)
             .where(Collection.number.is_in(part)), keys)

@@ -52,7 +52,7 @@ from server.imports.planning import (
 )
 from server.imports.records import parse_file
 from server.imports.tables import IMPORT_KINDS, ImportBatch, ImportSource
-from server.sales import credits, returns
+from server.sales import corrections, credits, returns
 from server.sales.tables import Collection, CollectionSplit, Order, OrderSplit
 from server.syncing import sequence
 from server.syncing.tables import Tombstone
@@ -371,9 +371,12 @@ async def _apply(actor: Actor, batch_id: UUID, kind: str, plans: list[RowPlan]) 
     processed = 0
     # Returns go last: the order a return names may be created by this same file.
     returns = [p for p in plans if p.action == "create" and p.values.get("return")]
+    # Refunds (negative receipts) after the receipts they take back, through server/sales/corrections.py.
+    refunds = [p for p in plans if p.action == "create" and p.values.get("refund")]
     for start in range(0, len(plans), CHUNK):
         chunk = plans[start:start + CHUNK]
-        creates = [p for p in chunk if p.action == "create" and not p.values.get("return")]
+        creates = [p for p in chunk if p.action == "create" and not p.values.get("return")
+                   and not p.values.get("refund")]
         updates = [p for p in chunk if p.action == "update"]
         if kind == "customers":
             await _apply_customers(actor, creates, updates, now)
@@ -384,6 +387,11 @@ async def _apply(actor: Actor, batch_id: UUID, kind: str, plans: list[RowPlan]) 
         processed += len(chunk)
         await _report_progress(batch_id, processed)
     await _apply_returns(actor, returns)
+    for p in refunds:
+        v = p.values
+        await corrections.record_refund(actor, v["sales_order"], number=v["number"], amount_cents=v["amount_cents"],
+                                        day=v["received_on"], source="import",
+                                        reason=_("Imported from the ERP: %(number)s", number=v["number"]))
 
 
 async def _apply_returns(actor: Actor, plans: list[RowPlan]) -> None:
@@ -392,7 +400,7 @@ async def _apply_returns(actor: Actor, plans: list[RowPlan]) -> None:
     if not plans:
         return
     numbers = {p.values["original"] for p in plans}
-    ids = {o["number"]: o["id"] for o in await chunked(
+    ids = {nfkc(o["number"]): o["id"] for o in await chunked(
         lambda part: Order.select(Order.id, Order.number).where(Order.number.is_in(part)), numbers)}
     for p in plans:
         v = p.values
