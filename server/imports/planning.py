@@ -241,6 +241,10 @@ def _plan_order(parsed, plan, get, errors, lookups):
     if day and values.get("due_date") and values["due_date"] < day:
         errors.setdefault("due_date", _("The due date is before the order date."))
     existing = lookups.orders.get(number) if number else None
+    if existing and day and lookups.today and existing["order_date"] < lookups.today.replace(day=1) \
+            and day != existing["order_date"]:
+        errors.setdefault("date", _("This order's month is closed: its date stays. Void it and enter it again "
+                                    "to move it to another month."))
     collected = lookups.collected.get(existing["id"], 0) if existing else 0
     if amount is not None and amount < collected:
         errors.setdefault("amount", _("%(paid)s has been collected against this order already: the amount cannot be less.",

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 
+from server import clock
 from server.sales.tables import AuditEvent, Collection, Order, OrderReturn
 from tests.integration.test_erp_imports import day_in_month, gbk_csv, import_customers, results_rows, set_names
 from tests.integration.test_imports import preview, run
+from tests.integration.test_order_corrections import _revenue
 
 ORDER_HEADERS = ["单据编号", "日期", "客户编码", "价税合计", "业务员", "源单编号"]
 RECEIPT_HEADERS = ["单据编号", "日期", "源单编号", "收款金额"]
@@ -100,3 +102,32 @@ def test_refunds_are_reversals_and_receipts_respect_voids_and_returns(client, wo
     assert client.post_form(f"/orders/{order['id']}/void", {"reason": "Cancelled"}).status_code == 303
     text = _page(client, preview(client, "collections", _receipts(["SK5", day, "XS001", "1.00"])))
     assert "Order XS001 is void" in text
+
+
+def test_a_re_export_changing_a_closed_months_order_posts_a_dated_correction(client, world):
+    set_names(client, world)
+    client.login("boss")
+    import_customers(client)
+    assert run(client, preview(client, "orders", _orders()))["status"] == "done"  # dated last month: closed
+    [order] = client.run(Order.select(Order.id, Order.order_date))
+    last = (order["order_date"].replace(day=1), order["order_date"].replace(day=28))
+    today = clock.today()
+    month = (today.replace(day=1), today)
+    assert _revenue(client, *last, [world.rep]) == {world.rep: 100000 - 10000}
+    changed = _orders().replace("1,000.00".encode("gbk"), "1,200.00".encode("gbk"))
+    batch = preview(client, "orders", changed)
+    assert _counts(client, batch)["update"] == 1
+    assert run(client, batch)["status"] == "done"
+    assert client.run(Order.select(Order.amount_cents).where(Order.id == order["id"]).first())["amount_cents"] == 100000
+    assert _revenue(client, *last, [world.rep]) == {world.rep: 100000 - 10000}
+    assert _revenue(client, *month, [world.rep]) == {world.rep: 20000}
+    fix = client.run(OrderReturn.select(OrderReturn.amount_cents, OrderReturn.return_date).where(
+        OrderReturn.kind == "correction"))
+    assert fix == [{"amount_cents": -20000, "return_date": today}]
+    # The same re-export again changes nothing; moving the order to another month is a row error.
+    before = results_rows(client)
+    batch = preview(client, "orders", changed)
+    assert _counts(client, batch)["unchanged"] == 2, _page(client, batch)[:3000]
+    assert run(client, batch)["status"] == "done" and results_rows(client) == before
+    moved = changed.replace(order["order_date"].isoformat().encode(), today.isoformat().encode(), 1)
+    assert "month is closed" in _page(client, preview(client, "orders", moved))
