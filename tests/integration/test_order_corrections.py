@@ -129,3 +129,24 @@ def test_the_bench_floor_sums_the_stored_cents_as_the_boards_do(client, world):
     floor = {db.as_uuid(r["rep"]): int(r["v"]) for r in rows}
     assert floor == _revenue(client, start, end, [world.rep, world.other_rep])
     assert sum(floor.values()) == 10001 + 3 - 1000
+
+
+def test_a_rep_a_correction_credits_sees_the_order(client, world):
+    client.login("mgr_a")
+    oid = _create(client, world, "300.00", {world.rep: "100"}, date(2026, 3, 3))
+    client.login("rep_b1")
+    assert client.get(f"/orders/{oid}").status_code == 404
+    client.login("boss")
+    assert client.get(f"/orders/{oid}").status_code == 200
+    client.login("rep_a2")
+    assert client.get(f"/orders/{oid}").status_code == 404
+    client.login("mgr_a")
+    edit = {**_order_form(world, "300.00", {world.rep: "50", world.other_rep: "50"}, date(2026, 3, 3)), "id": oid,
+            **_edit_form(client, oid)}
+    assert client.post_form(f"/orders/{oid}", edit).status_code == 303
+    client.login("rep_a2")
+    page = client.get(f"/orders/{oid}")
+    assert page.status_code == 200 and "¥150.00" in page.text
+    assert oid in client.get("/orders").text
+    client.login("rep_b1")
+    assert client.get(f"/orders/{oid}").status_code == 404
