@@ -62,9 +62,14 @@ DASHBOARD_TARGET_MS = 150.0
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 # The floor: the bare aggregates over the rows the month's revenue and visits read.
-FLOOR_ORDERS = ("SELECT s.rep AS rep, SUM(o.amount_cents * s.share_bp) AS v FROM order_split s"
-                " JOIN sales_order o ON o.id = s.sales_order WHERE s.order_date BETWEEN {} AND {}{reps}"
-                " GROUP BY s.rep")
+# Revenue sums the stored credited cents of the order splits and the returns' splits, voided orders left
+# out, as the app does (server/targets/actuals.py ORDER_CREDITS), never amount x share.
+FLOOR_ORDERS = ("SELECT s.rep AS rep, SUM(s.amount_cents) AS v FROM"
+                " (SELECT p.rep AS rep, p.order_date AS day, p.amount_cents AS amount_cents FROM order_split p"
+                " JOIN sales_order o ON o.id = p.sales_order WHERE o.voided_at IS NULL"
+                " UNION ALL SELECT r.rep, r.return_date, r.amount_cents FROM order_return_split r"
+                " JOIN sales_order o ON o.id = r.sales_order WHERE o.voided_at IS NULL) s"
+                " WHERE s.day BETWEEN {} AND {}{reps} GROUP BY s.rep")
 FLOOR_VISITS = ("SELECT v.rep AS rep, COUNT(*) AS v FROM visit v WHERE v.visit_date BETWEEN {} AND {}{reps}"
                 " GROUP BY v.rep")
 

@@ -8,7 +8,8 @@ from server.accounts.tables import User
 from server.customers.tables import Customer
 from server.imports.parsing import nfkc
 from server.imports.records import Lookups, Parsed, natural_keys
-from server.sales.tables import Collection, Order, OrderReturn, OrderSplit
+from server.sales.credits import CORRECTION
+from server.sales.tables import Collection, Order, OrderReturn, OrderSplit, ReturnSplit
 
 
 async def chunked(make_query, values, size: int = 500) -> list[dict]:
@@ -54,7 +55,10 @@ async def load_lookups(parsed: Parsed) -> Lookups:
                                 .where(OrderSplit.sales_order.is_in(part)), by_id)
         for s in splits:
             by_id[s["sales_order"]]["splits"].add((s["rep"], s["share_bp"]))
-        lookups.orders = {o["number"]: {**o, "splits": frozenset(o["splits"])} for o in by_id.values()}
+        await _corrected(by_id)
+        # Keyed by the number as NFKC makes it (full-width digits and letters as ASCII), as the planner looks
+        # numbers up, so an order stored under a full-width number is still found.
+        lookups.orders = {nfkc(o["number"]): {**o, "splits": frozenset(o["splits"])} for o in by_id.values()}
         # What has been collected against the orders the file changes: an amount may not drop below it.
         paid = await chunked(lambda part: Collection.select(Collection.sales_order, Collection.amount_cents)
                               .where(Collection.sales_order.is_in(part)), by_id)
@@ -63,15 +67,15 @@ async def load_lookups(parsed: Parsed) -> Lookups:
         found_returns = await chunked(lambda part: OrderReturn.select(
             OrderReturn.id, OrderReturn.number, OrderReturn.sales_order, OrderReturn.amount_cents)
             .where(OrderReturn.number.is_in(part)), keys)
-        lookups.returns = {r["number"]: r for r in found_returns}
+        lookups.returns = {nfkc(r["number"]): r for r in found_returns}
         returned = await chunked(lambda part: OrderReturn.select(OrderReturn.sales_order, OrderReturn.amount_cents)
-                                  .where(OrderReturn.sales_order.is_in(part)), by_id)
+                                  .where(OrderReturn.sales_order.is_in(part) & (OrderReturn.kind != CORRECTION)), by_id)
         for r in returned:
             lookups.returned[r["sales_order"]] = lookups.returned.get(r["sales_order"], 0) + r["amount_cents"]
     else:
-        orders = await chunked(lambda part: Order.select(Order.id, Order.number, Order.amount_cents)
+        orders = await chunked(lambda part: Order.select(Order.id, Order.number, Order.amount_cents, Order.voided_at)
                                 .where(Order.number.is_in(part)), cells("order_number"))
-        lookups.orders = {o["number"]: o for o in orders}
+        lookups.orders = {nfkc(o["number"]): o for o in orders}
         existing = await chunked(lambda part: Collection.select(
             Collection.id, Collection.number, Collection.sales_order, Collection.received_on, Collection.amount_cents)
             .where(Collection.number.is_in(part)), keys)
@@ -86,3 +90,25 @@ async def load_lookups(parsed: Parsed) -> Lookups:
         for r in returned:
             lookups.returned[r["sales_order"]] = lookups.returned.get(r["sales_order"], 0) + r["amount_cents"]
     return lookups
+
+
+async def _corrected(by_id: dict) -> None:
+    """Orders of a closed month as their dated corrections left them (server/sales/order_corrections.py):
+    the file is compared with the figures now, and the split is the latest correction's."""
+    fixes = await chunked(lambda part: OrderReturn.select(
+        OrderReturn.id, OrderReturn.sales_order, OrderReturn.amount_cents, OrderReturn.margin_cents,
+        OrderReturn.created_at).where(OrderReturn.sales_order.is_in(part) & (OrderReturn.kind == CORRECTION)), by_id)
+    latest: dict = {}
+    for f in fixes:
+        order = by_id[f["sales_order"]]
+        order["amount_cents"] -= f["amount_cents"]
+        order["cost_cents"] += f["margin_cents"] - f["amount_cents"]
+        if f["sales_order"] not in latest or f["created_at"] > latest[f["sales_order"]]["created_at"]:
+            latest[f["sales_order"]] = f
+    parts = await chunked(lambda part: ReturnSplit.select(ReturnSplit.sales_order, ReturnSplit.rep, ReturnSplit.share_bp)
+                          .where(ReturnSplit.order_return.is_in(part) & (ReturnSplit.share_bp > 0)),
+                          [f["id"] for f in latest.values()])
+    for order_id in latest:
+        by_id[order_id]["splits"] = set()
+    for p in parts:
+        by_id[p["sales_order"]]["splits"].add((p["rep"], p["share_bp"]))

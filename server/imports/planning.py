@@ -10,7 +10,6 @@ from server.i18n import _, fmt_money
 from server.imports.parsing import (
     CellError,
     nfkc,
-    parse_amount,
     parse_coordinate,
     parse_date,
     parse_signed_amount,
@@ -200,6 +199,7 @@ def parse_red(raw: str) -> bool:
 
 def _plan_order(parsed, plan, get, errors, lookups):
     number = get("number", parse_text, 64, True)
+    number = nfkc(number) if number else number  # 单据编号 in full-width digits and letters is the same order
     code = get("customer_code", parse_text, 64, False)
     name = get("customer_name", parse_text, 200, False)
     day = get("date", _required(parse_date))
@@ -241,6 +241,10 @@ def _plan_order(parsed, plan, get, errors, lookups):
     if day and values.get("due_date") and values["due_date"] < day:
         errors.setdefault("due_date", _("The due date is before the order date."))
     existing = lookups.orders.get(number) if number else None
+    if existing and day and lookups.today and existing["order_date"] < lookups.today.replace(day=1) \
+            and day != existing["order_date"]:
+        errors.setdefault("date", _("This order's month is closed: its date stays. Void it and enter it again "
+                                    "to move it to another month."))
     collected = lookups.collected.get(existing["id"], 0) if existing else 0
     if amount is not None and amount < collected:
         errors.setdefault("amount", _("%(paid)s has been collected against this order already: the amount cannot be less.",
@@ -305,7 +309,12 @@ def _check_returns(plans: list[RowPlan], lookups: Lookups, column: str) -> None:
             if same:
                 plan.action, plan.existing_id = "unchanged", existing["id"]
                 continue
-            message = _("A return with this number exists already.")
+            # Never rewritten by a re-import: the return was counted on its own date (docs/erp-imports.md).
+            earlier = next((o["number"] for o in lookups.orders.values() if o["id"] == existing["sales_order"]), None)
+            message = _("Return %(number)s was imported already, %(amount)s against order %(order)s: a re-import does "
+                        "not change it. Record the difference as a return or credit note of its own.",
+                        number=v["number"], amount=fmt_money(existing["amount_cents"] / 100),
+                        order=earlier or _("another order"))
         else:
             source = planned.values if planned else order
             assert source is not None  # one of them exists (checked above)
@@ -330,10 +339,14 @@ def _plan_collection(parsed, plan, get, errors, lookups):
     order_number = get("order_number", parse_text, 64, True)
     day = get("date", _required(parse_date))
     _not_future(day, "date", errors, lookups)
-    amount = get("amount", _required(parse_amount), allow_zero=False)
-    order = lookups.orders.get(order_number) or lookups.orders.get(nfkc(order_number)) if order_number else None
+    # A negative receipt is a refund (退款): a reversal of what was collected, through corrections.py.
+    amount = get("amount", _required(parse_signed_amount), allow_zero=False)
+    order = lookups.orders.get(nfkc(order_number)) if order_number else None
     if order_number and order is None:
         errors.setdefault("order_number", _("No order has the number “%(number)s”.", number=order_number))
+    elif order is not None and order.get("voided_at") is not None:
+        errors.setdefault("order_number", _("Order %(number)s is void: nothing more can be recorded against it.",
+                                            number=order["number"]))
     if plan.key and len(plan.key) > 64:
         errors.setdefault("number", _("At most %(n)s characters.", n=64))
     plan.summary = f"{order_number or ''} · {fmt_money((amount or 0) / 100)}"
@@ -343,13 +356,32 @@ def _plan_collection(parsed, plan, get, errors, lookups):
         return
     values = {"sales_order": order["id"], "received_on": day, "amount_cents": amount}
     plan.values = {"number": plan.key, **values}
-    _compare(plan, values, lookups.collections.get(plan.key))
+    existing = lookups.collections.get(plan.key)
+    if amount is not None and amount < 0:
+        plan.values["refund"] = True
+        plan.summary = _("Refund on %(order)s · %(amount)s", order=order_number, amount=fmt_money(amount / 100))
+        if existing is None:
+            plan.action = "create"
+        elif existing["sales_order"] == order["id"] and existing["amount_cents"] == amount:
+            plan.action, plan.existing_id = "unchanged", existing["id"]
+        else:  # a refund is never rewritten: it was counted on its own date
+            errors.setdefault("amount", _(
+                "Refund %(number)s was imported already (%(amount)s dated %(day)s): correct it on its order's page.",
+                number=plan.key, amount=fmt_money(existing["amount_cents"] / 100), day=existing["received_on"].isoformat()))
+            plan.values = {}
+        return
+    if existing is not None and existing["amount_cents"] < 0:
+        errors.setdefault("amount", _(
+            "Refund %(number)s was imported already (%(amount)s dated %(day)s): correct it on its order's page.",
+            number=plan.key, amount=fmt_money(existing["amount_cents"] / 100), day=existing["received_on"].isoformat()))
+        return
+    _compare(plan, values, existing)
 
 
 def _check_cumulative(plans: list[RowPlan], lookups: Lookups, column: str) -> None:
     """All collections of an order, those in the database (less the ones this file replaces) and the
-    file's, may not exceed the order's amount (including tax, as the receipts are) less its returns: the
-    row that goes over gets the error."""
+    file's, may not exceed the order's amount (including tax, as the receipts are) less its returns, nor
+    fall below zero with its refunds: the row that goes over gets the error."""
     orders = {o["id"]: o for o in lookups.orders.values()}
     running = dict(lookups.collected)
     for plan in plans:
@@ -362,7 +394,12 @@ def _check_cumulative(plans: list[RowPlan], lookups: Lookups, column: str) -> No
         order_id = plan.values["sales_order"]
         total = running.get(order_id, 0) + plan.values["amount_cents"]
         limit = orders[order_id]["amount_cents"] - lookups.returned.get(order_id, 0)
-        if total > limit:
+        if total < 0:
+            plan.action = "error"
+            plan.errors.append((column, _(
+                "The refund takes back more than was collected on order %(number)s (%(paid)s).",
+                number=orders[order_id]["number"], paid=fmt_money(running.get(order_id, 0) / 100))))
+        elif total > limit:
             plan.action = "error"
             plan.errors.append((column, _(
                 "Collections of order %(number)s would total %(total)s, more than the order's %(amount)s.",

@@ -52,7 +52,7 @@ from server.imports.planning import (
 )
 from server.imports.records import parse_file
 from server.imports.tables import IMPORT_KINDS, ImportBatch, ImportSource
-from server.sales import credits, returns
+from server.sales import audit, corrections, credits, order_corrections, returns
 from server.sales.tables import Collection, CollectionSplit, Order, OrderSplit
 from server.syncing import sequence
 from server.syncing.tables import Tombstone
@@ -371,9 +371,12 @@ async def _apply(actor: Actor, batch_id: UUID, kind: str, plans: list[RowPlan]) 
     processed = 0
     # Returns go last: the order a return names may be created by this same file.
     returns = [p for p in plans if p.action == "create" and p.values.get("return")]
+    # Refunds (negative receipts) after the receipts they take back, through server/sales/corrections.py.
+    refunds = [p for p in plans if p.action == "create" and p.values.get("refund")]
     for start in range(0, len(plans), CHUNK):
         chunk = plans[start:start + CHUNK]
-        creates = [p for p in chunk if p.action == "create" and not p.values.get("return")]
+        creates = [p for p in chunk if p.action == "create" and not p.values.get("return")
+                   and not p.values.get("refund")]
         updates = [p for p in chunk if p.action == "update"]
         if kind == "customers":
             await _apply_customers(actor, creates, updates, now)
@@ -384,6 +387,11 @@ async def _apply(actor: Actor, batch_id: UUID, kind: str, plans: list[RowPlan]) 
         processed += len(chunk)
         await _report_progress(batch_id, processed)
     await _apply_returns(actor, returns)
+    for p in refunds:
+        v = p.values
+        await corrections.record_refund(actor, v["sales_order"], number=v["number"], amount_cents=v["amount_cents"],
+                                        day=v["received_on"], source="import",
+                                        reason=_("Imported from the ERP: %(number)s", number=v["number"]))
 
 
 async def _apply_returns(actor: Actor, plans: list[RowPlan]) -> None:
@@ -392,7 +400,7 @@ async def _apply_returns(actor: Actor, plans: list[RowPlan]) -> None:
     if not plans:
         return
     numbers = {p.values["original"] for p in plans}
-    ids = {o["number"]: o["id"] for o in await chunked(
+    ids = {nfkc(o["number"]): o["id"] for o in await chunked(
         lambda part: Order.select(Order.id, Order.number).where(Order.number.is_in(part)), numbers)}
     for p in plans:
         v = p.values
@@ -462,11 +470,37 @@ async def _apply_orders(actor: Actor, creates: list[RowPlan], updates: list[RowP
         fields = {getattr(Order, k): v[k] for k in p.changed if k != "splits"}
         order_id = p.existing_id
         assert order_id is not None  # an update plan names the order it matched
+        stored = await Order.select(Order.order_date, Order.number).where(Order.id == order_id).first() or {}
+        if stored and order_corrections.is_closed(stored["order_date"]):
+            await _correct_closed(actor, order_id, p, now)
+            continue
         await Order.update({**fields, Order.updated_at: now}).where(Order.id == order_id)
         if "splits" in p.changed:
             await credits.write_split(order_id, list(v["splits"]))
         elif {"order_date", "amount_cents", "cost_cents"} & set(p.changed):
             await credits.reallocate(order_id)
+
+
+async def _correct_closed(actor: Actor, order_id: UUID, p: RowPlan, now) -> None:
+    """A closed month's order changed by the file: its other fields in place, its amount, cost and split
+    as a dated correction (server/sales/order_corrections.py), with an audit event."""
+    v = p.values
+    kept = [k for k in p.changed if k not in ("splits", "amount_cents", "cost_cents", "order_date")]
+    await Order.update({**{getattr(Order, k): v[k] for k in kept}, Order.updated_at: now}).where(Order.id == order_id)
+    if not {"amount_cents", "cost_cents", "splits"} & set(p.changed):
+        return
+    current = await Order.select(Order.id, Order.amount_cents, Order.cost_cents).where(Order.id == order_id).first()
+    assert current is not None  # matched by the plan, inside this import's transaction
+    amount, cost = await returns.current_amounts(current)
+    reason = _("Imported from the ERP: %(number)s", number=v["number"])
+    number = await order_corrections.post(
+        actor.id, order_id, v["number"], amount_cents=v.get("amount_cents", amount), cost_cents=v.get("cost_cents", cost),
+        splits=list(v["splits"]), reason=reason)
+    await audit.record("order", order_id, "order_corrected", actor_id=actor.id, reason=reason,
+                       detail={"before": {"amount_cents": amount, "cost_cents": cost}, "correction": number,
+                               "after": {"amount_cents": v.get("amount_cents", amount),
+                                         "cost_cents": v.get("cost_cents", cost), "source": "import"}},
+                       effective_on=clock.today(), sales_order=order_id)
 
 
 async def _apply_collections(actor: Actor, creates: list[RowPlan], updates: list[RowPlan], now) -> None:

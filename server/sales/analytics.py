@@ -102,8 +102,10 @@ async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -
     # Scope first: only the orders a rep in scope holds a share of, each order's collections and returns
     # summed through their (sales_order) indexes, so a team's ageing reads its own orders.
     sql = (
-        "WITH scoped AS (SELECT s.sales_order, s.rep, s.amount_cents FROM order_split s JOIN app_user u ON u.id = s.rep "
-        f"WHERE {cond}), "
+        "WITH scoped AS (SELECT s.sales_order, s.rep, COALESCE((SELECT SUM(p.amount_cents) FROM order_split p"
+        " WHERE p.sales_order = s.sales_order AND p.rep = s.rep), 0) AS amount_cents FROM"
+        " (SELECT sales_order, rep FROM order_split UNION SELECT sales_order, rep FROM order_return_split) s"
+        f" JOIN app_user u ON u.id = s.rep WHERE {cond}), "
         "open_orders AS (SELECT o.id, COALESCE(o.due_date, o.order_date) AS due, o.amount_cents"
         " - COALESCE((SELECT SUM(r.amount_cents) FROM order_return r WHERE r.sales_order = o.id AND r.return_date <= {}), 0)"
         " - COALESCE((SELECT SUM(c.amount_cents) FROM collection c WHERE c.sales_order = o.id AND c.received_on <= {}), 0)"
@@ -121,7 +123,7 @@ async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -
         "SUM(CASE WHEN oo.due < {} AND oo.due >= {} THEN ow.owed ELSE 0 END) AS d61_90, "
         "SUM(CASE WHEN oo.due < {} THEN ow.owed ELSE 0 END) AS d90_plus "
         "FROM open_orders oo JOIN owed ow ON ow.sales_order = oo.id JOIN app_user u ON u.id = ow.rep "
-        "WHERE oo.outstanding > 0 GROUP BY ow.rep, u.display_name ORDER BY u.display_name"
+        "WHERE oo.outstanding > 0 AND ow.owed <> 0 GROUP BY ow.rep, u.display_name ORDER BY u.display_name"
     )
     args = [*scope_args, as_of, as_of, as_of, as_of, as_of,
             as_of, as_of, edges[0], edges[0], edges[1], edges[1], edges[2], edges[2]]
@@ -208,10 +210,11 @@ async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | Non
 @dataclass(frozen=True)
 class Adjustment:
     """A change a number includes or leaves out, for the explain view: a return or credit note dated in
-    the period (`cents`: what it takes off the scope's reps, negative), a collection correction dated in
-    it, or an order of the period that was voided (left out; `cents` is what it would have credited)."""
+    the period (`cents`: what it takes off the scope's reps, negative), a collection correction or a
+    closed month's order correction (`order_corrections`: the difference it credits) dated in it,
+    or an order of the period that was voided (left out; `cents` is what it would have credited)."""
 
-    kind: str  # return | credit_note | correction | void
+    kind: str  # return | credit_note | correction (of a collection) | order_correction | void
     ref: str
     day: date  # the return's, correction's or voided order's date
     cents: int
@@ -228,7 +231,8 @@ async def adjustments(kpi_code: str, start: date, end: date, rep_ids: list[UUID]
     if kpi_code in ("revenue", "gross_margin", "gross_margin_pct"):
         column = "amount_cents" if kpi_code == "revenue" else "margin_cents"
         sql = (
-            f"SELECT rt.kind AS kind, rt.number AS ref, x.return_date AS day, SUM(x.{column}) AS cents,"
+            "SELECT CASE WHEN rt.kind = 'correction' THEN 'order_correction' ELSE rt.kind END AS kind,"
+            f" rt.number AS ref, x.return_date AS day, SUM(x.{column}) AS cents,"
             " o.number AS order_number, o.order_date AS order_date FROM order_return_split x"
             " JOIN order_return rt ON rt.id = x.order_return JOIN sales_order o ON o.id = x.sales_order"
             f" WHERE o.voided_at IS NULL AND x.return_date BETWEEN {{}} AND {{}}{reps}"

@@ -116,3 +116,41 @@ async def correct_collection(actor: Actor, collection_id: UUID, data: dict) -> U
                            effective_on=day, sales_order=order["id"])
     return cid
 
+
+
+async def record_refund(actor: Actor, order_id: UUID, *, number: str, amount_cents: int, day, reason: str,
+                        source: str = "import") -> tuple[UUID, bool]:
+    """A refund (an ERP receipt with a negative amount) against an order: a reversal of what was collected,
+    as a correction row of its own under the document's number, dated `day`, credited over the order's
+    split. The same number again for the same order and amount changes nothing and answers (its id, False).
+    Refused with FieldErrors: not negative, more than was collected, a void order, a number used already."""
+    order = await adjustable_order(actor, order_id)
+    number = number.strip()[:64]
+    existing = await Collection.select(Collection.id, Collection.sales_order, Collection.amount_cents).where(
+        Collection.number == number).first()
+    if existing is not None:
+        if existing["sales_order"] == order_id and existing["amount_cents"] == amount_cents:
+            return existing["id"], False
+        raise FieldErrors({"number": _("A receipt with this number exists already.")})
+    if amount_cents >= 0:
+        raise FieldErrors({"amount": _("A refund is a negative amount.")})
+    if order["voided_at"] is not None:
+        raise FieldErrors({"": _("This order is void: nothing more can be recorded against it.")})
+    cid = uuid4()
+    async with db.write_transaction():
+        await db.lock_row("sales_order", order_id)
+        paid = await net_collected_cents(order_id)
+        if paid + amount_cents < 0:
+            raise FieldErrors({"amount": _("The refund takes back more than was collected on order %(number)s (%(paid)s).",
+                                           number=order["number"], paid=fmt_money(paid / 100))})
+        await db.insert_rows(Collection, [{
+            "id": cid, "number": number, "sales_order": order_id, "received_on": day, "amount_cents": amount_cents,
+            "source": source, "created_by": actor.id, "created_at": clock.now(), "kind": "correction",
+            "corrects": None, "reason": reason,
+        }])
+        await db.insert_rows(CollectionSplit, credits.collection_rows(
+            cid, order_id, day, amount_cents, await credits.current_split(order_id)))
+        await audit.record("collection", cid, "collection_reversed", actor_id=actor.id, reason=reason,
+                           detail={"number": number, "difference_cents": amount_cents, "source": source},
+                           effective_on=day, sales_order=order_id)
+    return cid, True

@@ -16,6 +16,7 @@ from server.sales.money import allocate
 from server.sales.tables import Collection, CollectionSplit, Order, OrderReturn, OrderSplit, ReturnSplit
 
 Split = list[tuple[UUID, int]]  # (rep, share_bp)
+CORRECTION = "correction"  # the OrderReturn kind of a closed month's order correction (`order_corrections`)
 
 
 def ordered(splits: Split) -> Split:
@@ -55,7 +56,15 @@ def return_rows(return_id: UUID, order_id: UUID, return_date: date, amount_cents
 
 
 async def current_split(order_id: UUID) -> Split:
-    """An order's split as stored, in a stable order (largest share first, then rep id)."""
+    """An order's split now, in a stable order (largest share first, then rep id): the split of its latest
+    dated correction (`order_corrections`) if it has one, else the split stored with the order."""
+    latest = await OrderReturn.select(OrderReturn.id).where(
+        (OrderReturn.sales_order == order_id) & (OrderReturn.kind == CORRECTION)).order_by(
+        OrderReturn.created_at, ascending=False).first()
+    if latest is not None:
+        parts = await ReturnSplit.select(ReturnSplit.rep, ReturnSplit.share_bp).where(
+            (ReturnSplit.order_return == latest["id"]) & (ReturnSplit.share_bp > 0))
+        return ordered([(r["rep"], r["share_bp"]) for r in parts])
     rows = await OrderSplit.select(OrderSplit.rep, OrderSplit.share_bp).where(OrderSplit.sales_order == order_id)
     return ordered([(r["rep"], r["share_bp"]) for r in rows])
 
@@ -92,9 +101,12 @@ async def reallocate(order_id: UUID, splits: Split | None = None) -> None:
         Collection.sales_order == order_id)
     await db.insert_rows(CollectionSplit, [
         row for k in receipts for row in collection_rows(k["id"], order_id, k["received_on"], k["amount_cents"], splits)])
-    await ReturnSplit.delete().where(ReturnSplit.sales_order == order_id)
+    # A dated correction's rows are differences per rep, not an allocation: they stay as written.
     returns = await OrderReturn.select(OrderReturn.id, OrderReturn.return_date, OrderReturn.amount_cents,
-                                       OrderReturn.margin_cents).where(OrderReturn.sales_order == order_id)
+                                       OrderReturn.margin_cents).where(
+        (OrderReturn.sales_order == order_id) & (OrderReturn.kind != CORRECTION))
+    if returns:
+        await ReturnSplit.delete().where(ReturnSplit.order_return.is_in([r["id"] for r in returns]))
     await db.insert_rows(ReturnSplit, [
         row for r in returns
         for row in return_rows(r["id"], order_id, r["return_date"], r["amount_cents"], r["margin_cents"], splits)])

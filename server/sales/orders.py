@@ -10,11 +10,11 @@ from uuid import UUID, uuid4
 from server import clock, db, validation
 from server.accounts.permissions import Actor, can_see_rep
 from server.i18n import _, fmt_money
-from server.sales import audit, credits, returns
+from server.sales import audit, credits, order_corrections, returns
 from server.sales.forms import MAX_SPLITS, day_ok, is_unique_violation, not_future, record_number
 from server.sales.opportunities import apply_stage, get_opportunity
 from server.sales.scope import customer_for, order_visibility, order_visible, placeholders, scope_rep_ids, split_choices
-from server.sales.tables import FULL_SHARE, OPEN_STAGES, Collection, Opportunity, Order, OrderSplit
+from server.sales.tables import FULL_SHARE, OPEN_STAGES, Collection, Opportunity, Order, OrderReturn, OrderSplit
 from server.web import Conflict, FieldErrors
 
 
@@ -47,13 +47,22 @@ async def orders(actor: Actor, rep: UUID | None = None, month: str = "", limit: 
         share_sql = (f"(SELECT SUM(ss.share_bp) FROM order_split ss WHERE ss.sales_order = o.id "
                      f"AND ss.rep IN ({placeholders(rep_ids)}))")
         credited_sql = (f"(SELECT SUM(sa.amount_cents) FROM order_split sa WHERE sa.sales_order = o.id "
-                        f"AND sa.rep IN ({placeholders(rep_ids)}))")
-        share_args = [*rep_ids, *rep_ids]
+                        f"AND sa.rep IN ({placeholders(rep_ids)})) + COALESCE((SELECT SUM(sq.amount_cents) "
+                        f"FROM order_return_split sq JOIN order_return rq ON rq.id = sq.order_return "
+                        f"WHERE sq.sales_order = o.id AND rq.kind = '{credits.CORRECTION}' "
+                        f"AND sq.rep IN ({placeholders(rep_ids)})), 0)")
+        share_args = [*rep_ids, *rep_ids, *rep_ids]
+    # Amounts as corrected by dated corrections (`order_corrections`); returns without them.
+    fix = ("COALESCE((SELECT SUM(q.{}) FROM order_return q WHERE q.sales_order = o.id "
+           f"AND q.kind = '{credits.CORRECTION}'), 0)")
+    fix_amount, fix_margin = fix.format("amount_cents"), fix.format("margin_cents")
     sql = (
-        f"SELECT o.id, o.number, o.order_date, o.due_date, o.amount_cents, o.cost_cents, c.name AS customer_name, "
+        f"SELECT o.id, o.number, o.order_date, o.due_date, o.amount_cents - {fix_amount} AS amount_cents, "
+        f"o.cost_cents - {fix_amount} + {fix_margin} AS cost_cents, c.name AS customer_name, "
         f"o.voided_at, {share_sql} AS share_bp, {credited_sql} AS credited_cents, "
         f"(SELECT COUNT(*) FROM order_split sc WHERE sc.sales_order = o.id) AS split_count, "
-        f"(SELECT COALESCE(SUM(r.amount_cents), 0) FROM order_return r WHERE r.sales_order = o.id) AS returned_cents, "
+        f"(SELECT COALESCE(SUM(r.amount_cents), 0) FROM order_return r WHERE r.sales_order = o.id "
+        f"AND r.kind <> '{credits.CORRECTION}') AS returned_cents, "
         f"(SELECT COALESCE(SUM(k.amount_cents), 0) FROM collection k WHERE k.sales_order = o.id) AS collected_cents "
         f"FROM sales_order o JOIN customer c ON c.id = o.customer WHERE {' AND '.join(where)} "
         f"ORDER BY o.order_date DESC, o.created_at DESC LIMIT {int(limit)}"
@@ -246,6 +255,12 @@ async def update_order(actor: Actor, order_id: UUID, data: dict) -> None:
     number = clean["number"] or row["number"]
     if number != row["number"] and await Order.exists().where(Order.number == number):
         raise FieldErrors({"number": _("An order with this number exists already.")})
+    stored = await Order.select(Order.order_date).where(Order.id == order_id).first() or {}
+    closed = bool(stored) and order_corrections.is_closed(stored["order_date"])
+    if closed and clean["order_date"] != stored["order_date"]:
+        raise FieldErrors({"order_date": _("This order's month is closed: its date stays. Void it and enter it again "
+                                           "to move it to another month.")})
+    reason = validation.text(data, "reason", {}, max_len=2000).strip()
     version = str(data.get("version") or "")
     now = clock.now()
     async with db.write_transaction():
@@ -255,21 +270,31 @@ async def update_order(actor: Actor, order_id: UUID, data: dict) -> None:
         if version and version != fresh["updated_at"].isoformat():
             raise Conflict(_("Someone changed this order meanwhile: check it again before saving your correction."))
         collected = sum(c["amount_cents"] for c in await Collection.select(Collection.amount_cents).where(
-            Collection.sales_order == order_id)) + await returns.returned_cents(order_id)
+            Collection.sales_order == order_id)) + await returns.returned_cents(order_id, corrections=False)
         if fresh.get("voided_at") is not None:
             raise FieldErrors({"": _("This order is void: nothing more can be recorded against it.")})
         before = await _snapshot(order_id)
         if clean["amount_cents"] < collected:
             raise FieldErrors({"amount": _("%(paid)s has been collected against this order already: the amount cannot be less.",
                                            paid=fmt_money(collected / 100))})
-        await Order.update({
-            Order.number: number, Order.customer: customer["id"], Order.order_date: clean["order_date"],
-            Order.due_date: clean["due_date"], Order.amount_cents: clean["amount_cents"],
-            Order.cost_cents: clean["cost_cents"], Order.note: clean["note"], Order.updated_at: now,
-        }).where(Order.id == order_id)
-        await credits.write_split(order_id, splits)
-        await audit.record("order", order_id, "order_corrected", actor_id=actor.id,
-                           detail={"before": before, "after": {
+        correction = None
+        if closed:  # the month was reported: the difference lands today, as a dated correction
+            await Order.update({
+                Order.number: number, Order.customer: customer["id"], Order.due_date: clean["due_date"],
+                Order.note: clean["note"], Order.updated_at: now,
+            }).where(Order.id == order_id)
+            correction = await order_corrections.post(
+                actor.id, order_id, number, amount_cents=clean["amount_cents"], cost_cents=clean["cost_cents"],
+                splits=splits, reason=reason)
+        else:
+            await Order.update({
+                Order.number: number, Order.customer: customer["id"], Order.order_date: clean["order_date"],
+                Order.due_date: clean["due_date"], Order.amount_cents: clean["amount_cents"],
+                Order.cost_cents: clean["cost_cents"], Order.note: clean["note"], Order.updated_at: now,
+            }).where(Order.id == order_id)
+            await credits.write_split(order_id, splits)
+        await audit.record("order", order_id, "order_corrected", actor_id=actor.id, reason=reason,
+                           detail={"before": before, "correction": correction, "after": {
                                "number": number, "order_date": clean["order_date"].isoformat(),
                                "amount_cents": clean["amount_cents"], "cost_cents": clean["cost_cents"],
                                "splits": {str(rep): bp for rep, bp in splits}}},
@@ -278,11 +303,12 @@ async def update_order(actor: Actor, order_id: UUID, data: dict) -> None:
 
 async def _snapshot(order_id: UUID) -> dict:
     """An order's number, date, amounts and split as the audit log keeps them."""
-    row = await Order.select(Order.number, Order.order_date, Order.amount_cents, Order.cost_cents).where(
+    row = await Order.select(Order.id, Order.number, Order.order_date, Order.amount_cents, Order.cost_cents).where(
         Order.id == order_id).first() or {}
+    amount, cost = await returns.current_amounts(row) if row else (None, None)
     split = await credits.current_split(order_id)
     return {"number": row.get("number"), "order_date": row["order_date"].isoformat() if row else None,
-            "amount_cents": row.get("amount_cents"), "cost_cents": row.get("cost_cents"),
+            "amount_cents": amount, "cost_cents": cost,
             "splits": {str(rep): bp for rep, bp in split}}
 
 
@@ -294,6 +320,7 @@ def order_form_values(order: dict) -> dict:
         "due_date": order["due_date"].isoformat() if order["due_date"] else "",
         "amount": f"{Decimal(order['amount_cents']) / 100:.2f}", "cost": f"{Decimal(order['cost_cents']) / 100:.2f}",
         "note": order["note"], "version": order["updated_at"].isoformat(),
+        "closed": "1" if order.get("closed") else "",
     }
     for i, split in enumerate(order["splits"]):
         values[f"split_rep_{i}"] = str(split["rep"])
@@ -314,15 +341,21 @@ async def get_order(actor: Actor, order_id: UUID) -> dict | None:
     ).where(Order.id == order_id).first()
     if not row:
         return None
-    row["splits"] = await OrderSplit.select(
-        OrderSplit.rep, OrderSplit.share_bp, OrderSplit.amount_cents, OrderSplit.margin_cents,
-        OrderSplit.rep.display_name.as_alias("rep_name"),
-    ).where(OrderSplit.sales_order == order_id).order_by(OrderSplit.share_bp, ascending=False)
+    # The figures now: a closed month's corrections applied (`order_corrections`); what the order's own
+    # month was credited stays on the order row and its split rows.
+    row["reported_amount_cents"], row["reported_cost_cents"] = row["amount_cents"], row["cost_cents"]
+    row["amount_cents"], row["cost_cents"] = await returns.current_amounts(row)
+    row["splits"] = await order_corrections.current_credits(order_id)
+    row["closed"] = order_corrections.is_closed(row["order_date"])
     row["collections"] = await Collection.select(
         Collection.id, Collection.number, Collection.received_on, Collection.amount_cents, Collection.kind,
         Collection.corrects, Collection.reason,
     ).where(Collection.sales_order == order_id).order_by(Collection.received_on).order_by(Collection.created_at)
     row["returns"] = await returns.returns_of(order_id)
+    row["corrections"] = await OrderReturn.select(
+        OrderReturn.number, OrderReturn.return_date, OrderReturn.amount_cents, OrderReturn.margin_cents,
+        OrderReturn.reason).where((OrderReturn.sales_order == order_id) & (OrderReturn.kind == credits.CORRECTION)
+                                  ).order_by(OrderReturn.created_at)
     row["returned_cents"] = sum(r["amount_cents"] for r in row["returns"])
     row["returned_margin_cents"] = sum(r["margin_cents"] for r in row["returns"])
     row["collected_cents"] = sum(c["amount_cents"] for c in row["collections"])

@@ -47,10 +47,28 @@ async def adjustable_order(actor: Actor, order_id: UUID) -> dict:
     return row
 
 
-async def returned_cents(order_id: UUID) -> int:
+async def returned_cents(order_id: UUID, *, corrections: bool = True) -> int:
+    """What the order's returns take off its amount; with `corrections` (the default) less what its dated
+    corrections add (`order_corrections`), so amount - returned_cents is what is due on it now."""
+    only = "" if corrections else f" AND kind <> '{credits.CORRECTION}'"
     rows = await OrderReturn.raw(
-        "SELECT COALESCE(SUM(amount_cents), 0) AS n FROM order_return WHERE sales_order = {}", order_id)
+        f"SELECT COALESCE(SUM(amount_cents), 0) AS n FROM order_return WHERE sales_order = {{}}{only}", order_id)
     return int(rows[0]["n"] or 0)
+
+
+async def correction_totals(order_id: UUID) -> tuple[int, int]:
+    """What the order's dated corrections add to its amount and to its margin, in cents."""
+    rows = await OrderReturn.raw(
+        "SELECT COALESCE(SUM(amount_cents), 0) AS a, COALESCE(SUM(margin_cents), 0) AS m FROM order_return"
+        " WHERE sales_order = {} AND kind = {}", order_id, credits.CORRECTION)
+    return -int(rows[0]["a"] or 0), -int(rows[0]["m"] or 0)
+
+
+async def current_amounts(order: dict) -> tuple[int, int]:
+    """An order row's (amount, cost) cents as corrected by its dated corrections."""
+    added, added_margin = await correction_totals(order["id"])
+    amount = order["amount_cents"] + added
+    return amount, amount - (order["amount_cents"] - order["cost_cents"] + added_margin)
 
 
 async def record_return(actor: Actor, order_id: UUID, *, amount_cents: int, margin_cents: int | None,
@@ -94,7 +112,8 @@ async def record_return(actor: Actor, order_id: UUID, *, amount_cents: int, marg
     if errors:
         raise FieldErrors(errors)
     if margin_cents is None:
-        margin_cents = proportional(amount_cents, order["amount_cents"], order["amount_cents"] - order["cost_cents"])
+        amount_now, cost_now = await current_amounts(order)
+        margin_cents = proportional(amount_cents, amount_now, amount_now - cost_now)
     rid = return_id or uuid4()
     for attempt in range(5):
         doc_number = number or record_number("RT", return_date)
@@ -163,12 +182,13 @@ async def create_return(actor: Actor, order_id: UUID, data: dict) -> tuple[UUID,
 
 
 async def returns_of(order_id: UUID) -> list[dict]:
-    """An order's returns, oldest first."""
+    """An order's returns and credit notes (not its dated corrections), oldest first."""
     return await OrderReturn.select(
         OrderReturn.id, OrderReturn.number, OrderReturn.kind, OrderReturn.return_date, OrderReturn.amount_cents,
         OrderReturn.margin_cents, OrderReturn.reason, OrderReturn.source,
         OrderReturn.created_by.display_name.as_alias("created_by_name"),
-    ).where(OrderReturn.sales_order == order_id).order_by(OrderReturn.return_date)
+    ).where((OrderReturn.sales_order == order_id) & (OrderReturn.kind != credits.CORRECTION)).order_by(
+        OrderReturn.return_date)
 
 
 async def net_collected_cents(order_id: UUID) -> int:

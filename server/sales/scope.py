@@ -69,12 +69,13 @@ def placeholders(values) -> str:
 
 
 def order_visibility(rep_ids: list[UUID], args: list) -> str:
-    """SQL condition: the order `o` is visible to readers of `rep_ids` (its customer's owner or a split)."""
-    args.extend(rep_ids)
-    args.extend(rep_ids)
+    """SQL condition: the order `o` is visible to readers of `rep_ids` (its customer's owner, a split, or a
+    rep a closed month's correction credited, `order_corrections`)."""
+    args.extend([*rep_ids, *rep_ids, *rep_ids])
     ph = placeholders(rep_ids)
     return (f"(c.owner IN ({ph}) OR EXISTS (SELECT 1 FROM order_split sv WHERE sv.sales_order = o.id "
-            f"AND sv.rep IN ({ph})))")
+            f"AND sv.rep IN ({ph})) OR EXISTS (SELECT 1 FROM order_return_split sw WHERE sw.sales_order = o.id "
+            f"AND sw.rep IN ({ph})))")
 
 
 async def order_visible(actor: Actor, order_id: UUID) -> bool:
