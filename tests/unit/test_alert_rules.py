@@ -191,7 +191,7 @@ def test_every_kind_renders_with_its_numbers():
     with messages.in_locale("en"):
         title, body = messages.render("lagging", cases["lagging"])
         assert "Revenue" in title and "behind" in title
-        assert "1,200" in body and "4,000" in body and "40 %" in body and "30 %" in body
+        assert "1,200" in body and "4,000" in body and "40%" in body and "30%" in body
         assert "4" in messages.render("inactivity", cases["inactivity"])[0]
         assert "Lin Wei" in messages.render("lagging_digest", cases["lagging_digest"])[1]
         for kind, params in cases.items():
