@@ -81,11 +81,43 @@ async def cycle_detail(actor: Actor, cycle_id: UUID) -> object:
 async def cycle_peers(request: Request, actor: Actor, cycle_id: UUID) -> object:
     form = await request.form()
     rep = optional_uuid(form.get("rep"))
-    peers = [p for p in (optional_uuid(v) for v in form.getall("peer")) if p is not None] if "peer" in form else []
+    peers = _uuids(form, "peer")
     if rep is None:
         raise FieldErrors({"rep": _("Choose a rep.")})
     await services.set_peers(actor, cycle_id, rep, peers)
     flash(request, _("Peers saved."))
+    return redirect(f"/evaluation/cycles/{cycle_id}", request)
+
+
+def _uuids(form, name: str) -> list[UUID]:
+    return [p for p in (optional_uuid(v) for v in form.getall(name)) if p is not None] if name in form else []
+
+
+@get("/evaluation/cycles/{cycle_id:uuid}/nominate")
+async def nomination_show(actor: Actor, cycle_id: UUID) -> object:
+    return page("evaluation/nominate.html", **await services.nomination_for(actor, cycle_id), errors={})
+
+
+@post("/evaluation/cycles/{cycle_id:uuid}/nominate")
+async def nomination_save(request: Request, actor: Actor, cycle_id: UUID) -> object:
+    peers = _uuids(await request.form(), "peer")
+    try:
+        await services.nominate(actor, cycle_id, peers)
+    except FieldErrors as e:
+        context = await services.nomination_for(actor, cycle_id)
+        return page("evaluation/nominate.html", **{**context, "nominated": set(peers)}, errors=e.errors,
+                    status_code=422)
+    flash(request, _("Your proposal is sent: your manager approves it or chooses other peers."))
+    return redirect("/evaluation", request)
+
+
+@post("/evaluation/cycles/{cycle_id:uuid}/nominations/approve")
+async def nomination_approve(request: Request, actor: Actor, cycle_id: UUID) -> object:
+    rep = optional_uuid((await form_data(request)).get("rep"))
+    if rep is None:
+        raise FieldErrors({"rep": _("Choose a rep.")})
+    await services.approve_nomination(actor, cycle_id, rep)
+    flash(request, _("The rep's proposed peers are approved."))
     return redirect(f"/evaluation/cycles/{cycle_id}", request)
 
 
@@ -175,5 +207,5 @@ async def score_reopen(request: Request, actor: Actor, state: State, score_id: U
 
 router = Router(path="/", route_handlers=[
     evaluation_hub, template_list, template_edit, template_save, cycle_new, cycle_create, cycle_detail, cycle_peers,
-    cycle_advance, cycle_calibration, form_show, form_save, score_show, score_print, score_pdf, score_acknowledge,
-    score_adjust, score_reopen])
+    nomination_show, nomination_save, nomination_approve, cycle_advance, cycle_calibration, form_show, form_save,
+    score_show, score_print, score_pdf, score_acknowledge, score_adjust, score_reopen])

@@ -52,7 +52,17 @@ async def hub(actor: Actor) -> dict:
         (Score.rep == actor.id) & Score.cycle.state.is_in(["published", "acknowledged"])).order_by(
         Score.cycle.period, ascending=False)
     cycles = await services.cycles(actor) if not actor.is_rep else []
-    return {"forms": forms, "mine": mine, "cycles": cycles}
+    return {"forms": forms, "mine": mine, "cycles": cycles, "nominate": await services.nomination_cycles(actor)}
+
+
+async def home_summary(actor: Actor) -> dict:
+    """For the rep's home: how many rating forms wait for them (self, peers), their latest published
+    score and whether it waits for their acknowledgement, and open cycles taking peer nominations."""
+    hub_rows = await hub(actor)
+    todo = [f for f in hub_rows["forms"] if f["submitted_at"] is None]
+    latest = hub_rows["mine"][0] if hub_rows["mine"] else None
+    return {"todo": len(todo), "latest": latest, "latest_value": final_value(latest) if latest else None,
+            "history": len(hub_rows["mine"]), "nominate": len(hub_rows["nominate"])}
 
 
 async def cycle_page(actor: Actor, cycle_id: UUID) -> dict:
@@ -75,7 +85,7 @@ async def cycle_page(actor: Actor, cycle_id: UUID) -> dict:
         if a["role"] == "peer":
             peers.setdefault(a["ratee"], []).append(a["rater"])
     return {"cycle": cycle, "tpl": template, "assignments": assignments, "reps": reps, "ranking": ranking,
-            "peers": peers}
+            "peers": peers, "nominations": await services.nominations(cycle_id)}
 
 
 async def form_page(actor: Actor, assignment_id: UUID) -> dict:

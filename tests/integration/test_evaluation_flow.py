@@ -1,0 +1,122 @@
+"""The evaluation's flow around the ratings, over HTTP on SQLite and PostgreSQL: the rep's way in from
+their home, peers nominated by the rep and approved or replaced by the manager, and the reminders before
+the rating due date (once per rater and day, however often the job runs)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from server import clock
+from server.evaluation.tables import EvaluationCycle, PeerNomination, RaterAssignment
+from server.notifications.tables import Notification
+from tests.integration.test_evaluation import answer, assignment, open_cycle, run_job, team  # noqa: F401
+
+
+def peers_of(client, cycle: UUID, rep: UUID) -> set[UUID]:
+    return {r["rater"] for r in client.run(RaterAssignment.select(RaterAssignment.rater).where(
+        (RaterAssignment.cycle == cycle) & (RaterAssignment.ratee == rep) & (RaterAssignment.role == "peer")))}
+
+
+def test_the_reps_home_leads_to_their_forms_and_nomination(client, team):
+    w = team["world"]
+    client.login("rep_a1")
+    assert "home-evaluation" not in client.get("/home").text  # nothing to do yet: no card
+    cycle = open_cycle(client, w.team_a, team["period"])
+    client.login("rep_a1")
+    home = client.get("/home").text
+    assert "home-evaluation" in home and "1 rating form to fill" in home
+    assert "Propose the colleagues who rate you" in home and 'href="/evaluation"' in home
+    hub = client.get("/evaluation").text
+    assert f"/evaluation/cycles/{cycle}/nominate" in hub
+    assert f"/evaluation/forms/{assignment(client, cycle, w.rep, w.rep, 'self')}" in hub
+
+
+def test_a_rep_nominates_teammates_and_the_manager_approves(client, team):
+    w = team["world"]
+    cycle = open_cycle(client, w.team_a, team["period"])
+    peers = team["peers"]
+    client.login("rep_a1")
+    page = client.get(f"/evaluation/cycles/{cycle}/nominate")
+    assert page.status_code == 200 and "Peer Wang" in page.text and "rep_b1" not in page.text
+    # Not a teammate (another team's rep), nor themself: 422, nothing saved.
+    r = client.post_form(f"/evaluation/cycles/{cycle}/nominate", {"peer": [str(peers[0]), str(w.rep_b)]})
+    assert r.status_code == 422 and "colleagues of the same team" in r.text
+    r = client.post_form(f"/evaluation/cycles/{cycle}/nominate", {"peer": [str(w.rep)]})
+    assert r.status_code == 422
+    assert not client.run(PeerNomination.select().where(PeerNomination.cycle == cycle))
+    r = client.post_form(f"/evaluation/cycles/{cycle}/nominate", {"peer": [str(p) for p in peers[:2]]})
+    assert r.status_code == 303
+    # Proposing again replaces the earlier proposal.
+    r = client.post_form(f"/evaluation/cycles/{cycle}/nominate", {"peer": [str(p) for p in peers]})
+    assert r.status_code == 303
+    assert peers_of(client, cycle, w.rep) == set()  # a proposal, not yet peers
+    # Another team's manager cannot approve it; a rep cannot either.
+    assert client.post_form(f"/evaluation/cycles/{cycle}/nominations/approve", {"rep": str(w.rep)}).status_code == 403
+    client.login("mgr_b")
+    assert client.post_form(f"/evaluation/cycles/{cycle}/nominations/approve", {"rep": str(w.rep)}).status_code == 404
+    client.login("mgr_a")
+    assert "Proposed by the rep: Peer Li, Peer Wang, Peer Zhao" in client.get(f"/evaluation/cycles/{cycle}").text
+    # A rep without a proposal: nothing to approve.
+    assert client.post_form(f"/evaluation/cycles/{cycle}/nominations/approve",
+                            {"rep": str(w.other_rep)}).status_code == 404
+    assert client.post_form(f"/evaluation/cycles/{cycle}/nominations/approve", {"rep": str(w.rep)}).status_code == 303
+    assert peers_of(client, cycle, w.rep) == set(peers)
+    decisions = {r["decision"] for r in client.run(PeerNomination.select().where(PeerNomination.cycle == cycle))}
+    assert decisions == {"approved"}
+    # Decided: the rep can no longer change the proposal.
+    client.login("rep_a1")
+    assert client.post_form(f"/evaluation/cycles/{cycle}/nominate", {"peer": [str(peers[0])]}).status_code == 409
+
+
+def test_the_manager_replaces_a_proposal_and_nomination_closes_with_the_rating(client, team):
+    w = team["world"]
+    cycle = open_cycle(client, w.team_a, team["period"])
+    client.login("rep_a2")
+    assert client.post_form(f"/evaluation/cycles/{cycle}/nominate", {"peer": [str(team["peers"][0])]}).status_code == 303
+    client.login("mgr_a")
+    r = client.post_form(f"/evaluation/cycles/{cycle}/peers", {"rep": str(w.other_rep), "peer": [str(team["peers"][1])]})
+    assert r.status_code == 303
+    assert peers_of(client, cycle, w.other_rep) == {team["peers"][1]}
+    assert "replaced" in client.get(f"/evaluation/cycles/{cycle}").text
+    # rep_a1 did not nominate before the rating started: too late now.
+    assert client.post_form(f"/evaluation/cycles/{cycle}/advance", {"state": "open"}).status_code == 303
+    client.login("rep_a1")
+    assert client.post_form(f"/evaluation/cycles/{cycle}/nominate", {"peer": [str(team["peers"][0])]}).status_code == 409
+    # A rep of another team does not see the cycle's nomination page at all.
+    client.login("rep_b1")
+    assert client.get(f"/evaluation/cycles/{cycle}/nominate").status_code == 404
+
+
+def test_reminders_before_the_due_date_once_per_rater_and_day(client, team, settings):
+    w = team["world"]
+    cycle = open_cycle(client, w.team_a, team["period"])
+    client.post_form(f"/evaluation/cycles/{cycle}/peers", {"rep": str(w.rep), "peer": [str(team["peers"][0])]})
+    assert client.post_form(f"/evaluation/cycles/{cycle}/advance", {"state": "open"}).status_code == 303
+    # rep_a2 submits their self rating; everyone else has forms open.
+    assert answer(client, "rep_a2", assignment(client, cycle, w.other_rep, w.other_rep, "self"), 3).status_code == 303
+
+    def reminders() -> list[dict]:
+        return client.run(Notification.select(Notification.recipient, Notification.level, Notification.params).where(
+            (Notification.kind == "evaluation_reminder") & (Notification.subject == str(cycle))))
+
+    # Ten days before the due date: no reminder.
+    client.run(EvaluationCycle.update({EvaluationCycle.rating_due: clock.today() + timedelta(days=10)}).where(
+        EvaluationCycle.id == cycle))
+    assert run_job(client, settings)["reminders"] == 0
+    # Three days before: one reminder per rater with an open form; the job again on the same day: none more.
+    client.run(EvaluationCycle.update({EvaluationCycle.rating_due: clock.today() + timedelta(days=3)}).where(
+        EvaluationCycle.id == cycle))
+    first = run_job(client, settings)["reminders"]
+    assert run_job(client, settings)["reminders"] == 0
+    rows = reminders()
+    recipients = [r["recipient"] for r in rows]
+    assert first == len(rows) == len(set(recipients))
+    assert w.other_rep not in recipients  # submitted everything
+    assert {w.manager, w.rep, team["peers"][0]} <= set(recipients)
+    manager = next(r for r in rows if r["recipient"] == w.manager)
+    assert '"open": 5' in manager["params"]  # five reps to rate
+    # The manager's inbox renders the reminder in their language.
+    client.login("mgr_a")
+    inbox = client.get("/inbox")
+    assert inbox.status_code == 200 and "Reminder: your evaluation ratings" in inbox.text
