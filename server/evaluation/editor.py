@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 
 from server import clock, db, validation
 from server.accounts.permissions import Actor, require_role
+from server.accounts.tables import Team
 from server.evaluation import catalogue, scoring
 from server.evaluation.tables import PROCESSES, ScorecardDimension, ScorecardItem, ScorecardTemplate
 from server.i18n import _
@@ -43,7 +44,8 @@ def parse(template: catalogue.Template, data: dict) -> dict:
     every level of a scale described in both languages."""
     errors: dict[str, str] = {}
     out: dict = {"name_zh": validation.text(data, "name_zh", errors, required=True, max_len=100),
-                 "name_en": validation.text(data, "name_en", errors, required=True, max_len=100), "dimensions": []}
+                 "name_en": validation.text(data, "name_en", errors, required=True, max_len=100), "dimensions": [],
+                 "team": validation.uuid(data, "team", errors, required=False)}
     dim_weights: list[int] = []
     for d in template.dimensions:
         key = f"d_{d.id}"
@@ -100,6 +102,8 @@ async def save(actor: Actor, template_id: UUID, data: dict) -> UUID:
     """Write the edited template as a new current version; returns its id."""
     template = await template_for(actor, template_id)
     clean = parse(template, data)
+    if clean["team"] is not None and not await Team.exists().where(Team.id == clean["team"]):
+        raise FieldErrors({"team": _("Choose a team, or all teams.")})
     new_id = uuid4()
     row = await ScorecardTemplate.select().where(ScorecardTemplate.id == template_id).first()
     assert row is not None
@@ -110,7 +114,7 @@ async def save(actor: Actor, template_id: UUID, data: dict) -> UUID:
             ScorecardTemplate.code == template.code)
         await ScorecardTemplate.insert(ScorecardTemplate(
             id=new_id, code=template.code, version=(latest or {"version": 0})["version"] + 1, name_zh=clean["name_zh"],
-            name_en=clean["name_en"], role=row["role"], team=row["team"], current=True, builtin=False,
+            name_en=clean["name_en"], role=row["role"], team=clean["team"], current=True, builtin=False,
             created_at=clock.now()))
         for position, dim in enumerate(clean["dimensions"], start=1):
             dim_id = uuid4()
@@ -128,7 +132,8 @@ async def save(actor: Actor, template_id: UUID, data: dict) -> UUID:
 
 def form_values(template: catalogue.Template) -> dict[str, str]:
     """The editor's fields for a template as stored."""
-    values = {"name_zh": template.name_zh, "name_en": template.name_en}
+    values = {"name_zh": template.name_zh, "name_en": template.name_en,
+              "team": "" if template.team is None else str(template.team)}
     for d in template.dimensions:
         values.update({f"d_{d.id}_zh": d.name_zh, f"d_{d.id}_en": d.name_en, f"d_{d.id}_weight": f"{d.weight_bp / 100:g}"})
         for i in d.items:

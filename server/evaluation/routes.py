@@ -22,7 +22,10 @@ async def evaluation_hub(actor: Actor) -> object:
 
 
 async def _new_context(actor: Actor, values: dict, errors: dict) -> dict:
-    return {"teams": await services.team_choices(actor), "templates": await catalogue.current_templates(),
+    teams = await services.team_choices(actor)
+    return {"teams": teams, "team_names": {t["id"]: t["name"] for t in teams},
+            "templates": [t for t in await catalogue.current_templates() if t["team"] is None
+                          or any(t["team"] == team["id"] for team in teams)],
             "values": values, "errors": errors, "name": catalogue.local}
 
 
@@ -35,7 +38,8 @@ async def template_list(actor: Actor) -> object:
 async def _editor(actor: Actor, template_id: UUID, values: dict | None, errors: dict, status: int = 200) -> object:
     template = await editor.template_for(actor, template_id)
     return page("evaluation/template_edit.html", tpl=template, values=values or editor.form_values(template),
-                errors=errors, sources=views.SOURCE_LABELS, process_labels=views.PROCESS_LABELS, status_code=status)
+                errors=errors, teams=await services.team_choices(actor), sources=views.SOURCE_LABELS,
+                process_labels=views.PROCESS_LABELS, status_code=status)
 
 
 @get("/evaluation/templates/{template_id:uuid}")

@@ -81,6 +81,16 @@ async def team_choices(actor: Actor) -> list[dict]:
     return await query
 
 
+async def default_template(team: UUID) -> UUID | None:
+    """The template a team's cycle starts with unless the manager picks another: the current template
+    scoped to that team, else the ready field-rep template (or the first current one for all teams)."""
+    rows = await ScorecardTemplate.select(ScorecardTemplate.id, ScorecardTemplate.team, ScorecardTemplate.code).where(
+        (ScorecardTemplate.current == True) & ((ScorecardTemplate.team == team) | ScorecardTemplate.team.is_null())  # noqa: E712
+    ).order_by(ScorecardTemplate.code)
+    ranked = sorted(rows, key=lambda r: (r["team"] is None, r["code"] != "field"))
+    return ranked[0]["id"] if ranked else None
+
+
 async def open_cycle(actor: Actor, data: dict) -> UUID:
     """Open a cycle for a team and a period on the current version of a template, and assign its raters:
     each rep's manager(s) and the rep themself (peers are chosen next, by the manager)."""
@@ -101,14 +111,17 @@ async def open_cycle(actor: Actor, data: dict) -> UUID:
         errors.setdefault("team", _("Choose a team."))
     elif not _may_lead(actor, team) or not await Team.exists().where(Team.id == team):
         errors["team"] = _("Choose one of your teams.")
-    template = None
+    if template_id is None and team is not None and "team" not in errors:
+        template_id = await default_template(team)
     if template_id is None:
         errors.setdefault("template", _("Choose a scorecard template."))
     else:
-        template = await ScorecardTemplate.select(ScorecardTemplate.id).where(
+        template = await ScorecardTemplate.select(ScorecardTemplate.id, ScorecardTemplate.team).where(
             (ScorecardTemplate.id == template_id) & (ScorecardTemplate.current == True)).first()  # noqa: E712
         if template is None:
             errors["template"] = _("Choose a scorecard template.")
+        elif template["team"] is not None and template["team"] != team:
+            errors["template"] = _("This template applies to another team: choose one for this team or for all teams.")
     guide = str(data.get("guide") or "").strip()
     if guide and scores.scoring.parse_guide(guide) is None:
         errors["guide"] = _("A guide is three whole percentages that add up to 100, e.g. 20/70/10.")

@@ -5,12 +5,12 @@ the rating due date (once per rater and day, however often the job runs)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from server import clock
 from server.evaluation.tables import EvaluationCycle, PeerNomination, RaterAssignment
 from server.notifications.tables import Notification
-from tests.integration.test_evaluation import answer, assignment, open_cycle, run_job, team  # noqa: F401
+from tests.integration.test_evaluation import FIELD, answer, assignment, open_cycle, run_job, team  # noqa: F401
 
 
 def peers_of(client, cycle: UUID, rep: UUID) -> set[UUID]:
@@ -120,3 +120,38 @@ def test_reminders_before_the_due_date_once_per_rater_and_day(client, team, sett
     client.login("mgr_a")
     inbox = client.get("/inbox")
     assert inbox.status_code == 200 and "Reminder: your evaluation ratings" in inbox.text
+
+
+def test_a_template_scoped_to_a_team_is_that_teams_default_and_no_other_teams(client, team):
+    from server.evaluation import catalogue, editor
+
+    w = team["world"]
+    field_id = UUID(FIELD)
+    client.login("boss")
+    values = editor.form_values(client.run(catalogue.load(field_id)))
+    r = client.post_form(f"/evaluation/templates/{field_id}", {**values, "team": str(w.team_b)})
+    assert r.status_code == 303, r.text[:1000]
+    scoped = UUID(r.headers["location"].rsplit("/", 1)[1])
+    assert client.run(catalogue.load(scoped)).team == w.team_b
+    # A team that does not exist: a clear error, nothing saved.
+    values = editor.form_values(client.run(catalogue.load(scoped)))
+    r = client.post_form(f"/evaluation/templates/{scoped}", {**values, "team": str(uuid4())})
+    assert r.status_code == 422 and "Choose a team, or all teams." in r.text
+    # Team A's manager: the team_b template is not offered, and refused when sent.
+    client.login("mgr_a")
+    assert str(scoped) not in client.get("/evaluation/cycles/new").text
+    r = client.post_form("/evaluation/cycles", {"team": str(w.team_a), "template": str(scoped), "kind": "month",
+                                                "period": team["period"]})
+    assert r.status_code == 422 and "applies to another team" in r.text
+    # No template chosen: team A starts on a template for all teams (key accounts now), team B on its own.
+    r = client.post_form("/evaluation/cycles", {"team": str(w.team_a), "template": "", "kind": "month",
+                                                "period": team["period"]})
+    assert r.status_code == 303
+    cycle_a = client.run(EvaluationCycle.select(EvaluationCycle.template).where(EvaluationCycle.team == w.team_a).first())
+    assert client.run(catalogue.load(cycle_a["template"])).team is None
+    client.login("mgr_b")
+    r = client.post_form("/evaluation/cycles", {"team": str(w.team_b), "template": "", "kind": "month",
+                                                "period": team["period"]})
+    assert r.status_code == 303
+    cycle_b = client.run(EvaluationCycle.select(EvaluationCycle.template).where(EvaluationCycle.team == w.team_b).first())
+    assert cycle_b["template"] == scoped
