@@ -11,6 +11,7 @@ from litestar.datastructures import State
 
 from server.accounts.permissions import Actor, require_role
 from server.evaluation import catalogue, editor, ratings, services, views
+from server.evaluation.tables import PROCESSES
 from server.i18n import _
 from server.validation import optional_uuid
 from server.web import FieldErrors, flash, form_data, page, redirect
@@ -38,7 +39,8 @@ async def template_list(actor: Actor) -> object:
 async def _editor(actor: Actor, template_id: UUID, values: dict | None, errors: dict, status: int = 200) -> object:
     template = await editor.template_for(actor, template_id)
     return page("evaluation/template_edit.html", tpl=template, values=values or editor.form_values(template),
-                errors=errors, teams=await services.team_choices(actor), sources=views.SOURCE_LABELS,
+                errors=errors, teams=await services.team_choices(actor), kpis=await editor.kpi_choices(),
+                levels=editor.ANCHOR_LEVELS, processes=PROCESSES, sources=views.SOURCE_LABELS,
                 process_labels=views.PROCESS_LABELS, status_code=status)
 
 
@@ -77,8 +79,8 @@ async def cycle_create(request: Request, actor: Actor) -> object:
 
 
 @get("/evaluation/cycles/{cycle_id:uuid}")
-async def cycle_detail(actor: Actor, cycle_id: UUID) -> object:
-    return page("evaluation/cycle.html", **await views.cycle_page(actor, cycle_id), labels=views.STATE_LABELS)
+async def cycle_detail(actor: Actor, cycle_id: UUID, sort: str = "") -> object:
+    return page("evaluation/cycle.html", **await views.cycle_page(actor, cycle_id, sort), labels=views.STATE_LABELS)
 
 
 @post("/evaluation/cycles/{cycle_id:uuid}/peers")

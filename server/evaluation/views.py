@@ -65,7 +65,9 @@ async def home_summary(actor: Actor) -> dict:
             "history": len(hub_rows["mine"]), "nominate": len(hub_rows["nominate"])}
 
 
-async def cycle_page(actor: Actor, cycle_id: UUID) -> dict:
+async def cycle_page(actor: Actor, cycle_id: UUID, sort: str = "") -> dict:
+    """A cycle for its manager or admin: raters, proposals, and the ranking of its reps by total, or by one
+    dimension's points when `sort` is that dimension's id (an unknown one ranks by total)."""
     cycle = await services.cycle_for(actor, cycle_id)
     template = await services.cycle_template(cycle)
     assignments = await services.assignments(cycle_id)
@@ -79,13 +81,18 @@ async def cycle_page(actor: Actor, cycle_id: UUID) -> dict:
         dims = json.loads(s["snapshot"]).get("dimensions", {}) if s else {}
         ranking.append({"rep": rep, "score": s, "value": final_value(s) if s else None,
                         "dims": [dims.get(str(d.id), {}).get("points") for d in template.dimensions]})
-    ranking.sort(key=lambda r: (r["value"] is None, -float(r["value"] or 0)))
+    column = next((n for n, d in enumerate(template.dimensions) if str(d.id) == sort), None)
+    if column is None:
+        ranking.sort(key=lambda r: (r["value"] is None, -float(r["value"] or 0)))
+    else:
+        ranking.sort(key=lambda r: (r["dims"][column] is None, -float(r["dims"][column] or 0)))
     peers: dict[UUID, list[UUID]] = {}
     for a in assignments:
         if a["role"] == "peer":
             peers.setdefault(a["ratee"], []).append(a["rater"])
     return {"cycle": cycle, "tpl": template, "assignments": assignments, "reps": reps, "ranking": ranking,
-            "peers": peers, "nominations": await services.nominations(cycle_id)}
+            "peers": peers, "nominations": await services.nominations(cycle_id),
+            "sort": str(template.dimensions[column].id) if column is not None else ""}
 
 
 async def form_page(actor: Actor, assignment_id: UUID) -> dict:

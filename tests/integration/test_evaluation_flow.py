@@ -155,3 +155,95 @@ def test_a_template_scoped_to_a_team_is_that_teams_default_and_no_other_teams(cl
     assert r.status_code == 303
     cycle_b = client.run(EvaluationCycle.select(EvaluationCycle.template).where(EvaluationCycle.team == w.team_b).first())
     assert cycle_b["template"] == scoped
+
+
+def test_the_editor_adds_and_removes_dimensions_and_items(client, team):
+    from server.evaluation import catalogue, editor
+
+    field_id = UUID(FIELD)
+    old = client.run(catalogue.load(field_id))
+    client.login("boss")
+    page = client.get(f"/evaluation/templates/{field_id}")
+    assert page.status_code == 200 and "Add a dimension" in page.text and "Remove this item" in page.text
+    values = editor.form_values(old)
+    first, last = old.dimensions[0], old.dimensions[-1]
+    dropped = first.items[0]
+    # Drop the first item of the first dimension and add a self-rated item; the weights no longer add up.
+    data = {**values, f"i_{dropped.id}_remove": "1", f"n_{first.id}_zh": "学习新产品", f"n_{first.id}_en": "New products",
+            f"n_{first.id}_weight": "1", f"n_{first.id}_source": "self"}
+    for n in range(1, 6):
+        data[f"n_{first.id}_a{n}_zh"], data[f"n_{first.id}_a{n}_en"] = f"水平{n}", f"Level text {n}"
+    r = client.post_form(f"/evaluation/templates/{field_id}", data)
+    assert r.status_code == 422 and "add up to" in r.text and "not 100 %" in r.text
+    assert "学习新产品" in r.text and "Level text 3" in r.text  # nothing typed is lost
+    # Fix the weights: the dropped item's weight goes to the new one. Remove the last dimension and add one
+    # with a KPI item; its weight takes the removed dimension's.
+    data[f"n_{first.id}_weight"] = f"{dropped.weight_bp / 100:g}"
+    data.update({f"d_{last.id}_remove": "1", "nd_zh": "回款", "nd_en": "Collections", "nd_weight": f"{last.weight_bp / 100:g}",
+                 "nd_i_zh": "回款达成", "nd_i_en": "Collections attained", "nd_i_weight": "100", "nd_i_source": "kpi",
+                 "nd_i_kpi": "no-such-kpi", "nd_i_floor": "50", "nd_i_cap": "100"})
+    r = client.post_form(f"/evaluation/templates/{field_id}", data)
+    assert r.status_code == 422 and "Choose one of the options." in r.text
+    data["nd_i_kpi"] = "revenue"
+    r = client.post_form(f"/evaluation/templates/{field_id}", data)
+    assert r.status_code == 303, r.text[:3000]
+    new = client.run(catalogue.load(UUID(r.headers["location"].rsplit("/", 1)[1])))
+    assert new.version == old.version + 1 and len(new.dimensions) == len(old.dimensions)
+    assert [d.name_en for d in new.dimensions][-1] == "Collections"
+    assert last.name_en not in [d.name_en for d in new.dimensions]
+    added = [i for i in new.dimensions[0].items if i.name_en == "New products"]
+    assert added and added[0].source == "self" and added[0].anchors[2] == {"zh": "水平3", "en": "Level text 3"}
+    assert dropped.name_en not in [i.name_en for i in new.dimensions[0].items]
+    kpi_item = new.dimensions[-1].items[0]
+    assert (kpi_item.source, kpi_item.kpi_code, kpi_item.floor, kpi_item.cap) == ("kpi", "revenue", 0.5, 1.0)
+    # The version the running cycles use is untouched.
+    assert len(client.run(catalogue.load(field_id)).dimensions[0].items) == len(first.items)
+
+
+def test_the_ranking_by_score_and_by_dimension_the_reps_setting_and_a_guide_that_only_warns(client, team, settings):
+    import json
+    from dataclasses import replace
+
+    from server.evaluation import catalogue, scores
+    from server.evaluation.tables import Score
+
+    w = team["world"]
+    cycle = open_cycle(client, w.team_a, team["period"])
+    dims = client.run(catalogue.load(UUID(FIELD))).dimensions
+    first = str(dims[0].id)
+    # rep_a1 leads on the total, rep_a2 on the first dimension.
+    client.run(scores.compute(cycle, final=True, peer_min=3))
+    ids = {}
+    for rep, total, points in ((w.rep, 80.0, 10.0), (w.other_rep, 60.0, 30.0)):
+        row = client.run(Score.select(Score.id, Score.snapshot).where((Score.cycle == cycle) & (Score.rep == rep)).first())
+        snap = json.loads(row["snapshot"])
+        snap["dimensions"][first]["points"] = points
+        ids[rep] = row["id"]
+        client.run(Score.update({Score.total: total, Score.snapshot: json.dumps(snap)}).where(Score.id == row["id"]))
+    client.login("mgr_a")
+    by_total = client.get(f"/evaluation/cycles/{cycle}").text
+    assert by_total.index(f"/evaluation/scores/{ids[w.rep]}") < by_total.index(f"/evaluation/scores/{ids[w.other_rep]}")
+    by_dim = client.get(f"/evaluation/cycles/{cycle}?sort={first}").text
+    assert by_dim.index(f"/evaluation/scores/{ids[w.other_rep]}") < by_dim.index(f"/evaluation/scores/{ids[w.rep]}")
+    assert "Ranked by one dimension" in by_dim
+    # An unknown column ranks by total.
+    odd = client.get(f"/evaluation/cycles/{cycle}?sort=nonsense")
+    assert odd.status_code == 200 and "Ranked by score" in odd.text
+    # Another team's manager: 404.
+    client.login("mgr_b")
+    assert client.get(f"/evaluation/cycles/{cycle}?sort={first}").status_code == 404
+    # Published: the rep sees their rank only when the setting is on.
+    client.run(EvaluationCycle.update({EvaluationCycle.state: "published"}).where(EvaluationCycle.id == cycle))
+    client.login("rep_a1")
+    assert "Rank 1 of" not in client.get(f"/evaluation/scores/{ids[w.rep]}").text
+    client.app.state.settings = replace(settings, evaluation_reps_see_ranking=True)
+    assert "Rank 1 of" in client.get(f"/evaluation/scores/{ids[w.rep]}").text
+    # The guide (20/70/10) warns about two reps in the top grade of two, and calibration still accepts
+    # any score (it never forces).
+    client.run(EvaluationCycle.update({EvaluationCycle.state: "calibration"}).where(EvaluationCycle.id == cycle))
+    client.run(Score.update({Score.total: 90.0}).where(Score.cycle == cycle))
+    client.login("mgr_a")
+    page = client.get(f"/evaluation/cycles/{cycle}/calibration")
+    assert page.status_code == 200 and "A warning, not a rule." in page.text
+    r = client.post_form(f"/evaluation/scores/{ids[w.rep]}/adjust", {"score": "95", "reason": "Best quarter"})
+    assert r.status_code == 303
