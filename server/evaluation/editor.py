@@ -11,9 +11,11 @@ from litestar.exceptions import NotFoundException
 
 from server import clock, db, validation
 from server.accounts.permissions import Actor, require_role
+from server.accounts.tables import Team
 from server.evaluation import catalogue, scoring
-from server.evaluation.tables import PROCESSES, ScorecardDimension, ScorecardItem, ScorecardTemplate
+from server.evaluation.tables import PROCESSES, RATING_SOURCES, SOURCES, ScorecardDimension, ScorecardItem, ScorecardTemplate
 from server.i18n import _
+from server.targets.tables import Kpi
 from server.web import FieldErrors
 
 
@@ -38,15 +40,53 @@ def _ratio(data: dict, name: str, errors: dict, low: float, high: float) -> floa
     return (value or 0) / 100
 
 
-def parse(template: catalogue.Template, data: dict) -> dict:
+ANCHOR_LEVELS = 5  # a new rating item's anchored scale: levels 1 to 5, each described in both languages
+
+
+def _new_item(data: dict, k: str, errors: dict, kpis: tuple[str, ...]) -> dict | None:
+    """An item added in the editor (fields `<k>_zh`, `<k>_en`, `<k>_weight`, `<k>_source`, and by source a
+    KPI, a process with its norm, floor and cap, or the five levels of its anchored scale); None when its
+    names are left empty."""
+    if not str(data.get(f"{k}_zh") or "").strip() and not str(data.get(f"{k}_en") or "").strip():
+        return None
+    source = validation.choice(data, f"{k}_source", SOURCES, errors, default="manager")
+    item: dict = {"name_zh": validation.text(data, f"{k}_zh", errors, required=True, max_len=100),
+                  "name_en": validation.text(data, f"{k}_en", errors, required=True, max_len=100),
+                  "weight_bp": _percent(data, f"{k}_weight", errors), "source": source, "kpi_code": "",
+                  "process": "", "floor": 0.0, "cap": 1.0, "band_worst": None, "norm": None, "anchors": []}
+    if source == "kpi":
+        item["kpi_code"] = validation.choice(data, f"{k}_kpi", kpis, errors) if kpis else ""
+        if not kpis:
+            errors[f"{k}_kpi"] = _("Choose one of the options.")
+    if source == "process":
+        item["process"] = validation.choice(data, f"{k}_process", PROCESSES, errors)
+        item["norm"] = validation.number(data, f"{k}_norm", errors, low=0.01, high=1000)
+        if item["norm"] is None and f"{k}_norm" not in errors:
+            errors[f"{k}_norm"] = _("This field is required.")
+    if source in ("kpi", "process"):
+        item["floor"] = _ratio(data, f"{k}_floor", errors, 0, 2)
+        item["cap"] = _ratio(data, f"{k}_cap", errors, 0.01, 3)
+        if item["floor"] >= item["cap"] and f"{k}_floor" not in errors:
+            errors[f"{k}_floor"] = _("The floor must be below the cap.")
+    if source in RATING_SOURCES:
+        item["anchors"] = [{"zh": validation.text(data, f"{k}_a{n}_zh", errors, required=True, max_len=300),
+                            "en": validation.text(data, f"{k}_a{n}_en", errors, required=True, max_len=300)}
+                           for n in range(1, ANCHOR_LEVELS + 1)]
+    return item
+
+
+def parse(template: catalogue.Template, data: dict, kpis: tuple[str, ...] = ()) -> dict:
     """The edited template from the form, checked: weights add up to 100 % per level, floors below caps,
     every level of a scale described in both languages."""
     errors: dict[str, str] = {}
     out: dict = {"name_zh": validation.text(data, "name_zh", errors, required=True, max_len=100),
-                 "name_en": validation.text(data, "name_en", errors, required=True, max_len=100), "dimensions": []}
+                 "name_en": validation.text(data, "name_en", errors, required=True, max_len=100), "dimensions": [],
+                 "team": validation.uuid(data, "team", errors, required=False)}
     dim_weights: list[int] = []
     for d in template.dimensions:
         key = f"d_{d.id}"
+        if data.get(f"{key}_remove"):
+            continue
         dim: dict = {"id": d.id, "name_zh": validation.text(data, f"{key}_zh", errors, required=True, max_len=100),
                "name_en": validation.text(data, f"{key}_en", errors, required=True, max_len=100),
                "weight_bp": _percent(data, f"{key}_weight", errors), "items": []}
@@ -54,10 +94,13 @@ def parse(template: catalogue.Template, data: dict) -> dict:
         item_weights: list[int] = []
         for i in d.items:
             k = f"i_{i.id}"
-            item: dict = {"old": i, "name_zh": validation.text(data, f"{k}_zh", errors, required=True, max_len=100),
+            if data.get(f"{k}_remove"):
+                continue
+            item: dict = {"name_zh": validation.text(data, f"{k}_zh", errors, required=True, max_len=100),
                     "name_en": validation.text(data, f"{k}_en", errors, required=True, max_len=100),
                     "weight_bp": _percent(data, f"{k}_weight", errors), "floor": i.floor, "cap": i.cap,
-                    "norm": i.norm, "anchors": list(i.anchors)}
+                    "norm": i.norm, "anchors": list(i.anchors), "source": i.source, "kpi_code": i.kpi_code,
+                    "process": i.process, "band_worst": i.band_worst}
             if i.source in ("kpi", "process"):
                 item["floor"] = _ratio(data, f"{k}_floor", errors, 0, 2)
                 item["cap"] = _ratio(data, f"{k}_cap", errors, 0.01, 3)
@@ -77,15 +120,42 @@ def parse(template: catalogue.Template, data: dict) -> dict:
                 item["anchors"] = anchors
             item_weights.append(_percent_of(item))
             dim["items"].append(item)
-        if not scoring.check_weights(item_weights):
+        added = _new_item(data, f"n_{d.id}", errors, kpis)
+        if added:
+            item_weights.append(_percent_of(added))
+            dim["items"].append(added)
+        if not dim["items"]:
+            errors[f"{key}_weight"] = _("A dimension needs at least one item: add one or remove the dimension.")
+        elif not scoring.check_weights(item_weights):
             errors[f"{key}_weight"] = _("The weights of this dimension's items add up to %(sum)s %%, not 100 %%.",
                                         sum=f"{sum(item_weights) / 100:g}")
         out["dimensions"].append(dim)
-    if not scoring.check_weights(dim_weights):
+    if str(data.get("nd_zh") or "").strip() or str(data.get("nd_en") or "").strip():
+        dim = {"name_zh": validation.text(data, "nd_zh", errors, required=True, max_len=100),
+               "name_en": validation.text(data, "nd_en", errors, required=True, max_len=100),
+               "weight_bp": _percent(data, "nd_weight", errors), "items": []}
+        first = _new_item(data, "nd_i", errors, kpis)
+        if first is None:
+            errors["nd_i_zh"] = _("A new dimension needs its first item.")
+        else:
+            if not scoring.check_weights([_percent_of(first)]):
+                errors["nd_i_weight"] = _("The weights of this dimension's items add up to %(sum)s %%, not 100 %%.",
+                                          sum=f"{first['weight_bp'] / 100:g}")
+            dim["items"].append(first)
+        dim_weights.append(_percent_of(dim))
+        out["dimensions"].append(dim)
+    if not out["dimensions"]:
+        errors[""] = _("A template needs at least one dimension.")
+    elif not scoring.check_weights(dim_weights):
         errors[""] = _("The dimensions' weights add up to %(sum)s %%, not 100 %%.", sum=f"{sum(dim_weights) / 100:g}")
     if errors:
         raise FieldErrors(errors)
     return out
+
+
+async def kpi_choices() -> list[dict]:
+    """The active KPIs a new KPI item may use."""
+    return await Kpi.select(Kpi.code, Kpi.name).where(Kpi.active == True).order_by(Kpi.code)  # noqa: E712
 
 
 async def template_for(actor: Actor, template_id: UUID) -> catalogue.Template:
@@ -99,7 +169,10 @@ async def template_for(actor: Actor, template_id: UUID) -> catalogue.Template:
 async def save(actor: Actor, template_id: UUID, data: dict) -> UUID:
     """Write the edited template as a new current version; returns its id."""
     template = await template_for(actor, template_id)
-    clean = parse(template, data)
+    kpis = tuple(r["code"] for r in await kpi_choices())
+    clean = parse(template, data, kpis)
+    if clean["team"] is not None and not await Team.exists().where(Team.id == clean["team"]):
+        raise FieldErrors({"team": _("Choose a team, or all teams.")})
     new_id = uuid4()
     row = await ScorecardTemplate.select().where(ScorecardTemplate.id == template_id).first()
     assert row is not None
@@ -110,7 +183,7 @@ async def save(actor: Actor, template_id: UUID, data: dict) -> UUID:
             ScorecardTemplate.code == template.code)
         await ScorecardTemplate.insert(ScorecardTemplate(
             id=new_id, code=template.code, version=(latest or {"version": 0})["version"] + 1, name_zh=clean["name_zh"],
-            name_en=clean["name_en"], role=row["role"], team=row["team"], current=True, builtin=False,
+            name_en=clean["name_en"], role=row["role"], team=clean["team"], current=True, builtin=False,
             created_at=clock.now()))
         for position, dim in enumerate(clean["dimensions"], start=1):
             dim_id = uuid4()
@@ -119,8 +192,8 @@ async def save(actor: Actor, template_id: UUID, data: dict) -> UUID:
                                                                weight_bp=dim["weight_bp"]))
             await ScorecardItem.insert(*[ScorecardItem(
                 id=uuid4(), dimension=dim_id, position=n, name_zh=item["name_zh"], name_en=item["name_en"],
-                weight_bp=item["weight_bp"], source=item["old"].source, kpi_code=item["old"].kpi_code,
-                process=item["old"].process, floor=item["floor"], cap=item["cap"], band_worst=item["old"].band_worst,
+                weight_bp=item["weight_bp"], source=item["source"], kpi_code=item["kpi_code"],
+                process=item["process"], floor=item["floor"], cap=item["cap"], band_worst=item["band_worst"],
                 norm=item["norm"], anchors=json.dumps(item["anchors"], ensure_ascii=False),
             ) for n, item in enumerate(dim["items"], start=1)])
     return new_id
@@ -128,7 +201,8 @@ async def save(actor: Actor, template_id: UUID, data: dict) -> UUID:
 
 def form_values(template: catalogue.Template) -> dict[str, str]:
     """The editor's fields for a template as stored."""
-    values = {"name_zh": template.name_zh, "name_en": template.name_en}
+    values = {"name_zh": template.name_zh, "name_en": template.name_en,
+              "team": "" if template.team is None else str(template.team)}
     for d in template.dimensions:
         values.update({f"d_{d.id}_zh": d.name_zh, f"d_{d.id}_en": d.name_en, f"d_{d.id}_weight": f"{d.weight_bp / 100:g}"})
         for i in d.items:

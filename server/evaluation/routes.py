@@ -11,6 +11,7 @@ from litestar.datastructures import State
 
 from server.accounts.permissions import Actor, require_role
 from server.evaluation import catalogue, editor, ratings, services, views
+from server.evaluation.tables import PROCESSES
 from server.i18n import _
 from server.validation import optional_uuid
 from server.web import FieldErrors, flash, form_data, page, redirect
@@ -22,7 +23,10 @@ async def evaluation_hub(actor: Actor) -> object:
 
 
 async def _new_context(actor: Actor, values: dict, errors: dict) -> dict:
-    return {"teams": await services.team_choices(actor), "templates": await catalogue.current_templates(),
+    teams = await services.team_choices(actor)
+    return {"teams": teams, "team_names": {t["id"]: t["name"] for t in teams},
+            "templates": [t for t in await catalogue.current_templates() if t["team"] is None
+                          or any(t["team"] == team["id"] for team in teams)],
             "values": values, "errors": errors, "name": catalogue.local}
 
 
@@ -35,7 +39,9 @@ async def template_list(actor: Actor) -> object:
 async def _editor(actor: Actor, template_id: UUID, values: dict | None, errors: dict, status: int = 200) -> object:
     template = await editor.template_for(actor, template_id)
     return page("evaluation/template_edit.html", tpl=template, values=values or editor.form_values(template),
-                errors=errors, sources=views.SOURCE_LABELS, process_labels=views.PROCESS_LABELS, status_code=status)
+                errors=errors, teams=await services.team_choices(actor), kpis=await editor.kpi_choices(),
+                levels=editor.ANCHOR_LEVELS, processes=PROCESSES, sources=views.SOURCE_LABELS,
+                process_labels=views.PROCESS_LABELS, status_code=status)
 
 
 @get("/evaluation/templates/{template_id:uuid}")
@@ -73,19 +79,51 @@ async def cycle_create(request: Request, actor: Actor) -> object:
 
 
 @get("/evaluation/cycles/{cycle_id:uuid}")
-async def cycle_detail(actor: Actor, cycle_id: UUID) -> object:
-    return page("evaluation/cycle.html", **await views.cycle_page(actor, cycle_id), labels=views.STATE_LABELS)
+async def cycle_detail(actor: Actor, cycle_id: UUID, sort: str = "") -> object:
+    return page("evaluation/cycle.html", **await views.cycle_page(actor, cycle_id, sort), labels=views.STATE_LABELS)
 
 
 @post("/evaluation/cycles/{cycle_id:uuid}/peers")
 async def cycle_peers(request: Request, actor: Actor, cycle_id: UUID) -> object:
     form = await request.form()
     rep = optional_uuid(form.get("rep"))
-    peers = [p for p in (optional_uuid(v) for v in form.getall("peer")) if p is not None] if "peer" in form else []
+    peers = _uuids(form, "peer")
     if rep is None:
         raise FieldErrors({"rep": _("Choose a rep.")})
     await services.set_peers(actor, cycle_id, rep, peers)
     flash(request, _("Peers saved."))
+    return redirect(f"/evaluation/cycles/{cycle_id}", request)
+
+
+def _uuids(form, name: str) -> list[UUID]:
+    return [p for p in (optional_uuid(v) for v in form.getall(name)) if p is not None] if name in form else []
+
+
+@get("/evaluation/cycles/{cycle_id:uuid}/nominate")
+async def nomination_show(actor: Actor, cycle_id: UUID) -> object:
+    return page("evaluation/nominate.html", **await services.nomination_for(actor, cycle_id), errors={})
+
+
+@post("/evaluation/cycles/{cycle_id:uuid}/nominate")
+async def nomination_save(request: Request, actor: Actor, cycle_id: UUID) -> object:
+    peers = _uuids(await request.form(), "peer")
+    try:
+        await services.nominate(actor, cycle_id, peers)
+    except FieldErrors as e:
+        context = await services.nomination_for(actor, cycle_id)
+        return page("evaluation/nominate.html", **{**context, "nominated": set(peers)}, errors=e.errors,
+                    status_code=422)
+    flash(request, _("Your proposal is sent: your manager approves it or chooses other peers."))
+    return redirect("/evaluation", request)
+
+
+@post("/evaluation/cycles/{cycle_id:uuid}/nominations/approve")
+async def nomination_approve(request: Request, actor: Actor, cycle_id: UUID) -> object:
+    rep = optional_uuid((await form_data(request)).get("rep"))
+    if rep is None:
+        raise FieldErrors({"rep": _("Choose a rep.")})
+    await services.approve_nomination(actor, cycle_id, rep)
+    flash(request, _("The rep's proposed peers are approved."))
     return redirect(f"/evaluation/cycles/{cycle_id}", request)
 
 
@@ -175,5 +213,5 @@ async def score_reopen(request: Request, actor: Actor, state: State, score_id: U
 
 router = Router(path="/", route_handlers=[
     evaluation_hub, template_list, template_edit, template_save, cycle_new, cycle_create, cycle_detail, cycle_peers,
-    cycle_advance, cycle_calibration, form_show, form_save, score_show, score_print, score_pdf, score_acknowledge,
-    score_adjust, score_reopen])
+    nomination_show, nomination_save, nomination_approve, cycle_advance, cycle_calibration, form_show, form_save,
+    score_show, score_print, score_pdf, score_acknowledge, score_adjust, score_reopen])

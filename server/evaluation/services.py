@@ -25,6 +25,7 @@ from server.evaluation.tables import (
     CalibrationAdjustment,
     EvaluationAudit,
     EvaluationCycle,
+    PeerNomination,
     RaterAssignment,
     Score,
     ScorecardTemplate,
@@ -80,6 +81,16 @@ async def team_choices(actor: Actor) -> list[dict]:
     return await query
 
 
+async def default_template(team: UUID) -> UUID | None:
+    """The template a team's cycle starts with unless the manager picks another: the current template
+    scoped to that team, else the ready field-rep template (or the first current one for all teams)."""
+    rows = await ScorecardTemplate.select(ScorecardTemplate.id, ScorecardTemplate.team, ScorecardTemplate.code).where(
+        (ScorecardTemplate.current == True) & ((ScorecardTemplate.team == team) | ScorecardTemplate.team.is_null())  # noqa: E712
+    ).order_by(ScorecardTemplate.code)
+    ranked = sorted(rows, key=lambda r: (r["team"] is None, r["code"] != "field"))
+    return ranked[0]["id"] if ranked else None
+
+
 async def open_cycle(actor: Actor, data: dict) -> UUID:
     """Open a cycle for a team and a period on the current version of a template, and assign its raters:
     each rep's manager(s) and the rep themself (peers are chosen next, by the manager)."""
@@ -100,14 +111,17 @@ async def open_cycle(actor: Actor, data: dict) -> UUID:
         errors.setdefault("team", _("Choose a team."))
     elif not _may_lead(actor, team) or not await Team.exists().where(Team.id == team):
         errors["team"] = _("Choose one of your teams.")
-    template = None
+    if template_id is None and team is not None and "team" not in errors:
+        template_id = await default_template(team)
     if template_id is None:
         errors.setdefault("template", _("Choose a scorecard template."))
     else:
-        template = await ScorecardTemplate.select(ScorecardTemplate.id).where(
+        template = await ScorecardTemplate.select(ScorecardTemplate.id, ScorecardTemplate.team).where(
             (ScorecardTemplate.id == template_id) & (ScorecardTemplate.current == True)).first()  # noqa: E712
         if template is None:
             errors["template"] = _("Choose a scorecard template.")
+        elif template["team"] is not None and template["team"] != team:
+            errors["template"] = _("This template applies to another team: choose one for this team or for all teams.")
     guide = str(data.get("guide") or "").strip()
     if guide and scores.scoring.parse_guide(guide) is None:
         errors["guide"] = _("A guide is three whole percentages that add up to 100, e.g. 20/70/10.")
@@ -150,9 +164,76 @@ async def assignments(cycle_id: UUID) -> list[dict]:
     ).where(RaterAssignment.cycle == cycle_id).order_by(RaterAssignment.ratee.display_name)
 
 
-async def set_peers(actor: Actor, cycle_id: UUID, rep: UUID, peers: list[UUID]) -> None:
+async def nomination_cycles(actor: Actor) -> list[dict]:
+    """The open cycles the signed-in rep is evaluated in: where they may nominate their peers."""
+    if not actor.is_rep:
+        return []
+    return await EvaluationCycle.select(EvaluationCycle.id, EvaluationCycle.period).where(
+        (EvaluationCycle.state == "open") & EvaluationCycle.id.is_in(
+            RaterAssignment.select(RaterAssignment.cycle).where(
+                (RaterAssignment.rater == actor.id) & (RaterAssignment.role == "self")))
+    ).order_by(EvaluationCycle.period)
+
+
+async def nomination_for(actor: Actor, cycle_id: UUID) -> dict:
+    """A rep's nomination page: only for a cycle they are evaluated in (anyone else's cycle 404), with
+    their teammates and the peers they proposed."""
+    require_role(actor, "rep")
+    cycle = await EvaluationCycle.select().where(EvaluationCycle.id == cycle_id).first()
+    if cycle is None or not await RaterAssignment.exists().where(
+            (RaterAssignment.cycle == cycle_id) & (RaterAssignment.rater == actor.id)
+            & (RaterAssignment.role == "self")):
+        raise NotFoundException()
+    mates = [r for r in await scores.cycle_reps(cycle_id) if r["id"] != actor.id]
+    rows = await PeerNomination.select(PeerNomination.peer, PeerNomination.decision).where(
+        (PeerNomination.cycle == cycle_id) & (PeerNomination.ratee == actor.id))
+    return {"cycle": cycle, "mates": mates, "nominated": {r["peer"] for r in rows},
+            "decision": rows[0]["decision"] if rows else ""}
+
+
+async def nominate(actor: Actor, cycle_id: UUID, peers: list[UUID]) -> None:
+    """The rep proposes peers for themself, while the cycle is open, among their teammates in the cycle;
+    proposing again replaces the earlier proposal until the manager decided."""
+    page = await nomination_for(actor, cycle_id)
+    if page["cycle"]["state"] != "open":
+        raise Conflict(_("Peers can be nominated only while the cycle is open."))
+    if page["decision"]:
+        raise Conflict(_("Your manager decided on your peers already."))
+    mates = {m["id"] for m in page["mates"]}
+    wanted = list(dict.fromkeys(peers))
+    if any(p not in mates for p in wanted):
+        raise FieldErrors({"peer": _("Peers are colleagues of the same team.")})
+    now = clock.now()
+    async with db.write_transaction():
+        await PeerNomination.delete().where((PeerNomination.cycle == cycle_id) & (PeerNomination.ratee == actor.id))
+        if wanted:
+            await PeerNomination.insert(*[PeerNomination(id=uuid4(), cycle=cycle_id, ratee=actor.id, peer=p,
+                                                         nominated_at=now, decision="") for p in wanted])
+        await audit(actor, "nominated", cycle_id, rep=str(actor.id), count=len(wanted))
+
+
+async def nominations(cycle_id: UUID) -> dict[UUID, dict]:
+    """Each rep's proposed peers and the manager's decision, for the cycle's page."""
+    out: dict[UUID, dict] = {}
+    for r in await PeerNomination.select(PeerNomination.ratee, PeerNomination.peer, PeerNomination.decision).where(
+            PeerNomination.cycle == cycle_id):
+        entry = out.setdefault(r["ratee"], {"peers": [], "decision": r["decision"]})
+        entry["peers"].append(r["peer"])
+    return out
+
+
+async def approve_nomination(actor: Actor, cycle_id: UUID, rep: UUID) -> None:
+    """The manager (their teams) or admin approves the rep's proposed peers: they become the rep's peers."""
+    await cycle_for(actor, cycle_id)
+    proposed = (await nominations(cycle_id)).get(rep)
+    if proposed is None:
+        raise NotFoundException()
+    await set_peers(actor, cycle_id, rep, proposed["peers"], decision="approved")
+
+
+async def set_peers(actor: Actor, cycle_id: UUID, rep: UUID, peers: list[UUID], decision: str = "replaced") -> None:
     """The manager chooses a rep's peers (reps of the same team, not the rep), while the cycle is open or
-    rating. Peers already answered stay."""
+    rating; a rep's own proposal, if any, is thereby approved or replaced. Peers already answered stay."""
     cycle = await cycle_for(actor, cycle_id)
     if cycle["state"] not in ("open", "rating"):
         raise Conflict(_("Peers can be chosen only while the cycle is open or rating."))
@@ -173,7 +254,9 @@ async def set_peers(actor: Actor, cycle_id: UUID, rep: UUID, peers: list[UUID]) 
                if p not in have]
         if new:
             await RaterAssignment.insert(*new)
-        await audit(actor, "peers", cycle_id, rep=str(rep), count=len(wanted))
+        await PeerNomination.update({PeerNomination.decision: decision}).where(
+            (PeerNomination.cycle == cycle_id) & (PeerNomination.ratee == rep))
+        await audit(actor, "peers", cycle_id, rep=str(rep), count=len(wanted), decision=decision)
     if cycle["state"] == "rating" and new:
         await _notify_due(cycle, [a.rater for a in new])
 

@@ -146,3 +146,15 @@ class EvaluationAudit(Table, tablename="evaluation_audit"):
     action = Varchar(length=24)
     detail = Text(default="{}")
     at = Timestamptz()
+
+
+class PeerNomination(Table, tablename="peer_nomination"):
+    """A peer the rep proposed for their own cycle while it is open. The manager approves the rep's list
+    (it becomes the rep's peers) or replaces it with their own choice; `decision` says which."""
+
+    id = UUID(primary_key=True)
+    cycle = ForeignKey(references=EvaluationCycle, null=False, on_delete=OnDelete.cascade, index=True)
+    ratee = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict, index=True)
+    peer = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict)
+    nominated_at = Timestamptz()
+    decision = Varchar(length=10, default="")  # "", "approved" or "replaced"

@@ -53,10 +53,22 @@ async def hub(actor: Actor) -> dict:
         (Score.rep == actor.id) & Score.cycle.state.is_in(["published", "acknowledged"])).order_by(
         Score.cycle.period, ascending=False)
     cycles = await services.cycles(actor) if not actor.is_rep else []
-    return {"forms": forms, "mine": mine, "cycles": cycles}
+    return {"forms": forms, "mine": mine, "cycles": cycles, "nominate": await services.nomination_cycles(actor)}
 
 
-async def cycle_page(actor: Actor, cycle_id: UUID) -> dict:
+async def home_summary(actor: Actor) -> dict:
+    """For the rep's home: how many rating forms wait for them (self, peers), their latest published
+    score and whether it waits for their acknowledgement, and open cycles taking peer nominations."""
+    hub_rows = await hub(actor)
+    todo = [f for f in hub_rows["forms"] if f["submitted_at"] is None]
+    latest = hub_rows["mine"][0] if hub_rows["mine"] else None
+    return {"todo": len(todo), "latest": latest, "latest_value": final_value(latest) if latest else None,
+            "history": len(hub_rows["mine"]), "nominate": len(hub_rows["nominate"])}
+
+
+async def cycle_page(actor: Actor, cycle_id: UUID, sort: str = "") -> dict:
+    """A cycle for its manager or admin: raters, proposals, and the ranking of its reps by total, or by one
+    dimension's points when `sort` is that dimension's id (an unknown one ranks by total)."""
     cycle = await services.cycle_for(actor, cycle_id)
     template = await services.cycle_template(cycle)
     assignments = await services.assignments(cycle_id)
@@ -70,13 +82,18 @@ async def cycle_page(actor: Actor, cycle_id: UUID) -> dict:
         dims = json.loads(s["snapshot"]).get("dimensions", {}) if s else {}
         ranking.append({"rep": rep, "score": s, "value": final_value(s) if s else None,
                         "dims": [dims.get(str(d.id), {}).get("points") for d in template.dimensions]})
-    ranking.sort(key=lambda r: (r["value"] is None, -float(r["value"] or 0)))
+    column = next((n for n, d in enumerate(template.dimensions) if str(d.id) == sort), None)
+    if column is None:
+        ranking.sort(key=lambda r: (r["value"] is None, -float(r["value"] or 0)))
+    else:
+        ranking.sort(key=lambda r: (r["dims"][column] is None, -float(r["dims"][column] or 0)))
     peers: dict[UUID, list[UUID]] = {}
     for a in assignments:
         if a["role"] == "peer":
             peers.setdefault(a["ratee"], []).append(a["rater"])
     return {"cycle": cycle, "tpl": template, "assignments": assignments, "reps": reps, "ranking": ranking,
-            "peers": peers}
+            "peers": peers, "nominations": await services.nominations(cycle_id),
+            "sort": str(template.dimensions[column].id) if column is not None else ""}
 
 
 async def form_page(actor: Actor, assignment_id: UUID) -> dict:

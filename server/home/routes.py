@@ -8,6 +8,7 @@ from server import clock
 from server.accounts.permissions import Actor
 from server.dashboards import charts
 from server.dashboards import services as dashboards
+from server.evaluation import views as evaluation
 from server.i18n import fmt_share, fmt_value
 from server.reports import services as reports
 from server.sales.opportunities import STAGE_LABELS
@@ -41,6 +42,7 @@ async def rep_home(actor: Actor, format: str = "") -> object:
         plan=plan, stage_labels=STAGE_LABELS, kind_labels=reports.KIND_LABELS, charts=charts,
         fmt_value=fmt_value, fmt_share=fmt_share, fmt_index=dashboards.fmt_index,
         pace_labels=dashboards.STATUS_LABELS, pace_icons=dashboards.STATUS_ICONS,
+        evaluation=await evaluation.home_summary(actor),
     )
 
 

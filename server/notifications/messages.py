@@ -99,6 +99,10 @@ def render(kind: str, p: dict) -> tuple[str, str]:
         title = _("Your evaluation ratings for %(period)s are due", period=p.get("period", ""))
         body = (_("Rate by %(day)s. Each level of the scale says what it means.", day=_day(p.get("due", "")))
                 if p.get("due") else _("Each level of the scale says what it means."))
+    elif kind == "evaluation_reminder":
+        title = _("Reminder: your evaluation ratings for %(period)s are due on %(day)s", period=p.get("period", ""),
+                  day=_day(p.get("due", "")))
+        body = ngettext("%(num)s form still to submit.", "%(num)s forms still to submit.", int(p.get("open", 1) or 1))
     elif kind == "evaluation_published":
         title = _("Your scorecard for %(period)s is published", period=p.get("period", ""))
         body = _("Open it to see how each part was computed, and acknowledge it.")

@@ -535,6 +535,17 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/evaluation/scores/{score_id:uuid}/reopen"): Case(
         lambda r: f"/evaluation/scores/{_eval(r)['published_score']}/reopen", _ADMIN_ONLY,
         body=lambda r: {"reason": "Order corrected"}),
+    # A rep proposes peers for themself only, in a cycle they are evaluated in (rep_a2 is not, here); the
+    # team's manager or admin approves the proposal.
+    ("GET", "/evaluation/cycles/{cycle_id:uuid}/nominate"): Case(
+        lambda r: f"/evaluation/cycles/{_eval(r)['open']}/nominate",
+        row(LOGIN, OK, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN)),
+    ("POST", "/evaluation/cycles/{cycle_id:uuid}/nominate"): Case(
+        lambda r: f"/evaluation/cycles/{_eval(r)['open']}/nominate",
+        row(LOGIN, OK, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN), body=lambda r: {"peer": str(r.world.other_rep)}),
+    ("POST", "/evaluation/cycles/{cycle_id:uuid}/nominations/approve"): Case(
+        lambda r: f"/evaluation/cycles/{_nominated(r)}/nominations/approve",
+        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK), body=lambda r: {"rep": str(r.world.rep)}),
     # --- end evaluation ---
 }
 
@@ -546,6 +557,21 @@ def _template_form(r: Records) -> dict:
     from server.evaluation import catalogue, editor
 
     return editor.form_values(r.client.run(catalogue.load(factories.FIELD_TEMPLATE)))
+
+
+def _nominated(r: Records) -> UUID:
+    """The open cycle, with the owner's proposal of rep_a2 as their peer."""
+    from server.evaluation.tables import PeerNomination
+
+    cycle = _eval(r)["open"]
+
+    async def make(r: Records) -> None:
+        await PeerNomination.delete().where(PeerNomination.cycle == cycle)
+        await PeerNomination.insert(PeerNomination(id=uuid4(), cycle=cycle, ratee=r.world.rep,
+                                                   peer=r.world.other_rep, nominated_at=clock.now()))
+
+    r.extra("nomination", make)
+    return cycle
 
 
 def _eval(r: Records) -> dict:
