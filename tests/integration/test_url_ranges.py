@@ -25,7 +25,7 @@ ALLOWED = ("ok", "ok-scoped", "ok-sees")
 def _get_routes(app) -> dict[str, object]:
     handlers = {}
     for route in app.routes:
-        for handler in route.route_handlers:
+        for handler in getattr(route, "route_handlers", ()):  # the static files: one ASGI route
             if "GET" in (getattr(handler, "http_methods", None) or ()) and ("GET", route.path) in app_routes(app):
                 handlers[route.path] = handler
     return handlers
