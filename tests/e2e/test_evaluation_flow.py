@@ -12,7 +12,7 @@ from server import clock
 from server.targets import formulas
 from tests.e2e.conftest import MANAGER, PASSWORD, PHONE, TABLET, TEAM, _run, sign_in
 
-RATEE = {"username": "wangfang", "name": "王芳"}
+RATEE = {"username": "wangfang_eval", "name": "王芳"}
 PEERS = [{"username": "peer_zhou", "name": "Zhou Peer"}, {"username": "peer_sun", "name": "Sun Peer"}]
 
 

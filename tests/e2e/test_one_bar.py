@@ -27,9 +27,9 @@ FIRST_BOUND_MS = 3_000
 CACHED_BOUND_MS = 1_000
 # What a screen takes with no emulation on an idle machine of this kind (server answer and rendering).
 IDLE_FLOOR_MS = 300
-REPS = {"en": ("wangfang", "Wang Fang"), "zh-CN": ("liuyang", "刘洋"), "first": ("chenjing", "Chen Jing")}
-CUSTOMER_OF = {"wangfang": "Pearl Tower Electronics", "liuyang": "长江五金批发", "chenjing": "Maple Leaf Foods"}
-LATE_CUSTOMER = {"wangfang": "Added While Away Ltd", "liuyang": "离开时新增的客户"}
+REPS = {"en": ("wangfang_bar", "Wang Fang"), "zh-CN": ("liuyang_bar", "刘洋"), "first": ("chenjing_bar", "Chen Jing")}
+CUSTOMER_OF = {"wangfang_bar": "Pearl Tower Electronics", "liuyang_bar": "长江五金批发", "chenjing_bar": "Maple Leaf Foods"}
+LATE_CUSTOMER = {"wangfang_bar": "Added While Away Ltd", "liuyang_bar": "离开时新增的客户"}
 
 
 @pytest.fixture(scope="module")

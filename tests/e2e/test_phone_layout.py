@@ -47,6 +47,13 @@ FILL = {
     # Their own notification if they have one, else someone else's (a 404 page, still a page).
     "notification_id": "SELECT id FROM notification ORDER BY recipient = (SELECT id FROM app_user WHERE username = :me) "
                        "DESC, created_at DESC LIMIT 1",
+    "collection_id": "SELECT COALESCE((SELECT id FROM collection LIMIT 1), '00000000-0000-4000-8000-000000000000')",
+    "cycle_id": "SELECT COALESCE((SELECT id FROM evaluation_cycle ORDER BY opened_at DESC LIMIT 1), '00000000-0000-4000-8000-000000000000')",
+    "assignment_id": "SELECT COALESCE((SELECT id FROM rater_assignment ORDER BY rater = (SELECT id FROM app_user WHERE username = :me) DESC LIMIT 1), '00000000-0000-4000-8000-000000000000')",
+    "score_id": "SELECT COALESCE((SELECT id FROM evaluation_score ORDER BY rep = (SELECT id FROM app_user WHERE username = :me) DESC LIMIT 1), '00000000-0000-4000-8000-000000000000')",
+    "template_id": "SELECT COALESCE((SELECT id FROM scorecard_template LIMIT 1), '00000000-0000-4000-8000-000000000000')",
+    # The demo has no photos: an unknown id (its 404 page is still a page).
+    "photo_id": "SELECT '00000000-0000-4000-8000-000000000000'",
     "kind": "SELECT 'daily' UNION SELECT 'weekly'",
     "day": "SELECT date('now', 'localtime')",
     "filename": "SELECT 'customers.csv'",
@@ -129,10 +136,10 @@ def demo_server(chromium_path, tmp_path_factory):
     db_file = data / "demo.sqlite3"
     env = server_env(f"sqlite:///{db_file}", data, default_locale="en", timezone="Asia/Shanghai")
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    _run(["-m", "server.cli", "migrate"], env, timeout=120)
+    _run(["-m", "server.cli", "migrate"], env, timeout=400)
     _run(["-m", "server.cli", "demo-data", "--reps", "4", "--days", "45", "--customers", "12"], env, timeout=300)
-    _run(["-m", "server.cli", "jobs", "run", "alerts.evaluate"], env, timeout=120)
-    _run(["-c", SEED], env, timeout=120)
+    _run(["-m", "server.cli", "jobs", "run", "alerts.evaluate"], env, timeout=400)
+    _run(["-c", SEED], env, timeout=400)
     with ServerProcess(env, data / "uvicorn.log") as server:
         yield server.base_url, db_file
 
