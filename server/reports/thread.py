@@ -23,7 +23,7 @@ REPLY_MAX = 2000
 
 def receipt_key(report_id: UUID, submitted_at: datetime) -> str:
     """One receipt per submission: a report returned and submitted again is read anew."""
-    return f"{report_id}:{submitted_at.astimezone(UTC).isoformat(timespec='seconds')}"
+    return f"{report_id}:{submitted_at.astimezone(UTC).isoformat(timespec='microseconds')}"
 
 
 async def _may_take_part(actor: Actor, rep_id: UUID) -> bool:
