@@ -62,7 +62,7 @@ def _run(args: list[str], env: dict, timeout: float = 60) -> str:
         done = subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        out = "".join(x.decode() if isinstance(x, bytes) else (x or "") for x in (e.stdout, e.stderr))
         raise AssertionError(f"{command} did not exit within {timeout}s:\n{out}") from None
     assert done.returncode == 0, f"{command} failed:\n{done.stdout}{done.stderr}"
     return done.stdout

@@ -214,7 +214,6 @@ def _expect_saved_on_phone(page, locale: str, signin: bool = False) -> None:
 
 # --- the home-screen icon, offline, after a browser restart ---------------------------------------
 
-@pytest.mark.xfail(reason="fails since the stop-8 merge of the offline, one-bar, phone and photo front-end changes (seen: a tab-bar tap intercepted by <main> at 360 px offline); the next stop fixes it first (stop-8 note)", strict=False)
 @pytest.mark.parametrize("locale", ["en", "zh_CN"])
 def test_the_installed_app_opens_every_screen_offline_after_a_restart_and_then_syncs(
         browser, live_server, reps, tmp_path, locale):
@@ -445,7 +444,6 @@ def test_offline_a_customer_added_from_the_visit_form_comes_back_chosen_and_the_
 
 # --- signing out offline ----------------------------------------------------------------------------
 
-@pytest.mark.xfail(reason="fails since the stop-8 merge of the offline, one-bar, phone and photo front-end changes (seen: a tab-bar tap intercepted by <main> at 360 px offline); the next stop fixes it first (stop-8 note)", strict=False)
 def test_signing_out_offline_asks_first_and_keeps_the_offline_copy(browser, live_server, reps):
     username, _name = SIGNOUT_REP
     customer = CUSTOMER_OF[username]
