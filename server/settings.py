@@ -89,6 +89,12 @@ class Settings:
     photo_max_per_visit: int = setting(
         "FIELDPACE_PHOTO_MAX_PER_VISIT", "How many photos one visit may carry.", 10
     )
+    photo_orphan_days: int = setting(
+        "FIELDPACE_PHOTO_ORPHAN_DAYS",
+        "A photo whose visit never reached the server (refused, or discarded on the phone) is deleted, with its "
+        "files, this many days after its upload, by the nightly photos.cleanup job.",
+        30,
+    )
     page_timeout_ms: int = setting(
         "FIELDPACE_PAGE_TIMEOUT_MS",
         "How long the service worker waits for the network before it shows a page the phone has already "

@@ -84,6 +84,10 @@ self.addEventListener("message", (event) => {
     // A page that loaded while this worker was activating missed its claim():
     // it asks, so that it is controlled (and cached) without a reload.
     event.waitUntil(self.clients.claim());
+  } else if (data.type === "WROTE") {
+    // A page saved a form (outbox.js afterWrite): the next navigation waits for the server.
+    lastWriteAt = Date.now();
+    if (event.ports && event.ports[0]) event.ports[0].postMessage("ok");
   } else if (data.type === "CLEAR_PAGES") {
     // Sign-out: the next person on this device must not read cached pages.
     event.waitUntil(forgetSignedOut());
@@ -412,6 +416,8 @@ async function cachedPage(url) {
 // caller then waits for the network as before). The network's late answer is kept and the page told.
 async function cachedIfSlow(event, url, network) {
   if (Date.now() - lastWriteAt < FRESH_AFTER_WRITE_MS || UNCACHEABLE_PAGES.has(url.pathname)) return null;
+  // Looked up while the network is awaited, so a slow answer costs the timeout and nothing more.
+  const copy = cachedPage(url).catch(() => undefined);
   let timer;
   const slow = await Promise.race([
     network.then(() => false, () => false),
@@ -421,7 +427,7 @@ async function cachedIfSlow(event, url, network) {
   ]);
   clearTimeout(timer);
   if (!slow) return null;
-  const cached = await cachedPage(url);
+  const cached = await copy;
   if (!cached) return null;
   const shown = cached.clone().text();
   event.waitUntil(

@@ -42,6 +42,7 @@ def registered(settings: Settings) -> list[Job]:
     from server.jobs import jobs as job_jobs
     from server.notifications import jobs as notification_jobs
     from server.targets import jobs as target_jobs
+    from server.visits import jobs as visit_jobs
 
     found = [
         Job("pace.refresh", target_jobs.refresh_snapshots, Every(60 * 60, working_days=True),
@@ -54,6 +55,8 @@ def registered(settings: Settings) -> list[Job]:
             N_("Delete dead push subscriptions and old read notifications.")),
         Job("evaluation.scores", evaluation_jobs.compute_scores, Daily(time(2, 0)),
             N_("Compute the provisional scores of open evaluation cycles; close those whose rating is due.")),
+        Job("photos.cleanup", visit_jobs.cleanup_photos, Daily(time(3, 45)),
+            N_("Delete visit photos whose visit never reached the server, after FIELDPACE_PHOTO_ORPHAN_DAYS.")),
         Job("jobs.prune", job_jobs.prune_runs, Daily(time(3, 15)),
             N_("Delete old job run records.")),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -76,8 +77,7 @@ def check_image(data: bytes, field: str) -> str:
 
 
 def path_of(photo_id: UUID, thumb: bool = False) -> Path:
-    name = photo_id.hex
-    return _limits.directory / name[:2] / (name + (".thumb" if thumb else ""))
+    return path_of_in(_limits.directory, photo_id, thumb)
 
 
 def write_whole(path: Path, data: bytes) -> None:
@@ -170,3 +170,57 @@ async def open_photo(actor: Actor, visit_id: UUID, photo_id: UUID, thumb: bool) 
     except OSError:
         return None
     return data, sniff(data) or row["content_type"]
+
+
+async def sweep_orphans(directory: Path, cutoff: datetime) -> dict[str, int]:
+    """Delete what no visit will ever show, uploaded before `cutoff`: photo rows whose visit never arrived
+    for the same rep (the visit was refused or discarded on the phone), with their files, and files with no
+    row at all (a crash between the file and its row, never retried). Younger ones wait: their visit may
+    still be in an outbox. Returns the counts."""
+    old = await VisitPhoto.select(VisitPhoto.id, VisitPhoto.visit, VisitPhoto.rep).where(VisitPhoto.created_at < cutoff)
+    arrived: set[tuple[UUID, UUID]] = set()
+    visit_ids = sorted({_id(r["visit"]) for r in old})
+    for start in range(0, len(visit_ids), 500):
+        found = await Visit.select(Visit.id, Visit.rep).where(Visit.id.is_in(visit_ids[start:start + 500]))
+        arrived |= {(_id(v["id"]), _id(v["rep"])) for v in found}
+    ids = [_id(r["id"]) for r in old if (_id(r["visit"]), _id(r["rep"])) not in arrived]
+    for photo_id in ids:
+        for thumb in (False, True):
+            path_of_in(directory, photo_id, thumb).unlink(missing_ok=True)
+    for start in range(0, len(ids), 500):
+        await VisitPhoto.delete().where(VisitPhoto.id.is_in(ids[start:start + 500]))
+    strays = 0
+    if directory.is_dir():
+        limit = cutoff.timestamp()
+        files: dict[UUID, list[Path]] = {}
+        for path in directory.glob("??/*"):
+            stem = path.name.split(".")[0] if not path.name.startswith(".") else ""
+            try:
+                photo_id = UUID(hex=stem)
+            except ValueError:
+                if path.name.startswith(".") and path.name.endswith(".tmp") and path.stat().st_mtime < limit:
+                    path.unlink(missing_ok=True)  # a write that never finished
+                    strays += 1
+                continue
+            if path.stat().st_mtime < limit:
+                files.setdefault(photo_id, []).append(path)
+        known: set[UUID] = set()
+        chunk = list(files)
+        for start in range(0, len(chunk), 500):
+            part = chunk[start:start + 500]
+            known |= {_id(r["id"]) for r in await VisitPhoto.select(VisitPhoto.id).where(VisitPhoto.id.is_in(part))}
+        for photo_id, paths in files.items():
+            if photo_id not in known:
+                for path in paths:
+                    path.unlink(missing_ok=True)
+                    strays += 1
+    return {"orphans": len(ids), "stray_files": strays}
+
+
+def path_of_in(directory: Path, photo_id: UUID, thumb: bool = False) -> Path:
+    name = photo_id.hex
+    return directory / name[:2] / (name + (".thumb" if thumb else ""))
+
+
+def _id(value: object) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))

@@ -302,17 +302,25 @@ def test_the_install_offer_never_covers_the_page_and_stays_dismissed(browser, de
         _sign_in(page, ROLES["rep"], "zh-CN")
         page.goto("/home")
         banner = page.locator("#install-banner")
+        page.evaluate("""() => { window.shifted = 0; new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) window.shifted += e.value; }).observe({type: 'layout-shift'}); }""")
         page.evaluate(OFFER_INSTALL)
         banner.wait_for(state="visible")
-        # In the flow above the page, not over it: the page starts below it, nothing is under it.
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.shifted") == 0, "the install offer moved the page (a layout shift)"
+        # Docked above the tab bar: it moves nothing on the page (no layout shift once the page has drawn),
+        # and the page's end, scrolled to, lies above it (never under it).
+        page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
         placed = page.evaluate("""() => {
           const b = document.getElementById('install-banner').getBoundingClientRect();
-          const main = document.getElementById('main').getBoundingClientRect();
-          const style = getComputedStyle(document.getElementById('install-banner'));
-          return {position: style.position, bannerBottom: b.bottom, mainTop: main.top};
+          const bar = document.querySelector('nav.tabbar').getBoundingClientRect();
+          const last = [...document.getElementById('main').children].filter(e => e.getClientRects().length).pop().getBoundingClientRect();
+          return {position: getComputedStyle(document.getElementById('install-banner')).position,
+                  bannerTop: b.top, bannerBottom: b.bottom, barTop: bar.top, lastBottom: last.bottom};
         }""")
-        assert placed["position"] in ("static", "relative"), placed
-        assert placed["mainTop"] >= placed["bannerBottom"] - 0.5, placed
+        assert placed["position"] == "fixed", placed
+        assert abs(placed["bannerBottom"] - placed["barTop"]) <= 1, placed
+        assert placed["lastBottom"] <= placed["bannerTop"] + 0.5, placed
         page.get_by_role("button", name="安装应用").click()
         assert page.evaluate("window.promptedInstall === true")
         page.evaluate(OFFER_INSTALL)

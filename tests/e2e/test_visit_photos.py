@@ -1,6 +1,6 @@
-"""A visit photo in real headless Chromium at 360 px: chosen offline (a JPEG made by the browser's own
-canvas, through the file input), shrunk on the phone, queued with the visit, uploaded once when the
-network is back, and seen by the manager with the visit."""
+"""A visit photo in real headless Chromium at 360 px, in English and in Chinese: chosen offline (a JPEG made by
+the browser's own canvas, through the file input), shrunk on the phone, queued with the visit, uploaded once
+when the network is back, and seen by the manager with the visit."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.conftest import MANAGER, PHONE, TEAM, _run, sign_in
 from tests.e2e.test_offline import _poll, _today, _wait_ready_offline
+from tests.e2e.test_offline_everywhere import BROWSER_LOCALE, _sign_in, _t
 
 try:
     from playwright.sync_api import expect
@@ -22,8 +23,9 @@ except ImportError:  # the chromium_path fixture skips (or fails in CI) with the
 
 pytestmark = pytest.mark.e2e
 
-PHOTO_REP = {"username": "wufang", "name": "Wu Fang"}
-PHOTO_CUSTOMER = "Maple Leaf Bakery Xuhui"
+# One rep per language (the phone's language: en and zh-CN), each with a customer of their own.
+PHOTO_REPS = {"en": ("wufang", "Wu Fang", "Maple Leaf Bakery Xuhui"),
+              "zh_CN": ("heping", "He Ping", "Maple Syrup Cafe Jingan")}
 OUTCOME = "Shelf photo taken offline: our display is at the entrance."
 
 
@@ -40,13 +42,15 @@ def bind():
     db.bind(db.make_engine(Settings.from_env().effective_database_url))
 
 bind()
-args = ["create-user", {PHOTO_REP['username']!r}, "--name", {PHOTO_REP['name']!r}, "--role", "rep", "--team", {TEAM!r}]
-assert cli.main([*args, "--password", factories.PASSWORD]) == 0, args
+for username, name, customer_name in {list(PHOTO_REPS.values())!r}:
+    args = ["create-user", username, "--name", name, "--role", "rep", "--team", {TEAM!r}]
+    assert cli.main([*args, "--password", factories.PASSWORD]) == 0, args
 
 async def customer():
     bind()
-    rep = (await User.select(User.id).where(User.username == {PHOTO_REP['username']!r}).first())["id"]
-    await factories.customer(rep, {PHOTO_CUSTOMER!r})
+    for username, _name, customer_name in {list(PHOTO_REPS.values())!r}:
+        rep = (await User.select(User.id).where(User.username == username).first())["id"]
+        await factories.customer(rep, customer_name)
 
 asyncio.run(customer())
 sys.stdout.flush()
@@ -82,11 +86,15 @@ PHOTO_ROWS = """async () => {
 }"""
 
 
-def test_a_photo_chosen_offline_is_queued_with_the_visit_and_uploaded_once(new_context, photo_rep):
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_a_photo_chosen_offline_is_queued_with_the_visit_and_uploaded_once(new_context, photo_rep, locale):
     data = photo_rep
-    context = new_context(**PHONE)
+    t = _t(locale)
+    username, _name, customer = PHOTO_REPS[locale]
+    outcome = f"{OUTCOME} ({locale})"
+    context = new_context(locale=BROWSER_LOCALE[locale], **PHONE)
     page = context.new_page()
-    sign_in(page, PHOTO_REP["username"])
+    _sign_in(page, username, locale)
     page.goto("/home")
     _wait_ready_offline(page, _today())
     camera = _camera_jpeg(page)
@@ -94,26 +102,26 @@ def test_a_photo_chosen_offline_is_queued_with_the_visit_and_uploaded_once(new_c
 
     context.set_offline(True)
     page.goto("/visits/new")
-    expect(page.get_by_role("heading", name="Log visit")).to_be_visible()
-    page.get_by_label("Search customers").press_sequentially("maple", delay=30)
-    page.get_by_label(PHOTO_CUSTOMER, exact=True).check()
-    page.get_by_label("Outcome").fill(OUTCOME)
-    page.get_by_label("Photos (optional)").set_input_files(
+    expect(page.get_by_role("heading", name=t("Log visit"))).to_be_visible()
+    page.get_by_label(t("Search customers")).press_sequentially(customer.split()[0].lower(), delay=30)
+    page.get_by_label(customer, exact=True).check()
+    page.get_by_label(t("Outcome")).fill(outcome)
+    page.get_by_label(t("Photos (optional)")).set_input_files(
         files=[{"name": "IMG_0001.jpg", "mimeType": "image/jpeg", "buffer": camera}])
     preview = page.locator("[data-photo-preview] img")
     expect(preview).to_have_count(1)
-    expect(page.locator("[data-photo-preview] button")).to_have_text("Remove")
+    expect(page.locator("[data-photo-preview] button")).to_have_text(t("Remove"))
     # The page still fits the phone with the thumbnail in it.
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     visit_id = page.locator("#visit-form input[name=id]").input_value()
-    page.get_by_role("button", name="Save visit").click()
+    page.get_by_role("button", name=t("Save visit")).click()
     expect(page).to_have_url(re.compile(r"/home\?queued=1$"))
 
     # On the phone: one photo, marked for this visit, shrunk well below the camera's size.
     rows = page.evaluate(PHOTO_ROWS)
     assert [(r["status"], r["visit"]) for r in rows] == [("pending", visit_id)], rows
     assert rows[0]["bytes"] < len(camera)
-    assert _query(data, "SELECT count(*) FROM visit_photo") == [(0,)]
+    assert _query(data, "SELECT count(*) FROM visit_photo WHERE visit = ?", visit_id) == [(0,)]
 
     context.set_offline(False)
     _poll(page, f"async () => (await ({PHOTO_ROWS})()).length === 0")  # uploaded and gone from the phone
@@ -124,14 +132,14 @@ def test_a_photo_chosen_offline_is_queued_with_the_visit_and_uploaded_once(new_c
     assert content_type == "image/jpeg" and 0 < thumb < size < len(camera)
     # Another sync (and the service worker's) changes nothing: still one photo.
     page.goto("/sync")
-    page.get_by_role("button", name="Sync now").click()
-    expect(page.locator("#photo-queue")).to_contain_text("No photos waiting.")
-    assert _query(data, "SELECT count(*) FROM visit_photo") == [(1,)]
+    page.get_by_role("button", name=t("Sync now")).click()
+    expect(page.locator("#photo-queue")).to_contain_text(t("No photos waiting."))
+    assert _query(data, "SELECT count(*) FROM visit_photo WHERE visit = ?", visit_id) == [(1,)]
 
     manager = new_context(**PHONE).new_page()
     sign_in(manager, MANAGER["username"])
     manager.goto("/team/visits")
-    row = manager.locator("main .list li").filter(has_text=OUTCOME)
+    row = manager.locator("main .list li").filter(has_text=outcome)
     expect(row).to_have_count(1)
     thumb_img = row.locator("img")
     expect(thumb_img).to_have_count(1)
@@ -150,7 +158,7 @@ def test_a_photo_chosen_offline_is_queued_with_the_visit_and_uploaded_once(new_c
 def test_a_photo_the_server_refuses_is_parked_and_the_next_one_still_uploads(new_context, photo_rep):
     data = photo_rep
     page = new_context(**PHONE).new_page()
-    sign_in(page, PHOTO_REP["username"])
+    sign_in(page, PHOTO_REPS["en"][0])
     page.goto("/sync")
     expect(page.locator("#photo-queue")).to_contain_text("No photos waiting.")
     visit = str(uuid4())  # a visit still on its way: its photos may arrive first

@@ -164,3 +164,47 @@ def test_size_and_count_limits(client, world, monkeypatch):
     r = upload(client, visit, uuid4(), data=huge, thumb=None)
     assert r.status_code == 413 and r.json()["title"]
     assert len(rows(client, visit)) == 2
+
+
+def test_photos_whose_visit_never_arrived_are_deleted_after_the_grace_period(client, world, settings):
+    """The nightly photos.cleanup job: an orphan older than FIELDPACE_PHOTO_ORPHAN_DAYS goes with its files;
+    a photo of a visit that arrived stays whatever its age; a young orphan waits (its visit may still be in
+    an outbox); a file with no row (a crash before the row) goes once old."""
+    import os
+    from datetime import timedelta
+
+    from server import clock
+    from server.jobs.registry import JobContext, find
+    from server.visits import jobs as visit_jobs
+
+    directory = photos.limits().directory
+    assert directory == settings.effective_photo_dir
+    visit = client.run(factories.visit(world.rep, world.customer))
+    client.login("rep_a1")
+    kept, orphan, young, stolen = uuid4(), uuid4(), uuid4(), uuid4()
+    assert upload(client, visit, kept).json()["result"] == "applied"
+    assert upload(client, uuid4(), orphan).json()["result"] == "applied"  # its visit never comes
+    assert upload(client, uuid4(), young).json()["result"] == "applied"
+    # Its visit id did arrive, but as another rep's visit: never shown with it, so an orphan all the same.
+    other = client.run(factories.visit(world.other_rep, world.other_customer))
+    client.run(VisitPhoto.update({VisitPhoto.visit: other}).where(VisitPhoto.id == orphan))
+    now = clock.now()
+    old = now - timedelta(days=settings.photo_orphan_days + 1)
+    client.run(VisitPhoto.update({VisitPhoto.created_at: old}).where(VisitPhoto.id.is_in([kept, orphan])))
+    stray_old, stray_young = photos.path_of(stolen), photos.path_of(uuid4())
+    for path in (stray_old, stray_young):
+        photos.write_whole(path, JPEG)
+    os.utime(stray_old, (old.timestamp(), old.timestamp()))
+    assert photos.path_of(orphan).exists() and photos.path_of(orphan, thumb=True).exists()
+
+    assert find(settings, "photos.cleanup") is not None
+    counts = client.run(visit_jobs.cleanup_photos(JobContext(slot=now, settings=settings)))
+    assert counts == {"orphans": 1, "stray_files": 1}
+    left = {r["id"] for r in client.run(VisitPhoto.select(VisitPhoto.id))}
+    assert {UUID(str(i)) for i in left} == {kept, young}
+    assert not photos.path_of(orphan).exists() and not photos.path_of(orphan, thumb=True).exists()
+    assert photos.path_of(kept).exists() and photos.path_of(young).exists()
+    assert not stray_old.exists() and stray_young.exists()
+    assert client.get(f"/visits/{visit}/photos/{kept}").content == JPEG
+    # Run again for the same slot: nothing more to do.
+    assert client.run(visit_jobs.cleanup_photos(JobContext(slot=now, settings=settings))) == {"orphans": 0, "stray_files": 0}

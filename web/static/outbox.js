@@ -609,6 +609,22 @@
     });
   }
 
+  // After a save the next page must come from the server (its flash message, the new state): the service
+  // worker, which otherwise shows a cached copy when the network is slow, is told first. It notes form posts
+  // itself, but not those of a page it did not control yet (the first page after signing in).
+  function afterWrite(go) {
+    var done = false;
+    var once = function () { if (!done) { done = true; go(); } };
+    if (!global.navigator || !navigator.serviceWorker || !global.MessageChannel) return once();
+    setTimeout(once, 300);
+    navigator.serviceWorker.ready.then(function (reg) {
+      if (!reg.active) return once();
+      var channel = new MessageChannel();
+      channel.port1.onmessage = once;
+      reg.active.postMessage({ type: "WROTE" }, [channel.port2]);
+    }).catch(once);
+  }
+
   function onSubmit(event) {
     var form = event.target;
     var kind = form && form.dataset && form.dataset.offlineKind;
@@ -628,7 +644,7 @@
       if (response.status === 401 || response.status === 403) return queued(true);
       if (response.status >= 500) return queued(false);
       if (fixing && response.ok) discard(fixing);
-      if (response.ok && target) { location.assign(target); return; }
+      if (response.ok && target) { afterWrite(function () { location.assign(target); }); return; }
       // Anything else (a form with errors, a conflict): let the browser post it and show the answer.
       form.dataset.nativeSubmit = "1";
       if (submitter && submitter.name) {
@@ -908,7 +924,18 @@
     }, 30000);
     refreshUI();
     if (user) syncNow();
-    warmOfflinePages();
+    // The warming of offline pages (the service worker's prefetches) waits until the page has loaded and
+    // the main thread is idle: what the rep opened is drawn and answers taps first.
+    whenIdle(warmOfflinePages);
+  }
+
+  function whenIdle(work) {
+    var run = function () {
+      if (global.requestIdleCallback) requestIdleCallback(function () { work(); }, { timeout: 2000 });
+      else setTimeout(work, 200);
+    };
+    if (document.readyState === "complete") run();
+    else window.addEventListener("load", run, { once: true });
   }
 
   global.fieldpaceOutbox = {

@@ -47,7 +47,23 @@
     setHidden("install-banner", !state.installEvent || remembered(INSTALL_KEY));
     setHidden("ios-install-hint", !state.iosHint);
     setHidden("offline-indicator", navigator.onLine !== false);
+    dock();
   }
+
+  // The install offers sit in a dock above the tab bar, not in the page's flow: appearing after the page
+  // has drawn, they would push it down (a layout shift). The page's bottom padding grows by the dock's
+  // height, so nothing the rep can scroll to ends under it.
+  function dock() {
+    var body = document.body;
+    if (!body) return;
+    var shown = ["install-banner", "ios-install-hint"].map(el).filter(function (node) { return node && !node.hidden; });
+    body.classList.toggle("has-dock", shown.length > 0);
+    if (!shown.length) return;  // nothing to measure: no forced layout while the page loads
+    var bar = document.querySelector("nav.tabbar");
+    body.style.setProperty("--tabbar-h", (bar ? bar.offsetHeight : 0) + "px");
+    body.style.setProperty("--dock-h", shown.reduce(function (h, node) { return h + node.offsetHeight; }, 0) + "px");
+  }
+  window.addEventListener("resize", dock);
 
   function reloadOnce() {
     if (reloading) return;
