@@ -185,10 +185,48 @@ def csv_bytes(header: list, rows: list[list]) -> bytes:
 
 def csv_download(filename: str, header: list[str], rows: list[list]) -> Response:
     """A CSV download (`csv_bytes`) with an ASCII file name, never cached."""
-    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename) or "export.csv"
+    return attachment(filename, csv_bytes(header, rows), "text/csv; charset=utf-8", "export.csv")
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_bytes(title: str, header: list[str], rows: list[list], formats: list[list[str | None]]) -> bytes:
+    """The one way Fieldpace writes XLSX (openpyxl, loaded on the first export): one sheet, a bold header
+    row, numbers as number cells with `formats[i][j]` as their number format (None: General), text as
+    text cells (never a formula, whatever it starts with)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None  # a new workbook has its one sheet
+    sheet.title = title[:31] or "Sheet1"
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for i, row in enumerate(rows, start=2):
+        for j, value in enumerate(row, start=1):
+            cell = sheet.cell(row=i, column=j)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                cell.value = value
+                if formats[i - 2][j - 1]:
+                    cell.number_format = formats[i - 2][j - 1]
+            else:
+                cell.value = "" if value is None else str(value)
+                cell.data_type = "s"  # a text starting with "=" stays text
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def attachment(filename: str, content: bytes, media_type: str, fallback: str) -> Response:
+    """A download with an ASCII file name, never cached."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename) or fallback
     return Response(
-        content=csv_bytes(header, rows),
-        media_type="text/csv; charset=utf-8",
+        content=content,
+        media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"},
     )
 

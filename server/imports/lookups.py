@@ -3,11 +3,13 @@ few set-based reads (`load_lookups`)."""
 
 from __future__ import annotations
 
+from piccolo.columns.combination import Combinable
+
 from server import clock
 from server.accounts.tables import User
 from server.customers.tables import Customer
 from server.imports.parsing import nfkc
-from server.imports.records import Lookups, Parsed, natural_keys
+from server.imports.records import Lookups, Parsed, natural_keys, receipt_parts, records
 from server.sales.credits import CORRECTION
 from server.sales.tables import Collection, Order, OrderReturn, OrderSplit, ReturnSplit
 
@@ -80,6 +82,7 @@ async def load_lookups(parsed: Parsed) -> Lookups:
             Collection.id, Collection.number, Collection.sales_order, Collection.received_on, Collection.amount_cents)
             .where(Collection.number.is_in(part)), keys)
         lookups.collections = {c["number"]: c for c in existing}
+        await _receipts(lookups, {receipt for receipt, _order in receipt_parts(parsed, records(parsed)).values()})
         paid = await chunked(lambda part: Collection.select(Collection.sales_order, Collection.amount_cents)
                               .where(Collection.sales_order.is_in(part)), [o["id"] for o in orders])
         for p in paid:
@@ -90,6 +93,39 @@ async def load_lookups(parsed: Parsed) -> Lookups:
         for r in returned:
             lookups.returned[r["sales_order"]] = lookups.returned.get(r["sales_order"], 0) + r["amount_cents"]
     return lookups
+
+
+async def _receipts(lookups: Lookups, receipts: set[str]) -> None:
+    """Every stored part of the file's receipts (`Lookups.receipts`): the receipts stored under the
+    receipt's number or as "<receipt>/<order>", with their order's number and what they come to after
+    corrections; each is in `lookups.collections` too."""
+    receipts -= {""}
+
+    def query(part: list[str]):
+        where: Combinable = Collection.number.is_in(part)
+        for receipt in part:  # LIKE's wildcards in a number only widen the read; the prefix is checked below
+            where = where | Collection.number.like(f"{receipt}/%")
+        return Collection.select(Collection.id, Collection.number, Collection.sales_order, Collection.received_on,
+                                 Collection.amount_cents, Collection.sales_order.number.as_alias("order_number")
+                                 ).where(where & (Collection.kind == "receipt"))
+
+    found = await chunked(query, receipts, size=100)
+    fixes = await chunked(lambda part: Collection.select(Collection.corrects, Collection.amount_cents)
+                          .where(Collection.corrects.is_in(part)), [c["id"] for c in found])
+    net: dict = {}
+    for f in fixes:
+        net[f["corrects"]] = net.get(f["corrects"], 0) + f["amount_cents"]
+    for c in found:
+        receipt = c["number"] if c["number"] in receipts else c["number"].rsplit("/", 1)[0]
+        while receipt and receipt not in receipts and "/" in receipt:  # a receipt number holding "/" itself
+            receipt = receipt.rsplit("/", 1)[0]
+        if receipt not in receipts or not (c["number"] == receipt or c["number"].startswith(receipt + "/")):
+            continue
+        row = {"id": c["id"], "number": c["number"], "sales_order": c["sales_order"], "received_on": c["received_on"],
+               "amount_cents": c["amount_cents"]}
+        lookups.collections.setdefault(c["number"], row)
+        lookups.receipts.setdefault(receipt, []).append(
+            {**row, "order_number": c["order_number"], "net_cents": c["amount_cents"] + net.get(c["id"], 0)})
 
 
 async def _corrected(by_id: dict) -> None:

@@ -16,7 +16,7 @@ from server.imports.parsing import (
     parse_split,
     parse_text,
 )
-from server.imports.records import Lookups, Parsed, RowPlan, collection_numbers, records
+from server.imports.records import Lookups, Parsed, RowPlan, collection_numbers, part_name, records
 
 # ------------------------------------------------------------------------------------ planning (pure)
 
@@ -60,6 +60,7 @@ def plan_rows(parsed: Parsed, lookups: Lookups) -> list[RowPlan]:
             plan.errors = [(parsed.written.get(k, k), m) for k, m in errors.items()]
         plans.append(plan)
     if parsed.kind == "collections":
+        _reverse_dropped(plans, lookups)
         _check_cumulative(plans, lookups, parsed.written.get("amount", "amount"))
     if parsed.kind == "orders":
         _check_returns(plans, lookups, parsed.written.get("original", parsed.written.get("amount", "amount")))
@@ -335,7 +336,7 @@ def _check_returns(plans: list[RowPlan], lookups: Lookups, column: str) -> None:
 
 
 def _plan_collection(parsed, plan, get, errors, lookups):
-    get("number", parse_text, 64, True)
+    receipt = nfkc(get("number", parse_text, 64, True) or "")
     order_number = get("order_number", parse_text, 64, True)
     day = get("date", _required(parse_date))
     _not_future(day, "date", errors, lookups)
@@ -355,8 +356,17 @@ def _plan_collection(parsed, plan, get, errors, lookups):
     if errors:
         return
     values = {"sales_order": order["id"], "received_on": day, "amount_cents": amount}
-    plan.values = {"number": plan.key, **values}
     existing = lookups.collections.get(plan.key)
+    if existing is None and amount is not None and amount > 0:
+        # The same receipt's part for the same order, stored under its other name (the receipt settled
+        # one order then and several now, or the other way round): the same collection, not a new one.
+        existing = next((c for c in lookups.receipts.get(receipt, []) if c["sales_order"] == order["id"]
+                         and c["number"] in (receipt, part_name(receipt, nfkc(order_number or "")))), None)
+        if existing is not None:
+            plan.key = existing["number"]
+    plan.values = {"number": plan.key, **values}
+    if amount is not None and amount > 0:
+        plan.values["receipt"] = receipt
     if amount is not None and amount < 0:
         plan.values["refund"] = True
         plan.summary = _("Refund on %(order)s · %(amount)s", order=order_number, amount=fmt_money(amount / 100))
@@ -378,6 +388,29 @@ def _plan_collection(parsed, plan, get, errors, lookups):
     _compare(plan, values, existing)
 
 
+def _reverse_dropped(plans: list[RowPlan], lookups: Lookups) -> None:
+    """A stored part of one of the file's receipts for an order the file no longer lists under it (the ERP
+    moved that money to another order) is reversed in the same run, by a correction dated the run's day
+    (`corrections.post_correction`), so the receipt counts once: its first record carries the reversals
+    (`values["reverse"]`) and says so."""
+    matched = {p.existing_id for p in plans if p.existing_id is not None}
+    first: dict[str, RowPlan] = {}
+    for plan in plans:
+        if plan.action not in ("error", "skip") and plan.values.get("receipt"):
+            first.setdefault(plan.values["receipt"], plan)
+    for receipt, plan in first.items():
+        dropped = [c for c in lookups.receipts.get(receipt, []) if c["id"] not in matched and c["net_cents"] > 0]
+        if not dropped:
+            continue
+        plan.values["reverse"] = dropped
+        if plan.action == "unchanged":
+            plan.action = "update"
+        for c in dropped:
+            plan.summary += " · " + _("reverses %(number)s on order %(order)s (%(amount)s): the ERP no longer lists that "
+                                      "order under this receipt", number=c["number"], order=c["order_number"],
+                                      amount=fmt_money(c["net_cents"] / 100))
+
+
 def _check_cumulative(plans: list[RowPlan], lookups: Lookups, column: str) -> None:
     """All collections of an order, those in the database (less the ones this file replaces) and the
     file's, may not exceed the order's amount (including tax, as the receipts are) less its returns, nor
@@ -388,6 +421,8 @@ def _check_cumulative(plans: list[RowPlan], lookups: Lookups, column: str) -> No
         if plan.action not in ("error", "skip") and plan.existing_id is not None:
             old = lookups.collections[plan.key]
             running[old["sales_order"]] = running.get(old["sales_order"], 0) - old["amount_cents"]
+        for c in plan.values.get("reverse", []) if plan.action not in ("error", "skip") else []:
+            running[c["sales_order"]] = running.get(c["sales_order"], 0) - c["net_cents"]
     for plan in plans:
         if plan.action in ("error", "skip"):
             continue

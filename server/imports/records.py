@@ -44,6 +44,9 @@ class Lookups:
     customers: dict[str, dict] = field(default_factory=dict)  # code -> customer row
     orders: dict[str, dict] = field(default_factory=dict)  # number -> order row (+ "splits" for orders)
     collections: dict[str, dict] = field(default_factory=dict)  # number -> collection row
+    # receipt number -> its stored parts (receipts stored as "<receipt>" or "<receipt>/<order>"), each a
+    # collection row with order_number and net_cents (its amount after corrections)
+    receipts: dict[str, list[dict]] = field(default_factory=dict)
     collected: dict[UUID, int] = field(default_factory=dict)  # order id -> cents collected so far
     returns: dict[str, dict] = field(default_factory=dict)  # return number -> {id, sales_order, amount_cents}
     returned: dict[UUID, int] = field(default_factory=dict)  # order id -> cents returned so far
@@ -152,27 +155,37 @@ def records(parsed: Parsed) -> list[Record]:
     return out
 
 
+def receipt_parts(parsed: Parsed, rolled: list[Record]) -> dict[int, tuple[str, str]]:
+    """Record line -> (receipt number, order number), both as NFKC makes them: the part of one receipt
+    that settles one order, the natural key of a collection."""
+    return {r.line: (key[0], key[1]) for r in rolled if r.total is None for key in [_group_key(parsed, r.cells)]}
+
+
+def part_name(receipt: str, order: str) -> str:
+    """The number a receipt's part for one order is stored under when the receipt settles several."""
+    return f"{receipt}/{order}"
+
+
 def collection_numbers(parsed: Parsed, rolled: list[Record]) -> dict[int, str]:
-    """Record line -> the number its collection is stored under: the receipt's number, or, for a
-    receipt that settles several orders, "<receipt>/<order>" for each of them."""
+    """Record line -> the number a new collection is stored under: the receipt's number, or, for a
+    receipt that settles several orders, "<receipt>/<order>" for each of them. An existing collection is
+    found by (receipt, order) under either name (`planning`), so a receipt that settled one order and
+    now settles several, or the other way round, is still the same collection."""
+    parts = receipt_parts(parsed, rolled)
     orders: dict[str, set[str]] = {}
-    for r in rolled:
-        if r.total is None:
-            receipt, order = _group_key(parsed, r.cells)
-            orders.setdefault(receipt, set()).add(order)
-    out = {}
-    for r in rolled:
-        if r.total is None:
-            receipt, order = _group_key(parsed, r.cells)
-            out[r.line] = f"{receipt}/{order}" if receipt and order and len(orders[receipt]) > 1 else receipt
-    return out
+    for receipt, order in parts.values():
+        orders.setdefault(receipt, set()).add(order)
+    return {line: part_name(receipt, order) if receipt and order and len(orders[receipt]) > 1 else receipt
+            for line, (receipt, order) in parts.items()}
 
 
 def natural_keys(parsed: Parsed) -> set[str]:
-    """The keys the file's records are matched on (codes, order numbers, stored receipt numbers)."""
+    """The keys the file's records are matched on (codes, order numbers, stored receipt numbers: a
+    receipt's part for an order under both names it may be stored as)."""
     rolled = records(parsed)
     if parsed.kind == "collections":
-        return set(collection_numbers(parsed, rolled).values()) - {""}
+        return {name for receipt, order in receipt_parts(parsed, rolled).values()
+                for name in (receipt, part_name(receipt, order) if order else "")} - {""}
     column = "code" if parsed.kind == "customers" else "number"
     keys = set()
     for r in rolled:

@@ -519,9 +519,18 @@ async def _apply_collections(actor: Actor, creates: list[RowPlan], updates: list
                                             splits[r["sales_order"]])])
     changed_orders = set()
     for p in updates:
-        await Collection.update({getattr(Collection, k): p.values[k] for k in p.changed}).where(Collection.id == p.existing_id)
-        changed_orders.add(p.values["sales_order"])
+        if p.changed:
+            await Collection.update({getattr(Collection, k): p.values[k] for k in p.changed}).where(
+                Collection.id == p.existing_id)
+            changed_orders.add(p.values["sales_order"])
     for order_id in changed_orders:
         await credits.reallocate(order_id)
+    # The parts of a receipt the ERP moved to other orders: reversed, dated today (planning._reverse_dropped).
+    for p in [*creates, *updates]:
+        for part in p.values.get("reverse", []):
+            await corrections.post_correction(
+                actor.id, part, 0, clock.today(), _("Receipt %(receipt)s no longer settles order %(order)s in the ERP "
+                                                    "(import).", receipt=p.values["receipt"], order=part["order_number"]),
+                source="import")
 
 

@@ -1,6 +1,9 @@
 """The alert rules, evaluated for every rep at once: a handful of grouped queries (the pace engine's, one
 per rule otherwise), never a query per rep. Each finding becomes a notification to the rep and, per team,
 one digest to each of its managers; `services.notify` drops what was already said (dedup key).
+The money and counts are the boards' own: the lagging rule reads the pace engine (`server/targets/actuals`:
+returns, credit notes, corrections and refunds included, voided orders left out), the weekly order counts
+the same live order splits (`actuals.LIVE_ORDER_SPLITS`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from server.accounts.permissions import Actor
 from server.accounts.tables import User
 from server.notifications import rules, services
 from server.notifications.services import NewNotification
-from server.targets import formulas, pace
+from server.targets import actuals, formulas, pace
 from server.targets.calendar import calendar_overrides
 
 SYSTEM = Actor(id=UUID(int=0), username="system", display_name="", role="admin", team_id=None)
@@ -110,16 +113,12 @@ def _week_index(day_col: str) -> str:
     return f"(({db.days_between_dates('{}', day_col)}) + 6) / 7"
 
 
-# Order splits of orders not voided (a voided order counts nowhere).
-LIVE_SPLITS = "order_split s JOIN sales_order o ON o.id = s.sales_order AND o.voided_at IS NULL"
-
-
 async def weekly_counts(ws: date, today: date) -> dict[str, dict[UUID, dict[int, float]]]:
     """measure -> rep -> week index -> count, for this week and the 8 before, two grouped queries."""
     start = ws - timedelta(weeks=rules.HISTORY_WEEKS)
     out: dict[str, dict[UUID, dict[int, float]]] = {}
     for measure, table, rep_col, day_col in (("visits", "visit v", "v.rep", "v.visit_date"),
-                                             ("orders", LIVE_SPLITS, "s.rep", "s.order_date")):
+                                             ("orders", actuals.LIVE_ORDER_SPLITS, "s.rep", "s.order_date")):
         index = _week_index(day_col)
         rows = await User.raw(
             f"SELECT {rep_col} AS rep, {index} AS w, COUNT(*) AS n FROM {table}"

@@ -101,19 +101,33 @@ async def correct_collection(actor: Actor, collection_id: UUID, data: dict) -> U
         if paid + delta > due:
             raise FieldErrors({"amount": _("Only %(left)s is still outstanding on this order.",
                                            left=fmt_money(max(0, due - paid) / 100))})
-        number = f"{receipt['number'][:52]}-C{secrets.token_hex(2).upper()}"
-        await db.insert_rows(Collection, [{
-            "id": cid, "number": number, "sales_order": order["id"], "received_on": day, "amount_cents": delta,
-            "source": "manual", "created_by": actor.id, "created_at": clock.now(), "kind": "correction",
-            "corrects": collection_id, "reason": reason,
-        }])
-        await db.insert_rows(CollectionSplit, credits.collection_rows(
-            cid, order["id"], day, delta, await credits.current_split(order["id"])))
-        await audit.record("collection", collection_id, "collection_reversed" if amount == 0 else "collection_corrected",
-                           actor_id=actor.id, reason=reason,
-                           detail={"number": receipt["number"], "from_cents": receipt["net_cents"], "to_cents": amount,
-                                   "difference_cents": delta, "correction": number},
-                           effective_on=day, sales_order=order["id"])
+        await post_correction(actor.id, receipt, amount, day, reason, cid=cid)
+    return cid
+
+
+async def post_correction(actor_id: UUID, receipt: dict, amount_cents: int, day, reason: str, *,
+                          source: str = "manual", cid: UUID | None = None) -> UUID:
+    """Write the correction that brings `receipt` (id, number, sales_order, net_cents: what it comes to
+    now) to `amount_cents` (0: a reversal), dated `day`, credited over the order's split, with its audit
+    event, inside the caller's write transaction (the collection form and the ERP import, which reverses
+    the part of a receipt the ERP moved to another order). The caller checks the amounts."""
+    cid = cid or uuid4()
+    delta = amount_cents - receipt["net_cents"]
+    number = f"{receipt['number'][:52]}-C{secrets.token_hex(2).upper()}"
+    await db.insert_rows(Collection, [{
+        "id": cid, "number": number, "sales_order": receipt["sales_order"], "received_on": day, "amount_cents": delta,
+        "source": source, "created_by": actor_id, "created_at": clock.now(), "kind": "correction",
+        "corrects": receipt["id"], "reason": reason,
+    }])
+    await db.insert_rows(CollectionSplit, credits.collection_rows(
+        cid, receipt["sales_order"], day, delta, await credits.current_split(receipt["sales_order"])))
+    detail = {"number": receipt["number"], "from_cents": receipt["net_cents"], "to_cents": amount_cents,
+              "difference_cents": delta, "correction": number}
+    if source != "manual":
+        detail["source"] = source
+    await audit.record("collection", receipt["id"], "collection_reversed" if amount_cents == 0 else "collection_corrected",
+                       actor_id=actor_id, reason=reason, detail=detail, effective_on=day,
+                       sales_order=receipt["sales_order"])
     return cid
 
 

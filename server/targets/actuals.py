@@ -96,9 +96,12 @@ KIND_LABELS = {"sum": N_("Adds up over the period"), "rate": N_("A rate or avera
 # server/sales/money.py), never amount x share, so the rows behind a number add up to it. Revenue and
 # margin are the order splits plus the returns' (negative) splits, each dated in its own period; voided
 # orders count nowhere.
+# The order split rows that count: those of orders not voided (a voided order counts nowhere). The one
+# definition the boards, the custom order KPIs, the drill-downs and the alerts (weekly order counts) read.
+LIVE_ORDER_SPLITS = "order_split s JOIN sales_order o ON o.id = s.sales_order AND o.voided_at IS NULL"
 ORDER_CREDITS = (
     "(SELECT s.rep AS rep, s.order_date AS day, s.amount_cents AS amount_cents, s.margin_cents AS margin_cents"
-    " FROM order_split s JOIN sales_order o ON o.id = s.sales_order WHERE o.voided_at IS NULL"
+    f" FROM {LIVE_ORDER_SPLITS}"
     " UNION ALL SELECT r.rep, r.return_date, r.amount_cents, r.margin_cents FROM order_return_split r"
     " JOIN sales_order o ON o.id = r.sales_order WHERE o.voided_at IS NULL) k"
 )
@@ -130,7 +133,7 @@ SOURCES: dict[str, dict] = {
     "customers": {"from": "customer c", "rep": "c.owner", "date": "@c.created_at", "weight": "1",
                   "filters": {}, "sums": {}},
     # Orders and collections: their sums are the rep's stored credited cents ("credited": no weight).
-    "orders": {"from": "order_split s JOIN sales_order o ON o.id = s.sales_order AND o.voided_at IS NULL",
+    "orders": {"from": LIVE_ORDER_SPLITS,
                "rep": "s.rep", "date": "s.order_date", "weight": "s.share_bp / 10000.0", "credited": True,
                "filters": {"source": "o.source"},
                "sums": {"amount": "s.amount_cents / 100.0", "cost": "(s.amount_cents - s.margin_cents) / 100.0",
@@ -434,8 +437,7 @@ RECORD_SQL = {
                    " o.amount_cents / 100.0 AS amount, (o.amount_cents - o.cost_cents) / 100.0 AS margin,"
                    " s.share_bp AS share_bp, s.amount_cents AS credit_amount, s.margin_cents AS credit_margin,"
                    " 'order' AS record_kind",
-                   "order_split s JOIN sales_order o ON o.id = s.sales_order AND o.voided_at IS NULL"
-                   " JOIN customer cu ON cu.id = o.customer",
+                   f"{LIVE_ORDER_SPLITS} JOIN customer cu ON cu.id = o.customer",
                    "s.rep", "s.order_date", "s.order_date DESC, o.number"),
     "collections": ("c.id AS id, c.number AS ref, k.received_on AS day, k.rep AS rep, cu.name AS customer,"
                     " c.amount_cents / 100.0 AS amount, NULL AS margin, COALESCE(s.share_bp, 0) AS share_bp,"

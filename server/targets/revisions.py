@@ -1,4 +1,4 @@
-"""Plans in and out: a plan as CSV, last year's plan copied as the start of a new one, and a revised plan
+"""Plans in and out: a plan as CSV or XLSX, last year's plan copied as the start of a new one, and a revised plan
 that takes over from a date while the plan approved before stays in force for the months before it.
 
 A copy and a revision are new draft plans with every cell of their source (the revision keeps the source's
@@ -18,14 +18,14 @@ from server.targets import actuals, formulas
 from server.targets.org import COMPANY, can_read_scope, load_org
 from server.targets.plans import plan_get
 from server.targets.tables import Target, TargetPlan
-from server.web import FieldErrors
+from server.web import FieldErrors, xlsx_bytes
 
 CELL_COLUMNS = (Target.kpi, Target.period, Target.period_kind, Target.scope_kind, Target.scope_id, Target.value)
 
 
-async def export(actor: Actor, plan_id: UUID) -> tuple[str, list[str], list[list]]:
-    """(file name, header, rows) of a plan's cells the actor may read, in the grid's order: KPI, row
-    (company, region, team, rep), period."""
+async def _export_rows(actor: Actor, plan_id: UUID) -> tuple[dict, list[str], list[tuple[list, float, str]]]:
+    """(plan, header, rows) of a plan's cells the actor may read, in the grid's order: KPI, row (company,
+    region, team, rep), period; each row its text columns, the target and the KPI's unit."""
     plan = await plan_get(actor, plan_id)
     org = await load_org(plan_id)
     kpis = {k.id: k for k in await actuals.kpis(active_only=False)}
@@ -39,15 +39,36 @@ async def export(actor: Actor, plan_id: UUID) -> tuple[str, list[str], list[list
         if kpi is None or not can_read_scope(actor, org, scope):
             continue
         rows.append(((kpi.position, kpi.code), order.get(scope, len(order)), periods.get(cell["period"], 99),
-                     [kpi.code, kpi.label, cell["period"], cell["scope_kind"], org.names.get(scope, ""),
-                      "" if scope == COMPANY else str(scope[1]), _value(cell["value"], kpi)]))
+                     ([kpi.code, kpi.label, cell["period"], cell["scope_kind"], org.names.get(scope, ""),
+                       "" if scope == COMPANY else str(scope[1])], float(cell["value"]), kpi.unit)))
     rows.sort(key=lambda r: r[:3])
     header = [_("KPI code"), _("KPI"), _("Period"), _("Scope"), _("Name"), _("Id"), _("Target")]
-    return f"fieldpace-plan-{plan['year']}.csv", header, [r[3] for r in rows]
+    return plan, header, [r[3] for r in rows]
 
 
-def _value(value: float, kpi: actuals.KpiDef) -> str:
-    return f"{value:.{formulas.decimals_for(kpi.unit)}f}"
+async def export(actor: Actor, plan_id: UUID) -> tuple[str, list[str], list[list]]:
+    """(file name, header, rows) of the plan as CSV: the target written to its unit's decimals."""
+    plan, header, rows = await _export_rows(actor, plan_id)
+    return (f"fieldpace-plan-{plan['year']}.csv", header,
+            [[*text, f"{value:.{formulas.decimals_for(unit)}f}"] for text, value, unit in rows])
+
+
+# The number format of a target per unit: money to the cent with thousands separators, counts whole.
+XLSX_FORMATS = {"money": "#,##0.00", "count": "0"}
+
+
+async def export_xlsx(actor: Actor, plan_id: UUID) -> tuple[str, bytes]:
+    """(file name, XLSX bytes) of the plan: the CSV's columns and rows, the target a number cell rounded to
+    its unit's decimals as the CSV writes it, formatted by unit (`XLSX_FORMATS`, else one decimal)."""
+    plan, header, rows = await _export_rows(actor, plan_id)
+    cells, formats = [], []
+    for text, value, unit in rows:
+        decimals = formulas.decimals_for(unit)
+        number = round(value, decimals)
+        cells.append([*text, int(number) if decimals == 0 else number])
+        formats.append([None] * len(text) + [XLSX_FORMATS.get(unit, "0.0")])
+    content = xlsx_bytes(_("Targets"), header, cells, formats)
+    return f"fieldpace-plan-{plan['year']}.xlsx", content
 
 
 def _moved(code: str, year: int) -> str:

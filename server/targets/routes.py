@@ -15,7 +15,7 @@ from server.targets import actuals, calendar, formulas, grid, kpis, org, plans, 
 from server.targets.tables import DIRECTIONS, KINDS, UNITS
 from server.targets.values import fmt_plain
 from server.validation import optional_uuid
-from server.web import Conflict, FieldErrors, csv_download, flash, form_data, is_htmx, page, redirect
+from server.web import XLSX_TYPE, Conflict, FieldErrors, attachment, csv_download, flash, form_data, is_htmx, page, redirect
 
 LABELS: dict[str, Any] = {
     "unit_labels": actuals.UNIT_LABELS, "direction_labels": actuals.DIRECTION_LABELS,
@@ -297,6 +297,14 @@ async def plan_export(actor: Actor, plan_id: UUID) -> object:
     return csv_download(name, header, rows)
 
 
+@get("/targets/{plan_id:uuid}/export.xlsx")
+async def plan_export_xlsx(actor: Actor, plan_id: UUID) -> object:
+    """The plan's targets as XLSX: the CSV's rows, targets as numbers (the rows the actor may read)."""
+    require_role(actor, "manager", "admin")
+    name, content = await revisions.export_xlsx(actor, plan_id)
+    return attachment(name, content, XLSX_TYPE, "export.xlsx")
+
+
 async def _new_plan(request: Request, actor: Actor, plan_id: UUID, how: str) -> object:
     require_role(actor, "admin")
     data = await form_data(request)
@@ -337,6 +345,6 @@ router = Router(
     route_handlers=[
         kpi_list, kpi_create, kpi_edit, kpi_update, kpi_active, settings_page, settings_save, calendar_add,
         calendar_remove, plan_list, plan_create, plan_detail, cell_page, cell_save, split_page, split_period,
-        split_org, plan_approve, plan_changes, plan_export, plan_copy, plan_revise,
+        split_org, plan_approve, plan_changes, plan_export, plan_export_xlsx, plan_copy, plan_revise,
     ],
 )

@@ -449,6 +449,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/targets/{plan_id:uuid}/export"): Case(
         lambda r: f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}/export",
         row(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK)),
+    ("GET", "/targets/{plan_id:uuid}/export.xlsx"): Case(
+        lambda r: f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}/export.xlsx",
+        row(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK)),
     ("POST", "/targets/{plan_id:uuid}/copy"): Case(
         lambda r: f"/targets/{r.extra('plan', lambda r: factories.team_plan(r.world.team_a, r.world.rep))}/copy",
         _ADMIN_ONLY, body=lambda r: {"year": "2027"}),

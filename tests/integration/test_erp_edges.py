@@ -9,7 +9,7 @@ import re
 
 from server import clock
 from server.sales.tables import AuditEvent, Collection, Order, OrderReturn
-from tests.integration.test_erp_imports import day_in_month, gbk_csv, import_customers, results_rows, set_names
+from tests.integration.test_erp_imports import cents, day_in_month, gbk_csv, import_customers, results_rows, set_names
 from tests.integration.test_imports import preview, run
 from tests.integration.test_order_corrections import _revenue
 
@@ -131,3 +131,83 @@ def test_a_re_export_changing_a_closed_months_order_posts_a_dated_correction(cli
     assert run(client, batch)["status"] == "done" and results_rows(client) == before
     moved = changed.replace(order["order_date"].isoformat().encode(), today.isoformat().encode(), 1)
     assert "month is closed" in _page(client, preview(client, "orders", moved))
+
+
+# A 用友 U8 收款单 list as exported (GBK, its own headers, thousands separators, a 合计 row): one receipt
+# line per order it settles (销售订单号), the amount written off against that order (本次核销金额).
+U8_HEADERS = ["单据编号", "单据日期", "客户名称", "部门", "业务员", "销售订单号", "本次核销金额", "摘要"]
+
+
+def _u8_receipts(parts: list[tuple[str, str, str]]) -> list[list[str]]:
+    day = day_in_month(25).isoformat()
+    rows = [[receipt, day, "上海华东贸易有限公司", "销售一部", "张伟", order, amount, "货款"] for receipt, order, amount in parts]
+    total = sum(cents(amount) for _r, _o, amount in parts)
+    return [U8_HEADERS, *rows, ["合计", "", "", "", "", "", f"{total / 100:,.2f}", ""]]
+
+
+def _by_order(rows: list[list[str]]) -> dict[str, int]:
+    """What the file says each order has received, in cents, computed here from its cells."""
+    out: dict[str, int] = {}
+    for row in rows[1:]:
+        if row[0] != "合计":
+            out[row[5]] = out.get(row[5], 0) + cents(row[6])
+    return out
+
+
+def _collected(client, world) -> tuple[dict[str, int], int]:
+    """Net collected per order (receipts and their corrections) and the collections board figure."""
+    from server.targets import actuals
+
+    numbers = {o["id"]: o["number"] for o in client.run(Order.select(Order.id, Order.number))}
+    out: dict[str, int] = {}
+    for c in client.run(Collection.select(Collection.sales_order, Collection.amount_cents)):
+        out[numbers[c["sales_order"]]] = out.get(numbers[c["sales_order"]], 0) + c["amount_cents"]
+    kpi = client.run(actuals.kpi_by_code("collections"))
+    found = client.run(actuals.actuals(kpi, day_in_month(1), clock.today(), [world.rep]))
+    return {k: v for k, v in out.items() if v}, round(found.get(world.rep, (0.0, 0))[0] * 100)
+
+
+def test_a_u8_receipt_settling_several_orders_re_imported_and_re_allocated_counts_once(client, world):
+    set_names(client, world)
+    client.login("boss")
+    import_customers(client)
+    d = day_in_month(5).isoformat()
+    orders = gbk_csv([ORDER_HEADERS, *[[n, d, "KH001", a, "rep_a1", ""] for n, a in
+                                       (("XS101", "50,000.00"), ("XS102", "20,000.00"), ("XS103", "8,000.00"))]])
+    assert run(client, preview(client, "orders", orders))["status"] == "done"
+    first = _u8_receipts([("SKD0001", "XS101", "12,345.67"), ("SKD0001", "XS102", "5,000.00"),
+                          ("SKD0002", "XS103", "1,000.00")])
+    batch = preview(client, "collections", gbk_csv(first), "收款单.csv")
+    assert _counts(client, batch)["create"] == 3 and _counts(client, batch)["skip"] == 1, _page(client, batch)[:3000]
+    assert run(client, batch)["status"] == "done"
+    expected = _by_order(first)
+    assert _collected(client, world) == (expected, sum(expected.values())) == ({"XS101": 1234567, "XS102": 500000,
+                                                                              "XS103": 100000}, 1834567)
+    # The same file again: nothing changes.
+    before = results_rows(client)
+    batch = preview(client, "collections", gbk_csv(first))
+    assert _counts(client, batch)["unchanged"] == 3
+    assert run(client, batch)["status"] == "done" and results_rows(client) == before
+    assert _collected(client, world) == (expected, sum(expected.values()))
+    # The ERP re-allocated: SKD0001 no longer settles XS102 (its 5,000.00 moved: part to XS103), SKD0002 now
+    # settles two orders (its XS103 part is the collection stored as "SKD0002", not a second one).
+    second = _u8_receipts([("SKD0001", "XS101", "10,000.00"), ("SKD0001", "XS103", "7,345.67"),
+                           ("SKD0002", "XS103", "500.00"), ("SKD0002", "XS102", "500.00")])
+    batch = preview(client, "collections", gbk_csv(second))
+    counted = _counts(client, batch)
+    assert (counted["create"], counted["update"], counted["error"]) == (2, 2, 0), _page(client, batch)[:3000]
+    assert "reverses SKD0001/XS102 on order XS102" in _page(client, batch)
+    assert run(client, batch)["status"] == "done"
+    expected = _by_order(second)
+    assert _collected(client, world) == (expected, sum(expected.values())) == ({"XS101": 1000000, "XS102": 50000,
+                                                                              "XS103": 784567}, 1834567)
+    numbers = {c["number"] for c in client.run(Collection.select(Collection.number).where(Collection.kind == "receipt"))}
+    assert numbers == {"SKD0001/XS101", "SKD0001/XS102", "SKD0001/XS103", "SKD0002", "SKD0002/XS102"}
+    events = client.run(AuditEvent.select(AuditEvent.action).where(AuditEvent.action == "collection_reversed"))
+    assert len(events) == 1
+    # And that file again: nothing changes, the reversal is not repeated.
+    before = results_rows(client)
+    batch = preview(client, "collections", gbk_csv(second))
+    assert _counts(client, batch)["unchanged"] == 4, _page(client, batch)[:3000]
+    assert run(client, batch)["status"] == "done" and results_rows(client) == before
+    assert _collected(client, world) == (expected, sum(expected.values()))

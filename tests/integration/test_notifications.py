@@ -286,3 +286,57 @@ def test_admin_tunes_a_rule_and_bad_values_are_refused(client, world):
     bad = client.post_form("/admin/alerts/missing_report", {"enabled": "1", "cutoff": "25:00"})
     assert bad.status_code == 422 and "A time like 18:00." in bad.text
     assert client.post_form("/admin/alerts/nope", {"enabled": "1"}).status_code == 404
+
+
+def test_lagging_counts_the_money_the_board_counts_returns_and_voids(client, world):
+    """The lagging rule reads the boards' own figures (`pace.compute` over `actuals`): a return recorded
+    later puts a rep behind, a voided order no longer keeps a rep on pace, a corrected receipt counts as
+    corrected."""
+    from server.accounts.permissions import load_actor
+    from server.sales import corrections, returns
+
+    only(client, "lagging")
+    run = client.run
+    admin = run(load_actor(str(world.admin)))
+    plan = run(factories.plan(2026, targets={"revenue": 200000.0}, status="approved"))
+    for rep in (world.rep, world.other_rep):
+        run(factories.target(plan, "revenue", "2026-11", "rep", rep, 10000.0))
+    run(factories.target(plan, "collections", "2026-11", "rep", world.rep, 10000.0))
+    kept = run(factories.order(world.customer, {world.rep: 10000}, amount=6000, day=date(2026, 11, 2)))
+    paid = run(factories.order(world.customer, {world.rep: 10000}, amount=6000, day=date(2026, 10, 20)))
+    receipt = run(factories.collection(paid, 6000, day=date(2026, 11, 5)))
+    run(factories.order(world.other_customer, {world.other_rep: 10000}, amount=1000, day=date(2026, 11, 3)))
+    voided = run(factories.order(world.other_customer, {world.other_rep: 10000}, amount=5000, day=date(2026, 11, 4)))
+    # Friday the 13th: 10 of 21 working days, 10000 x 10/21 = 4761.90 expected; both reps at 6000 revenue
+    # (rep_a1 6000 collected too), on pace.
+    friday = at(date(2026, 11, 13), 19)
+    assert run(alerts.evaluate(friday))["lagging"] == 0
+    # A return of 2500 dated the 12th and the other rep's 5000 order voided: 3500 and 1000, both behind.
+    run(returns.record_return(admin, kept, amount_cents=250000, margin_cents=None, return_date=date(2026, 11, 12),
+                              reason="Damaged in transit"))
+    assert run(corrections.void_order(admin, voided, {"reason": "Entered twice"}))
+    # And the receipt of 6000 corrected to 2000 on the 12th: collections 2000, behind too.
+    run(corrections.correct_collection(admin, receipt, {"amount": "2000", "corrected_on": "2026-11-12",
+                                                        "reason": "Bank returned part"}))
+    assert run(alerts.evaluate(friday))["lagging"] == 3
+    found = {}
+    for rep in (world.rep, world.other_rep):
+        for n in rows_for(client, rep):
+            p = json.loads(n["params"])
+            found[(rep, p["kpi"])] = (n["level"], round(p["actual"], 2))
+    assert found == {(world.rep, "revenue"): ("behind", 3500.0), (world.rep, "collections"): ("behind", 2000.0),
+                     (world.other_rep, "revenue"): ("behind", 1000.0)}
+
+
+def test_weekly_order_counts_leave_voided_orders_out(client, world):
+    """The anomaly rule's order counts read the same live order splits as the boards."""
+    from server.accounts.permissions import load_actor
+    from server.sales import corrections
+
+    run = client.run
+    monday = date(2026, 11, 23)
+    run(factories.order(world.customer, {world.rep: 10000}, amount=100, day=monday))
+    void = run(factories.order(world.customer, {world.rep: 10000}, amount=100, day=monday))
+    assert run(alerts.weekly_counts(monday, monday))["orders"][world.rep] == {0: 2.0}
+    run(corrections.void_order(run(load_actor(str(world.admin))), void, {"reason": "Cancelled"}))
+    assert run(alerts.weekly_counts(monday, monday))["orders"][world.rep] == {0: 1.0}

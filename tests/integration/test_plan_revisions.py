@@ -72,6 +72,37 @@ def test_a_plan_exports_to_csv(client, world, approved):
     assert client.get(f"/targets/{approved}/export").status_code == 403
 
 
+def _xlsx_rows(response) -> list[list]:
+    from openpyxl import load_workbook
+
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    return [[cell for cell in row] for row in sheet.iter_rows()]
+
+
+def test_a_plan_exports_to_xlsx_cell_for_cell_as_the_csv(client, world, approved):
+    for language in ("en", "zh-CN"):
+        headers = {"Accept-Language": language}
+        csv_rows = rows_of(client.get(f"/targets/{approved}/export", headers=headers))
+        xlsx = _xlsx_rows(client.get(f"/targets/{approved}/export.xlsx", headers=headers))
+        assert len(xlsx) == len(csv_rows) > 20
+        # The header in the user's language, as the CSV's.
+        assert [c.value for c in xlsx[0]] == csv_rows[0]
+        if language == "zh-CN":
+            assert csv_rows[0][-1] != "Target" and csv_rows[0][0] != "KPI code"
+        for got, want in zip(xlsx[1:], csv_rows[1:], strict=True):
+            assert [c.value or "" for c in got[:-1]] == want[:-1]
+            target = got[-1]
+            # The target a number, the CSV's value to the cent, money formatted as money.
+            assert isinstance(target.value, int | float) and f"{target.value:.2f}" == want[-1]
+            assert target.number_format == "#,##0.00"
+    client.login("mgr_b")  # the rows the manager may read, as in the CSV
+    assert {r[4].value for r in _xlsx_rows(client.get(f"/targets/{approved}/export.xlsx"))[1:]} == {"Company", "Team B"}
+    client.login("rep_a1")
+    assert client.get(f"/targets/{approved}/export.xlsx").status_code == 403
+
+
 def test_last_years_plan_copied_as_the_start_of_a_new_one(client, world, approved):
     copied = client.post_form(f"/targets/{approved}/copy", {"year": "2027"})
     assert copied.status_code == 303
