@@ -54,6 +54,17 @@ def team_in_sql(expression: str, team_ids: list[UUID], args: list) -> str:
     return f"{expression} IN ({', '.join('{}' for _t in team_ids)})"
 
 
+def ever_in_sql(rep_column: str, team_ids: list[UUID], args: list) -> str:
+    """A condition narrowing `rep_column` to the reps who were ever in one of `team_ids` (a membership row,
+    or `User.team`): an indexed pre-filter before `team_on_sql` decides by the record's date."""
+    if not team_ids:
+        return "1 = 0"
+    marks = ", ".join("{}" for _t in team_ids)
+    args.extend([*team_ids, *team_ids])
+    return (f"({rep_column} IN (SELECT em.rep FROM team_membership em WHERE em.team IN ({marks}))"
+            f" OR {rep_column} IN (SELECT eu.id FROM app_user eu WHERE eu.team IN ({marks})))")
+
+
 def midnight(day: date) -> datetime:
     """The company-time-zone start of `day`, in UTC."""
     return datetime.combine(day, time.min, clock.company_tz()).astimezone(UTC)
@@ -87,6 +98,25 @@ def team_on(stretches: list[dict], day: date) -> dict[UUID, UUID | None]:
         if (starts is None or starts <= day) and (ends is None or day < ends):
             out[r["rep"]] = r["team"]
     return out
+
+
+def month_teams(stretches: list[dict], year: int, month: int) -> dict[UUID, UUID | None]:
+    """rep -> the team a month of a plan is theirs in, from `teams_between`'s rows: the team they were in on
+    the month's first day; a rep without a team that day (they joined during the month), the team they
+    are in on its last day. One team per rep and month, so a plan's month adds up in exactly one team:
+    `targets.splits.member_months` gives targets and the plan check (`targets.org.mismatches`) groups
+    reps by it."""
+    first = date(year, month, 1)
+    last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+    out = team_on(stretches, last)
+    out.update({rep: team for rep, team in team_on(stretches, first).items() if team is not None})
+    return out
+
+
+async def teams_by_month(year: int) -> dict[str, dict[UUID, UUID | None]]:
+    """"YYYY-MM" -> `month_teams` of every month of `year` (one query)."""
+    stretches = await teams_between(date(year, 1, 1), date(year, 12, 31))
+    return {f"{year:04d}-{m:02d}": month_teams(stretches, year, m) for m in range(1, 13)}
 
 
 async def history(actor: Actor, user_id: UUID) -> list[dict]:

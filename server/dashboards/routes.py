@@ -54,7 +54,6 @@ async def dashboard(request: Request, actor: Actor, period: str = "", team: str 
     company_view = actor.is_admin and chosen_team is None
     # Which reps the funnel, ageing and trend cover (None: the whole company, for admin).
     scope = await services.board_scope(actor, chosen_team)
-    rep_ids = scope.rep_ids
     kpis = await actuals.kpis()
     trend_kpi = next((k for k in kpis if k.code == kpi), kpis[0] if kpis else None)
     kind, start, end = formulas.parse_period(code)
@@ -66,8 +65,8 @@ async def dashboard(request: Request, actor: Actor, period: str = "", team: str 
     else:
         loaded = {section} if fragment else set()
     trend = await services.trend(actor, trend_kpi, code, scope) if trend_kpi and "trend" in loaded else []
-    funnel = await services.funnel(actor, start, end, rep_ids) if "funnel" in loaded else None
-    ageing = await services.ageing(actor, min(today, end), rep_ids) if "ageing" in loaded else None
+    funnel = await services.funnel(actor, start, end, scope) if "funnel" in loaded else None
+    ageing = await services.ageing(actor, min(today, end), scope) if "ageing" in loaded else None
     common = dict(actor=actor, period=code, team=chosen_team, trend=trend, trend_kpi=trend_kpi, funnel=funnel,
                   ageing=ageing, scope=scope, loaded=loaded, section=section, kpis=kpis, **_helpers())
     if fragment:

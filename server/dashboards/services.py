@@ -117,8 +117,7 @@ class Scope:
     name: str
     rep_ids: list[UUID] | None  # None: every rep (the company)
     # A team's or a manager's teams' scope: the teams whose records are those dated while their rep was
-    # in one of them (trends and drill-downs); None: by rep (`rep_ids`). Funnel and ageing, which are
-    # about now, read `rep_ids`, the teams' members today.
+    # in one of them (trends, drill-downs, funnel and ageing); None: by rep (`rep_ids`).
     team_ids: list[UUID] | None = None
 
     @property
@@ -260,12 +259,16 @@ async def _trend_targets(kpi: actuals.KpiDef, codes: list[str], scope: Scope) ->
 # --- Funnel and ageing ---------------------------------------------------------------------------
 
 
-async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | None) -> analytics.Funnel:
-    return await analytics.funnel(actor, start, end, rep_ids)
+async def funnel(actor: Actor, start: date, end: date, scope: Scope) -> analytics.Funnel:
+    """A board's funnel: a team's deals by the membership at their date, as the board's numbers."""
+    rep_ids, team_ids = _records_of(scope)
+    return await analytics.funnel(actor, start, end, rep_ids, team_ids)
 
 
-async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None) -> analytics.Ageing:
-    rows = [] if rep_ids == [] else await analytics.ageing(actor, as_of, rep_ids)
+async def ageing(actor: Actor, as_of: date, scope: Scope) -> analytics.Ageing:
+    """A board's ageing: a team's orders by the membership at the order's date, as the board's numbers."""
+    rep_ids, team_ids = _records_of(scope)
+    rows = [] if rep_ids == [] else await analytics.ageing(actor, as_of, rep_ids, team_ids)
     return analytics.Ageing(rows, analytics.ageing_totals(rows), as_of)
 
 

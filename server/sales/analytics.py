@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 from server import clock, db
+from server.accounts import membership
 from server.accounts.permissions import Actor, RepScope, rep_scope
 from server.i18n import N_
 from server.sales.opportunities import STAGE_LABELS
@@ -84,8 +85,29 @@ async def _rep_condition(actor: Actor, rep_ids: list[UUID] | None, column: str, 
     return None if scope.nobody else scope.sql(column, args)
 
 
-async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -> list[AgeingRow]:
-    """Outstanding balances as of `as_of`, per rep of the actor's scope (narrowed to `rep_ids`), in ageing
+def _team_condition(actor: Actor, team_ids: list[UUID], rep_column: str, day_column: str,
+                    args: list) -> tuple[str, str] | None:
+    """(joins, condition) keeping the records whose rep was in one of `team_ids` (those the actor may read:
+    admin any, a manager the teams they lead) on the record's date, as the boards attribute them
+    (`membership.team_on_sql`); None: nothing visible."""
+    teams = _readable(actor, team_ids)
+    if not teams:
+        return None
+    joins, team = membership.team_on_sql(rep_column, day_column)
+    ever = membership.ever_in_sql(rep_column, teams, args)
+    return joins, f"{ever} AND {membership.team_in_sql(team, teams, args)} AND {membership.IS_REP}"
+
+
+def _readable(actor: Actor, team_ids: list[UUID]) -> list[UUID]:
+    """The teams of `team_ids` whose records the actor reads: admin any, a manager the teams they lead."""
+    return [t for t in team_ids if actor.is_admin or (actor.is_manager and t in actor.led_team_ids)]
+
+
+async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None,
+                 team_ids: list[UUID] | None = None) -> list[AgeingRow]:
+    """Outstanding balances as of `as_of`, per rep of the actor's scope (narrowed to `rep_ids`; with
+    `team_ids`, instead: the orders earned while their rep was in one of those teams, by the order's date
+    and the membership then, as the boards attribute them), in ageing
     buckets by days past due (due date, else order date): not_due (0 or fewer), d1_30, d31_60, d61_90,
     d90_plus. Outstanding = amount - returns - collections dated by `as_of`, of orders dated by `as_of`
     and not void. A shared order's outstanding is each rep's stored credited cents less their stored
@@ -96,16 +118,24 @@ async def ageing(actor: Actor, as_of: date, rep_ids: list[UUID] | None = None) -
     # Bucket edges as dates: days past due d = as_of - due, so 1 <= d <= 30 is as_of-30 <= due <= as_of-1.
     edges = [as_of - timedelta(days=n) for n in (30, 60, 90)]
     scope_args: list = []
-    cond = await _rep_condition(actor, rep_ids, "s.rep", scope_args)
-    if cond is None:
-        return []
+    joins = ""
+    if team_ids is not None:
+        by_team = _team_condition(actor, team_ids, "s.rep", "so.order_date", scope_args)
+        if by_team is None:
+            return []
+        joins, cond = " JOIN sales_order so ON so.id = s.sales_order" + by_team[0], by_team[1]
+    else:
+        found = await _rep_condition(actor, rep_ids, "s.rep", scope_args)
+        if found is None:
+            return []
+        cond = found
     # Scope first: only the orders a rep in scope holds a share of, each order's collections and returns
     # summed through their (sales_order) indexes, so a team's ageing reads its own orders.
     sql = (
         "WITH scoped AS (SELECT s.sales_order, s.rep, COALESCE((SELECT SUM(p.amount_cents) FROM order_split p"
         " WHERE p.sales_order = s.sales_order AND p.rep = s.rep), 0) AS amount_cents FROM"
         " (SELECT sales_order, rep FROM order_split UNION SELECT sales_order, rep FROM order_return_split) s"
-        f" JOIN app_user u ON u.id = s.rep WHERE {cond}), "
+        f" JOIN app_user u ON u.id = s.rep{joins} WHERE {cond}), "
         "open_orders AS (SELECT o.id, COALESCE(o.due_date, o.order_date) AS due, o.amount_cents"
         " - COALESCE((SELECT SUM(r.amount_cents) FROM order_return r WHERE r.sales_order = o.id AND r.return_date <= {}), 0)"
         " - COALESCE((SELECT SUM(c.amount_cents) FROM collection c WHERE c.sales_order = o.id AND c.received_on <= {}), 0)"
@@ -143,10 +173,14 @@ def _utc_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=clock.company_tz()).astimezone(UTC)
 
 
-async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | None = None) -> Funnel:
+async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | None = None,
+                 team_ids: list[UUID] | None = None) -> Funnel:
     """The opportunity funnel of the actor's scope (narrowed to `rep_ids`) for the window start..end
     (inclusive company days). Opportunities counted: created by the end of the window and not closed
-    before it starts.
+    before it starts. With `team_ids`, instead of `rep_ids`: the opportunities whose owner was in one of
+    those teams (the membership in force) on the day the deal closed, or for a deal still open at the
+    window's end on its last day, so a team's funnel of a past half year keeps the deals of a rep who
+    has moved on since.
 
     Returns a Funnel whose stages (FunnelStage, in STAGES order) have
     - count: opportunities now in that stage;
@@ -158,13 +192,24 @@ async def funnel(actor: Actor, start: date, end: date, rep_ids: list[UUID] | Non
     - win_rate: won / (won + lost) among the counted opportunities.
     Three SQL aggregates; no loop over opportunities in Python."""
     args: list = []
-    cond = await _rep_condition(actor, rep_ids, "op.owner", args)
     empty = Funnel(start, end, 0, [FunnelStage(s, STAGE_LABELS[s], 0, 0, None, None, 0) for s in STAGES], 0, 0, None)
-    if cond is None:
-        return empty
-    window_sql = ("SELECT op.id, op.stage FROM opportunity op JOIN app_user u ON u.id = op.owner "
-                  f"WHERE {cond} AND op.created_at < {{}} AND (op.closed_on IS NULL OR op.closed_on >= {{}})")
-    window_args = [*args, _utc_start(end + timedelta(days=1)), start]
+    in_window = "op.created_at < {} AND (op.closed_on IS NULL OR op.closed_on >= {})"
+    if team_ids is not None:
+        # The day a deal is attributed on: its close within the window, else the window's last day.
+        team_args: list = []
+        by_team = _team_condition(actor, team_ids, "d.owner", "d.team_day", team_args)
+        if by_team is None:
+            return empty
+        dated = ("SELECT op.id, op.stage, op.owner, CASE WHEN op.closed_on IS NOT NULL AND op.closed_on <= {}"
+                 f" THEN op.closed_on ELSE {{}} END AS team_day FROM opportunity op WHERE {in_window}")
+        window_sql = f"SELECT d.id, d.stage FROM ({dated}) d{by_team[0]} WHERE {by_team[1]}"
+        window_args = [end, end, _utc_start(end + timedelta(days=1)), start, *team_args]
+    else:
+        cond = await _rep_condition(actor, rep_ids, "op.owner", args)
+        if cond is None:
+            return empty
+        window_sql = f"SELECT op.id, op.stage FROM opportunity op JOIN app_user u ON u.id = op.owner WHERE {cond} AND {in_window}"
+        window_args = [*args, _utc_start(end + timedelta(days=1)), start]
     counts = await Opportunity.raw(f"SELECT w.stage AS stage, COUNT(*) AS n FROM ({window_sql}) w GROUP BY w.stage",
                                    *window_args)
     by_stage = {r["stage"]: int(r["n"]) for r in counts}

@@ -13,7 +13,18 @@ from server.i18n import _, fmt_money
 from server.sales import audit, credits, order_corrections, returns
 from server.sales.forms import MAX_SPLITS, day_ok, is_unique_violation, not_future, record_number
 from server.sales.opportunities import apply_stage, get_opportunity
-from server.sales.scope import customer_for, order_visibility, order_visible, placeholders, scope_rep_ids, split_choices
+from server.sales.scope import (
+    can_adjust,
+    customer_for,
+    earned_teams,
+    not_earned_here,
+    order_visibility,
+    order_visible,
+    placeholders,
+    scope_rep_ids,
+    split_choices,
+    teams_on_day,
+)
 from server.sales.tables import FULL_SHARE, OPEN_STAGES, Collection, Opportunity, Order, OrderReturn, OrderSplit
 from server.web import Conflict, FieldErrors
 
@@ -29,29 +40,35 @@ def month_range(month: str) -> tuple[date, date] | None:
 
 async def orders(actor: Actor, rep: UUID | None = None, month: str = "", limit: int = 200) -> list[dict]:
     """Orders the actor may see, newest first, with the share credited to the filtered reps (or to the
-    actor, for a rep), the collected sum and the outstanding balance."""
+    actor, for a rep) in the split in effect and their credited cents (the stored allocation plus the
+    dated corrections, as the boards sum them), the collected sum and the outstanding balance."""
     rep_ids = await scope_rep_ids(actor, rep)
-    if rep_ids == []:
+    if rep_ids == [] and not earned_teams(actor, rep):
         return []
     args: list = []
     where = ["1 = 1"]
     if rep_ids is not None:
-        where.append(order_visibility(rep_ids, args))
+        where.append(order_visibility(rep_ids, args, earned_teams(actor, rep)))
     span = month_range(month) if month else None
     if span:
         where.append("o.order_date >= {} AND o.order_date <= {}")
         args.extend(span)
     share_sql = credited_sql = "NULL"
     share_args: list = []
-    if rep_ids is not None:
-        share_sql = (f"(SELECT SUM(ss.share_bp) FROM order_split ss WHERE ss.sales_order = o.id "
-                     f"AND ss.rep IN ({placeholders(rep_ids)}))")
-        credited_sql = (f"(SELECT SUM(sa.amount_cents) FROM order_split sa WHERE sa.sales_order = o.id "
-                        f"AND sa.rep IN ({placeholders(rep_ids)})) + COALESCE((SELECT SUM(sq.amount_cents) "
+    # The split in effect: that of the order's latest dated correction (`order_corrections`, whose rows
+    # name every rep credited so far, 0 for one taken off), else the order's own (`credits.current_split`).
+    latest = (f"(SELECT lq.id FROM order_return lq WHERE lq.sales_order = o.id AND lq.kind = '{credits.CORRECTION}'"
+              " ORDER BY lq.created_at DESC LIMIT 1)")
+    if rep_ids:
+        share_sql = (f"COALESCE((SELECT SUM(ls.share_bp) FROM order_return_split ls WHERE ls.order_return = {latest} "
+                     f"AND ls.rep IN ({placeholders(rep_ids)})), (SELECT SUM(ss.share_bp) FROM order_split ss "
+                     f"WHERE ss.sales_order = o.id AND ss.rep IN ({placeholders(rep_ids)})))")
+        credited_sql = (f"COALESCE((SELECT SUM(sa.amount_cents) FROM order_split sa WHERE sa.sales_order = o.id "
+                        f"AND sa.rep IN ({placeholders(rep_ids)})), 0) + COALESCE((SELECT SUM(sq.amount_cents) "
                         f"FROM order_return_split sq JOIN order_return rq ON rq.id = sq.order_return "
                         f"WHERE sq.sales_order = o.id AND rq.kind = '{credits.CORRECTION}' "
                         f"AND sq.rep IN ({placeholders(rep_ids)})), 0)")
-        share_args = [*rep_ids, *rep_ids, *rep_ids]
+        share_args = [*rep_ids, *rep_ids, *rep_ids, *rep_ids]
     # Amounts as corrected by dated corrections (`order_corrections`); returns without them.
     fix = ("COALESCE((SELECT SUM(q.{}) FROM order_return q WHERE q.sales_order = o.id "
            f"AND q.kind = '{credits.CORRECTION}'), 0)")
@@ -60,7 +77,9 @@ async def orders(actor: Actor, rep: UUID | None = None, month: str = "", limit: 
         f"SELECT o.id, o.number, o.order_date, o.due_date, o.amount_cents - {fix_amount} AS amount_cents, "
         f"o.cost_cents - {fix_amount} + {fix_margin} AS cost_cents, c.name AS customer_name, "
         f"o.voided_at, {share_sql} AS share_bp, {credited_sql} AS credited_cents, "
-        f"(SELECT COUNT(*) FROM order_split sc WHERE sc.sales_order = o.id) AS split_count, "
+        f"CASE WHEN {latest} IS NULL THEN (SELECT COUNT(*) FROM order_split sc WHERE sc.sales_order = o.id) "
+        f"ELSE (SELECT COUNT(*) FROM order_return_split lc WHERE lc.order_return = {latest} AND lc.share_bp > 0) "
+        "END AS split_count, "
         f"(SELECT COALESCE(SUM(r.amount_cents), 0) FROM order_return r WHERE r.sales_order = o.id "
         f"AND r.kind <> '{credits.CORRECTION}') AS returned_cents, "
         f"(SELECT COALESCE(SUM(k.amount_cents), 0) FROM collection k WHERE k.sales_order = o.id) AS collected_cents "
@@ -77,7 +96,8 @@ def _order_row(r: dict) -> dict:
     for k in ("amount_cents", "cost_cents", "collected_cents", "returned_cents", "split_count"):
         r[k] = int(r.get(k) or 0)
     r["share_bp"] = None if r.get("share_bp") is None else int(r["share_bp"])
-    r["credited_cents"] = None if r.get("credited_cents") is None else int(r["credited_cents"])
+    # No share in the split in effect: nothing credited to show (the order is visible through its customer).
+    r["credited_cents"] = None if r["share_bp"] is None else int(r.get("credited_cents") or 0)
     r["order_date"] = db.as_date(r["order_date"])
     r["due_date"] = db.as_date(r.get("due_date"))
     r["void"] = r.pop("voided_at", None) is not None
@@ -162,8 +182,10 @@ def validate_order(data: dict) -> dict[str, Any]:
     return clean
 
 
-async def _check_split_reps(actor: Actor, splits: list[tuple[UUID, int]]) -> None:
-    allowed = {r["id"] for r in await split_choices(actor)}
+async def _check_split_reps(actor: Actor, splits: list[tuple[UUID, int]], on: date | None = None) -> None:
+    """The split's reps are the actor's to credit (`split_choices`; with `on`, an order's date, a manager's
+    include the reps who were in their teams that day)."""
+    allowed = {r["id"] for r in await split_choices(actor, on)}
     errors = {}
     for i, (rep, _bp) in enumerate(splits):
         if rep not in allowed:
@@ -238,20 +260,28 @@ async def update_order(actor: Actor, order_id: UUID, data: dict) -> None:
     LookupError for an order or customer the actor cannot see, FieldErrors, Conflict."""
     if not await order_visible(actor, order_id):
         raise LookupError(order_id)
-    row = await Order.select(Order.id, Order.number, Order.source, Order.updated_at,
-                             Order.customer.owner.as_alias("owner")).where(Order.id == order_id).first()
+    row = await Order.select(Order.id, Order.number, Order.source, Order.updated_at, Order.order_date,
+                             Order.customer, Order.customer.owner.as_alias("owner")).where(Order.id == order_id).first()
     if row is None:
         raise LookupError(order_id)
     if actor.is_rep and (row["owner"] != actor.id or row["source"] != "manual"):
         raise FieldErrors({"": _("Only orders typed in for your own customers can be corrected here; ask your manager.")})
+    if actor.is_manager and not await can_adjust(actor, order_id, row["order_date"]):
+        raise FieldErrors({"": not_earned_here(row["order_date"])})
     clean = validate_order({**data, "id": str(order_id)})
-    customer = await customer_for(actor, clean["customer"])
+    if (actor.is_manager and clean["customer"] == row["customer"]
+            and (await teams_on_day(row["order_date"])).get(row["owner"]) in actor.led_team_ids):
+        # The order's own customer, its rep in the manager's team then: they correct what the team earned.
+        customer = {"id": row["customer"], "owner": row["owner"]}
+    else:
+        customer = await customer_for(actor, clean["customer"])
     splits = clean["splits"] or [(customer["owner"], FULL_SHARE)]
-    await _check_split_reps(actor, splits)
-    allowed = {r["id"] for r in await split_choices(actor)}
-    current = await OrderSplit.select(OrderSplit.rep).where(OrderSplit.sales_order == order_id)
-    if not actor.is_admin and any(s["rep"] not in allowed for s in current):
-        raise FieldErrors({"": _("This order is shared with a rep outside your teams: an admin can correct it.")})
+    await _check_split_reps(actor, splits, clean["order_date"])
+    if actor.is_rep:
+        allowed = {r["id"] for r in await split_choices(actor)}
+        current = await credits.current_split(order_id)
+        if any(rep not in allowed for rep, _bp in current):
+            raise FieldErrors({"": _("This order is shared with a rep outside your teams: an admin can correct it.")})
     number = clean["number"] or row["number"]
     if number != row["number"] and await Order.exists().where(Order.number == number):
         raise FieldErrors({"number": _("An order with this number exists already.")})
@@ -369,6 +399,14 @@ async def get_order(actor: Actor, order_id: UUID) -> dict | None:
     row["editable"] = not row["void"] and (not actor.is_rep or (row["owner"] == actor.id and row["source"] == "manual"))
     row["adjustable"] = not row["void"] and not actor.is_rep
     return row
+
+
+async def customer_of(actor: Actor, order_id: UUID) -> UUID | None:
+    """The customer of an order the actor may see (None: not theirs to see)."""
+    if not await order_visible(actor, order_id):
+        return None
+    row = await Order.select(Order.customer).where(Order.id == order_id).first()
+    return row["customer"] if row else None
 
 
 async def opportunity_prefill(actor: Actor, opportunity_id: UUID) -> dict | None:

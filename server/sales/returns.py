@@ -15,13 +15,13 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from server import clock, db, validation
-from server.accounts.permissions import Actor, can_see_rep, require_role
+from server.accounts.permissions import Actor, require_role
 from server.i18n import _, fmt_money
 from server.sales import audit, credits
 from server.sales.forms import day_ok, is_unique_violation, record_number
 from server.sales.money import proportional
-from server.sales.scope import order_visible
-from server.sales.tables import Collection, Order, OrderReturn, OrderSplit, ReturnSplit
+from server.sales.scope import can_adjust, not_earned_here, order_visible
+from server.sales.tables import Collection, Order, OrderReturn, ReturnSplit
 from server.web import FieldErrors
 
 KINDS = ("return", "credit_note")
@@ -31,7 +31,8 @@ async def adjustable_order(actor: Actor, order_id: UUID) -> dict:
     """The order if the actor may record a return, void or collection correction on it.
 
     LookupError when they cannot see it (404); PermissionDeniedException for a rep (403); FieldErrors when
-    a manager's order is also credited to a rep outside their teams (an admin records it)."""
+    a manager's order was earned (its effective split, on its date) outside the teams they lead
+    (`scope.can_adjust`: the manager of the team where it was earned, or an admin, records it)."""
     if not await order_visible(actor, order_id):
         raise LookupError(order_id)
     require_role(actor, "admin", "manager")
@@ -39,11 +40,8 @@ async def adjustable_order(actor: Actor, order_id: UUID) -> dict:
                              Order.voided_at).where(Order.id == order_id).first()
     if row is None:
         raise LookupError(order_id)
-    if not actor.is_admin:
-        reps = await OrderSplit.select(OrderSplit.rep).where(OrderSplit.sales_order == order_id)
-        for split in reps:
-            if not await can_see_rep(actor, split["rep"]):
-                raise FieldErrors({"": _("This order is shared with a rep outside your teams: an admin can correct it.")})
+    if not await can_adjust(actor, order_id, row["order_date"]):
+        raise FieldErrors({"": not_earned_here(row["order_date"])})
     return row
 
 

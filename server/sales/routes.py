@@ -111,9 +111,15 @@ async def opportunity_stage(request: Request, actor: Actor, opportunity_id: UUID
 
 async def _order_form(actor: Actor, values: dict, errors: dict, status_code: int = 200,
                       editing: UUID | None = None):
+    # A correction may keep the reps who were in the manager's teams on the order's date.
+    try:
+        on = date.fromisoformat(str(values.get("order_date") or "")) if editing else None
+    except ValueError:
+        on = None
     return page(
         "sales/order_form.html", status_code=status_code, actor=actor, values=values, errors=errors,
-        customers=await scope.customer_choices(actor), split_reps=await scope.split_choices(actor),
+        customers=await scope.customer_choices(actor, keep=await orders.customer_of(actor, editing) if editing else None),
+        split_reps=await scope.split_choices(actor, on),
         split_rows=range(forms.MAX_SPLITS), today=clock.today(), editing=editing, **LABELS,
     )
 

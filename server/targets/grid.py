@@ -8,6 +8,7 @@ from uuid import UUID
 
 from litestar.exceptions import NotFoundException
 
+from server.accounts import membership
 from server.accounts.permissions import Actor
 from server.targets import actuals, formulas
 from server.targets.org import (
@@ -168,7 +169,7 @@ async def grid(actor: Actor, plan_id: UUID, kpi_code: str = "", *, plan: dict | 
     decimals = formulas.decimals_for(kpi.unit)
     cells = await plan_cells(plan_id, kpi.id)
     values = {key: row["value"] for key, row in cells.items()}
-    found = mismatches(values, org, year, decimals) if kpi.kind == "sum" else {}
+    found = mismatches(values, org, year, decimals, await membership.teams_by_month(year)) if kpi.kind == "sum" else {}
     # Only the rows the actor may read count: a manager does not learn of other teams' gaps.
     out["mismatch_count"] = sum(1 for (_p, kind, sid) in found if can_read_scope(actor, org, (kind, sid)))
     hist = await history(kpi, year)

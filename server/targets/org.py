@@ -167,17 +167,28 @@ class Mismatch:
     missing_parent: bool
 
 
-def mismatches(values: dict[Cell, float], org: Org, year: int, decimals: int) -> dict[Cell, list[Mismatch]]:
+MonthTeams = dict[str, dict[UUID, UUID | None]]  # "YYYY-MM" -> rep -> their team that month (`membership`)
+
+
+def mismatches(values: dict[Cell, float], org: Org, year: int, decimals: int,
+               month_teams: MonthTeams | None = None) -> dict[Cell, list[Mismatch]]:
     """Where a sum KPI's children do not add up to their parent: quarters vs the year, months vs their
     quarter (per row), teams vs the company and reps vs their team (per period). A group is checked once
-    any child has a value (a parent not yet split is not a mismatch); missing cells count as 0."""
+    any child has a value other than 0, or every child has one (a parent not yet split is not a mismatch);
+    missing cells count as 0.
+
+    Reps count in the team of each month (`month_teams`, from `membership.teams_by_month`; None: their
+    team today): a rep moved in July adds up in the old team for January to June and in the new one
+    from July. For a quarter or the year, a rep in the team for part of it counts with the sum of those
+    months' cells, a rep in it throughout with their cell of the period."""
     out: dict[Cell, list[Mismatch]] = {}
     tolerance = 0.5 * 10 ** -decimals
     scopes = org.scopes()
 
-    def check(parent: Cell, kids: list[Cell], how: str) -> None:
-        present = [values[k] for k in kids if k in values]
-        if not present:
+    def check(parent: Cell, items: list[float | None], how: str) -> None:
+        present = [v for v in items if v is not None]
+        # Only zeros beside missing cells: a split that left a rep at 0 for another team's months.
+        if not present or (len(present) < len(items) and not any(present)):
             return
         total = sum(present)
         parent_value = values.get(parent)
@@ -187,15 +198,42 @@ def mismatches(values: dict[Cell, float], org: Org, year: int, decimals: int) ->
                                                        difference=round(difference, decimals),
                                                        missing_parent=parent_value is None))
 
+    def cells(kids: list[Cell]) -> list[float | None]:
+        return [values.get(k) for k in kids]
+
     for kind, sid in scopes:
         year_code = formulas.year_code(year)
-        check((year_code, kind, sid), [(q, kind, sid) for q in formulas.children(year_code)], "period")
+        check((year_code, kind, sid), cells([(q, kind, sid) for q in formulas.children(year_code)]), "period")
         for quarter in formulas.children(year_code):
-            check((quarter, kind, sid), [(m, kind, sid) for m in formulas.children(quarter)], "period")
+            check((quarter, kind, sid), cells([(m, kind, sid) for m in formulas.children(quarter)]), "period")
+    known = {t["id"] for t in org.teams}
     for period in formulas.year_periods(year):
+        reps = _reps_by_team(values, org, period, month_teams, known)
         for scope in scopes:
             kids = org.children(scope)
-            if kids:
-                check((period, scope[0], scope[1]), [(period, k, i) for k, i in kids], "org")
+            if scope[0] == "rep" or (not kids and scope[1] not in reps):
+                continue
+            team = None if scope[0] == "company" else scope[1]
+            present = cells([(period, k, i) for k, i in kids if k == "team"]) + reps.get(team, [])
+            check((period, scope[0], scope[1]), present, "org")
     return out
 
+
+def _reps_by_team(values: dict[Cell, float], org: Org, period: str, month_teams: MonthTeams | None,
+                  known: set[UUID]) -> dict[UUID | None, list[float | None]]:
+    """team id (None: no team, under the company) -> what each of its reps adds to `period` (None: no cell)."""
+    out: dict[UUID | None, list[float | None]] = {}
+    months = formulas.months(period)
+    for rep, today in org.team_of.items():
+        by_team: dict[UUID | None, list[str]] = {}
+        for month in months:
+            team = today if month_teams is None or rep not in month_teams.get(month, {}) else month_teams[month][rep]
+            by_team.setdefault(team if team in known else None, []).append(month)
+        for team, inside in by_team.items():
+            if len(inside) == len(months):
+                part = values.get((period, "rep", rep))
+            else:
+                found = [values[(m, "rep", rep)] for m in inside if (m, "rep", rep) in values]
+                part = sum(found) if found else None
+            out.setdefault(team, []).append(part)
+    return out

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from server import clock, db, validation
+from server.accounts import membership
 from server.accounts.permissions import Actor, require_role
 from server.i18n import N_, _
 from server.targets import actuals, formulas
@@ -244,12 +245,13 @@ class PlanMismatch:
 async def plan_mismatches(plan_id: UUID, year: int, org: Org) -> list[PlanMismatch]:
     """Every mismatch of the plan's sum KPIs, for the approval check."""
     out: list[PlanMismatch] = []
+    month_teams = await membership.teams_by_month(year)
     for kpi in await plan_kpis(plan_id):
         if kpi.kind != "sum":
             continue
         decimals = formulas.decimals_for(kpi.unit)
         values = {k: r["value"] for k, r in (await plan_cells(plan_id, kpi.id)).items()}
-        for (period, kind, sid), items in mismatches(values, org, year, decimals).items():
+        for (period, kind, sid), items in mismatches(values, org, year, decimals, month_teams).items():
             for item in items:
                 out.append(PlanMismatch(kpi=kpi, period=period, scope=(kind, sid), name=org.names.get((kind, sid), ""),
                                         how=item.how, children=item.children, difference=item.difference,

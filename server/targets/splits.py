@@ -192,21 +192,15 @@ def _from_month(data: dict, year: int, which: str, errors: dict) -> str | None:
 
 
 async def member_months(parent: Scope, kids: list[Scope], year: int) -> dict[str, list[float]]:
-    """For a team's reps, each month's weight factors: 1 for the months a rep is in the team (any day of it,
-    by their team membership), 0 for the others, so a rep who joins or leaves mid-year has targets only for
-    the months they are in. Other parents, or teams below a region: every month 1."""
+    """For a team's reps, each month's weight factors: 1 for the months that are the rep's in this team
+    (`membership.month_teams`: their team on the month's first day, or the one they joined during it),
+    0 for the others, so a rep who joins or leaves mid-year has targets only for the months they are in,
+    and each month of a rep is planned in one team. Other parents, or teams below a region: every month 1."""
     if parent[0] != "team" or not any(k == "rep" for k, _i in kids):
         return {}
-    stretches = await membership.teams_between(date(year, 1, 1), date(year, 12, 31))
-    out: dict[str, list[float]] = {}
-    for month in range(1, 13):
-        first = date(year, month, 1)
-        last = date(year + month // 12, month % 12 + 1, 1)  # exclusive
-        inside = {r["rep"] for r in stretches if r["team"] == parent[1]
-                  and (r["valid_from"] is None or r["valid_from"] < last)
-                  and (r["valid_to"] is None or r["valid_to"] > first)}
-        out[formulas.month_code(year, month)] = [1.0 if k != "rep" or i in inside else 0.0 for k, i in kids]
-    return out
+    by_month = await membership.teams_by_month(year)
+    return {month: [1.0 if k != "rep" or teams.get(i) == parent[1] else 0.0 for k, i in kids]
+            for month, teams in by_month.items()}
 
 
 async def split_view(actor: Actor, plan_id: UUID, kpi_code: str, scope_kind: str, scope_id: str) -> dict:
