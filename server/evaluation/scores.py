@@ -20,6 +20,8 @@ from server.targets import formulas
 COLUMNS = ("id", "cycle", "rep", "final", "total", "calibrated", "formula_version", "snapshot", "computed_at",
            "acknowledged_at", "reply")
 CHUNK = 400
+# One encoder for every snapshot (json.dumps with options builds a new one per call).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
@@ -210,7 +212,7 @@ async def compute_cycles(cycle_ids: list[UUID], *, final: bool, peer_min: int, t
             for rep in reps:
                 result, snapshot = card(template, inputs, rep["id"], peer_min, memo)
                 rows.append([uuid4(), cycle["id"], rep["id"], final, _round(result.total, 2), None,
-                             scoring.FORMULA_VERSION, json.dumps(snapshot, ensure_ascii=False, sort_keys=True), now,
+                             scoring.FORMULA_VERSION, _ENCODE(snapshot), now,
                              None, ""])
     if not rows:
         return 0
