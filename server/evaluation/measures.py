@@ -13,7 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 from server import clock, db
+from server.accounts import membership
 from server.accounts.permissions import Actor
+from server.evaluation.scoring import Span
 from server.evaluation.tables import Rating
 from server.targets import formulas, pace
 from server.targets.calendar import calendar_overrides
@@ -36,6 +38,8 @@ class Inputs:
     kpi: dict[str, dict[UUID, dict]] = field(default_factory=dict)  # code -> rep -> actual/target/expected/...
     process: dict[str, dict[UUID, dict]] = field(default_factory=dict)  # process -> rep -> value/num/den
     ratings: dict[tuple[UUID, str, str], list[int]] = field(default_factory=dict)  # (rep, role, item) -> levels sum/count
+    # rep -> the stretches of the period they were a member of a team (None or absent: all of it; (): none)
+    members: dict[UUID, tuple[Span, ...] | None] = field(default_factory=dict)
 
 
 def as_rep(value: object) -> UUID:
@@ -103,6 +107,37 @@ async def process_figures(rep_ids: list[UUID], start: date, as_of: date) -> dict
     return out
 
 
+def team_spans(stretches: list[dict], rep_ids: list[UUID], start: date,
+               end: date) -> dict[UUID, tuple[Span, ...] | None]:
+    """rep -> the days from `start` to `end` they were a member of a team, from `membership.teams_between`'s
+    rows (valid_to exclusive; None: open): None when a member on every day, the merged stretches
+    otherwise, () when on none (no row in a team over the period)."""
+    found: dict[UUID, list[Span]] = {}
+    for row in stretches:
+        if row["team"] is None:
+            continue
+        first = max(row["valid_from"] or start, start)
+        last = min(row["valid_to"] - timedelta(days=1), end) if row["valid_to"] is not None else end
+        if first <= last:
+            found.setdefault(row["rep"], []).append((first, last))
+    out: dict[UUID, tuple[Span, ...] | None] = {}
+    for rep in rep_ids:
+        merged: list[Span] = []
+        for a, b in sorted(found.get(rep, [])):
+            if merged and a <= merged[-1][1] + timedelta(days=1):
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        out[rep] = None if merged == [(start, end)] else tuple(merged)
+    return out
+
+
+async def member_spans(rep_ids: list[UUID], start: date, end: date) -> dict[UUID, tuple[Span, ...] | None]:
+    """`team_spans` of the reps by their memberships' effective dates (one query; reps without membership
+    rows are members of `User.team` all along)."""
+    return team_spans(await membership.teams_between(start, end), rep_ids, start, end)
+
+
 async def rating_levels(cycle_id: UUID) -> dict[tuple[UUID, str, str], list[int]]:
     """(ratee, rater role, item id) -> the levels of the submitted answers. Grouped in SQL by level, so no
     row carries who answered."""
@@ -127,5 +162,6 @@ async def gather(cycle_id: UUID | None, period: str, rep_ids: list[UUID], kpi_co
     inputs = Inputs(period, start, end, as_of, overrides)
     inputs.kpi = await kpi_figures(period, rep_ids, kpi_codes, min(today, end + timedelta(days=1)))
     inputs.process = await process_figures(rep_ids, start, as_of)
+    inputs.members = await member_spans(rep_ids, start, end)
     inputs.ratings = await rating_levels(cycle_id) if cycle_id is not None else {}
     return inputs

@@ -5,6 +5,7 @@ final ones (from the close) are frozen: only an admin's re-open, with a reason, 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID, uuid4
 
@@ -19,84 +20,121 @@ from server.targets import formulas
 COLUMNS = ("id", "cycle", "rep", "final", "total", "calibrated", "formula_version", "snapshot", "computed_at",
            "acknowledged_at", "reply")
 CHUNK = 400
+# One encoder for every snapshot (json.dumps with options builds a new one per call).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def measure_item(item: Item, inputs: Inputs, rep: UUID, joined: date | None,
-                 peer_min: int) -> tuple[scoring.Measure, dict]:
+@dataclass(frozen=True)
+class Days:
+    """A rep's working days in the period: all of them, those they were a member of a team on, and of
+    those the ones up to the last day counted. `spans`: their stretches in a team (None: all along)."""
+
+    period: int
+    member: int
+    to_date: int
+    spans: tuple[scoring.Span, ...] | None
+
+    @property
+    def joined(self) -> date | None:
+        """The first day in a team, when the rep was not a member from the period's start."""
+        return self.spans[0][0] if self.spans else None
+
+
+def member_days(inputs: Inputs, rep: UUID, memo: dict | None = None) -> Days:
+    """The rep's `Days`, from the memberships gathered with the inputs; `memo` shares the arithmetic
+    between reps with the same stretches (every rep there all along: one computation per period)."""
+    spans = inputs.members.get(rep)
+    if memo is not None and spans in memo:
+        return memo[spans]
+    start, end, as_of, overrides = inputs.start, inputs.end, inputs.as_of, inputs.overrides
+    days = Days(formulas.working_days(start, end, overrides), scoring.member_days(spans, start, end, overrides),
+                scoring.member_days(spans, start, as_of, overrides) if as_of >= start else 0, spans)
+    if memo is not None:
+        memo[spans] = days
+    return days
+
+
+def measure_item(item: Item, inputs: Inputs, rep: UUID, days: Days, peer_min: int,
+                 levels: int = 5) -> tuple[scoring.Measure, dict]:
     """The measure of one item for one rep and what it was computed from (the snapshot's record)."""
     record: dict = {"source": item.source, "floor": item.floor, "cap": item.cap}
-    start, end, as_of, overrides = inputs.start, inputs.end, inputs.as_of, inputs.overrides
-    began = max(start, joined) if joined and joined > start else start
+    start, end = inputs.start, inputs.end
+    partial = days.spans is not None
     if item.source == "kpi":
         fig = inputs.kpi.get(item.kpi_code, {}).get(rep)
         record["kpi"] = item.kpi_code
         if fig is None:
             return scoring.Measure(missing=scoring.NO_DATA), record
         target = fig["target"]
-        prorated = scoring.prorate(target, start, end, joined, overrides) if fig["kind"] == "sum" else target
+        prorated = scoring.prorate_member(target, start, end, days.spans, inputs.overrides) \
+            if fig["kind"] == "sum" else target
         if fig["kind"] == "rate" or prorated is None:
             to_date = prorated
-        elif began > start:
-            span = formulas.working_days(began, end, overrides)
-            to_date = prorated * (formulas.working_days(began, as_of, overrides) / span if span else 1.0)
+        elif partial:
+            to_date = prorated * (days.to_date / days.member if days.member else 1.0)
         else:
             to_date = fig["expected"] if fig["expected"] is not None else prorated
         worst = item.band_worst if item.band_worst is not None else fig["floor"]
+        joined = days.joined
         record.update(actual=fig["actual"], target=target, prorated=_round(prorated, 2),
                       target_to_date=_round(to_date, 2), direction=fig["direction"], band_worst=worst,
                       joined=joined.isoformat() if joined and joined > start else None)
+        if partial:
+            record["member_days"] = [days.member, days.period]
         measure = scoring.kpi_attainment(fig["actual"], to_date, fig["direction"], worst)
     elif item.source == "process":
         fig = inputs.process.get(item.process, {}).get(rep, {})
         record.update(process=item.process, norm=item.norm)
-        days = formulas.working_days(began, as_of, overrides) if as_of >= began else 0
         num = fig.get("num", 0.0)
         if item.process in ("reports_on_time", "visits_per_day"):
-            den = float(days)
+            den = float(days.to_date)
         else:
             den = fig.get("den", 0.0)
         value = num / den if den else None
         record.update(num=num, den=den, value=_round(value))
         measure = scoring.process_attainment(value, item.norm)
     else:
-        levels = inputs.ratings.get((rep, item.source, str(item.id)), [])
+        answers = inputs.ratings.get((rep, item.source, str(item.id)), [])
         minimum = peer_min if item.source == "peer" else 1
-        measure = scoring.rating_measure(levels, minimum)
-        record["answers"] = len(levels) if item.source == "peer" else None
+        measure = scoring.rating_measure(answers, minimum)
+        record["answers"] = len(answers) if item.source == "peer" else None
         record["level"] = _round(measure.level, 3)
-        record["levels"] = item.spec().levels
+        record["levels"] = levels
     record["attainment"] = _round(measure.attainment)
     return measure, record
 
 
 # What a card needs of a template version, worked out once per version (a version never changes): its
-# items with their ids as text, the scoring specs and the weights. The job scores a thousand cards with it.
-_PLANS: dict[UUID, tuple[list[tuple[str, Item]], list[scoring.DimensionSpec], dict[str, int]]] = {}
+# items with their ids as text and scale sizes, the scoring specs and the weights. The job scores a
+# thousand cards with it.
+Plan = tuple[list[tuple[str, Item, int]], list[scoring.DimensionSpec], dict[str, int]]
+_PLANS: dict[UUID, Plan] = {}
 
 
-def _plan(template: Template) -> tuple[list[tuple[str, Item]], list[scoring.DimensionSpec], dict[str, int]]:
+def _plan(template: Template) -> Plan:
     plan = _PLANS.get(template.id)
     if plan is None:
-        items = [(str(i.id), i) for i in template.items()]
-        plan = (items, template.specs(), {key: i.weight_bp for key, i in items})
+        items = [(str(i.id), i, i.spec().levels) for i in template.items()]
+        plan = (items, template.specs(), {key: i.weight_bp for key, i, _n in items})
         if len(_PLANS) >= 64:
             _PLANS.pop(next(iter(_PLANS)))
         _PLANS[template.id] = plan
     return plan
 
 
-def card(template: Template, inputs: Inputs, rep: UUID, joined: date | None,
-         peer_min: int) -> tuple[scoring.Card, dict]:
+def card(template: Template, inputs: Inputs, rep: UUID, peer_min: int,
+         memo: dict | None = None) -> tuple[scoring.Card, dict]:
     """One rep's card and its snapshot: every input, weight and result, and the formula version."""
     found: dict[str, scoring.Measure] = {}
     records: dict[str, dict] = {}
     items, specs, weights = _plan(template)
-    for key, item in items:
-        found[key], records[key] = measure_item(item, inputs, rep, joined, peer_min)
+    days = member_days(inputs, rep, memo)
+    for key, item, levels in items:
+        found[key], records[key] = measure_item(item, inputs, rep, days, peer_min, levels)
     result = scoring.score(specs, found)
     dims = {}
     for d in result.dimensions:
@@ -109,48 +147,28 @@ def card(template: Template, inputs: Inputs, rep: UUID, joined: date | None,
                 "end": inputs.end.isoformat(), "as_of": inputs.as_of.isoformat(), "template": str(template.id),
                 "template_version": template.version, "peer_min": peer_min,
                 "total": _round(result.total), "dimensions": dims, "items": records,
-                "summary": period_summary(inputs, rep, joined)}
+                "summary": period_summary(inputs, rep, days)}
     return result, snapshot
 
 
-def period_summary(inputs: Inputs, rep: UUID, joined: date | None) -> dict:
+def period_summary(inputs: Inputs, rep: UUID, days: Days) -> dict:
     """The rep's period in counts, from the inputs already gathered for every process measure (whether or
     not the template scores them): what the manager's rating form shows one tap away."""
-    began = max(inputs.start, joined) if joined and joined > inputs.start else inputs.start
-    days = formulas.working_days(began, inputs.as_of, inputs.overrides) if inputs.as_of >= began else 0
     located = inputs.process.get("visits_located", {}).get(rep, {})
     fresh = inputs.process.get("opportunities_fresh", {}).get(rep, {})
-    return {"working_days": days, "visits": located.get("den", 0.0), "visits_located": located.get("num", 0.0),
+    return {"working_days": days.to_date, "visits": located.get("den", 0.0), "visits_located": located.get("num", 0.0),
             "reports_on_time": inputs.process.get("reports_on_time", {}).get(rep, {}).get("num", 0.0),
             "opportunities_open": fresh.get("den", 0.0), "opportunities_fresh": fresh.get("num", 0.0)}
 
 
 async def cycle_reps(cycle_id: UUID) -> list[dict]:
-    """The reps a cycle evaluates: the active reps of its team, with the day they joined."""
+    """The reps a cycle evaluates: the active reps of its team."""
     cycle = await EvaluationCycle.select(EvaluationCycle.team).where(EvaluationCycle.id == cycle_id).first()
     if cycle is None:
         return []
-    return await User.select(User.id, User.display_name, User.created_at).where(
+    return await User.select(User.id, User.display_name).where(
         (User.team == cycle["team"]) & (User.role == "rep") & (User.active == True)  # noqa: E712
     ).order_by(User.display_name)
-
-
-async def joined_days(reps: list[dict]) -> dict[UUID, date | None]:
-    """When each rep joined: the earlier of their account's creation and their first visit (accounts
-    loaded after the fact, e.g. an import, keep the history they already have). One grouped query."""
-    if not reps:
-        return {}
-    ids = [r["id"] for r in reps]
-    rows = await Score.raw(f"SELECT v.rep AS rep, MIN(v.visit_date) AS first FROM visit v WHERE v.rep IN"
-                           f" ({', '.join('{}' for _r in ids)}) GROUP BY v.rep", *ids)
-    first = {measures.as_rep(r["rep"]): db.as_date(r["first"]) for r in rows}
-    out: dict[UUID, date | None] = {}
-    for r in reps:
-        created = r.get("created_at")
-        day = created.astimezone(clock.company_tz()).date() if isinstance(created, datetime) else None
-        seen = first.get(r["id"])
-        out[r["id"]] = min(d for d in (day, seen) if d is not None) if (day or seen) else None
-    return out
 
 
 async def compute(cycle_id: UUID, *, final: bool, peer_min: int, today: date | None = None,
@@ -188,13 +206,13 @@ async def compute_cycles(cycle_ids: list[UUID], *, final: bool, peer_min: int, t
         everyone = [r for _c, _t, reps in group for r in reps]
         codes = sorted({i.kpi_code for _c, t, _r in group for i in t.sources("kpi")})
         inputs = await measures.gather(None, period, [r["id"] for r in everyone], codes, today)
-        joined = await joined_days(everyone)
+        memo: dict = {}
         for cycle, template, reps in group:
             inputs.ratings = await measures.rating_levels(cycle["id"])
             for rep in reps:
-                result, snapshot = card(template, inputs, rep["id"], joined.get(rep["id"]), peer_min)
+                result, snapshot = card(template, inputs, rep["id"], peer_min, memo)
                 rows.append([uuid4(), cycle["id"], rep["id"], final, _round(result.total, 2), None,
-                             scoring.FORMULA_VERSION, json.dumps(snapshot, ensure_ascii=False, sort_keys=True), now,
+                             scoring.FORMULA_VERSION, _ENCODE(snapshot), now,
                              None, ""])
     if not rows:
         return 0

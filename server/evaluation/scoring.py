@@ -149,18 +149,41 @@ def rating_measure(levels: list[int], minimum: int = 1) -> Measure:
     return Measure(level=sum(levels) / len(levels))
 
 
-def prorate(target: float | None, start: date, end: date, joined: date | None,
-            overrides: dict[date, bool] | None = None) -> float | None:
-    """A period's target for a rep who joined during it: the share of the period's working days from the
-    day they joined. Unchanged for a rep who was there from the start; None for one who joined after it."""
-    if target is None or joined is None or joined <= start:
+Span = tuple[date, date]  # a stretch of days, both ends included
+
+
+def member_days(spans: tuple[Span, ...] | None, start: date, end: date,
+                overrides: dict[date, bool] | None = None) -> int:
+    """Working days from `start` to `end` on which the rep was a member of a team (`spans`: their
+    stretches in a team; None: a member throughout)."""
+    if spans is None:
+        return formulas.working_days(start, end, overrides)
+    return sum(formulas.working_days(max(a, start), min(b, end), overrides) for a, b in spans)
+
+
+def prorate_member(target: float | None, start: date, end: date, spans: tuple[Span, ...] | None,
+                   overrides: dict[date, bool] | None = None) -> float | None:
+    """A period's target for a rep who was a member of a team on only some of its days (`spans`, None: all
+    of them): the share of the period's working days they were a member on. None for a rep who was a
+    member on none of them."""
+    if target is None or spans is None:
         return target
-    if joined > end:
+    if not any(a <= end and b >= start for a, b in spans):
         return None
     total = formulas.working_days(start, end, overrides)
     if total <= 0:
         return target
-    return target * formulas.working_days(joined, end, overrides) / total
+    days = member_days(spans, start, end, overrides)
+    return target * days / total if days > 0 else None
+
+
+def prorate(target: float | None, start: date, end: date, joined: date | None,
+            overrides: dict[date, bool] | None = None) -> float | None:
+    """A period's target for a rep who joined during it: the share of the period's working days from the
+    day they joined. Unchanged for a rep who was there from the start; None for one who joined after it."""
+    if joined is None or joined <= start:
+        return target
+    return prorate_member(target, start, end, ((joined, end),) if joined <= end else (), overrides)
 
 
 def item_points(spec: ItemSpec, measure: Measure) -> float | None:

@@ -7,10 +7,13 @@ from __future__ import annotations
 import io
 import json
 import re
+from uuid import uuid4
 
 from pypdf import PdfReader
 
 from server import clock
+from server.accounts import membership
+from server.accounts.tables import TeamMembership
 from server.targets import formulas
 from tests.integration.test_evaluation import assignment, last_month, open_cycle, run_job, score_of, team  # noqa: F401
 
@@ -49,6 +52,11 @@ def test_the_managers_form_shows_the_reps_period_from_the_snapshot(client, team,
 
 def test_the_trend_of_published_scores_is_a_chart_on_the_page_and_in_the_pdf(client, team, settings):
     w = team["world"]
+    # rep_a1 joined Team A on last month's first day (their membership from then on).
+    _p, start, _e = last_month()
+    client.run(TeamMembership.insert(TeamMembership(
+        id=uuid4(), rep=w.rep, team=w.team_a, valid_from=start, valid_to=None, starts_at=membership.midnight(start),
+        ends_at=None, created_by=None, created_at=clock.now())))
     first = clock.today().replace(day=1)
     earlier = formulas.month_code(*((first.year, first.month - 2) if first.month > 2 else (first.year - 1, first.month + 10)))
     older = open_cycle(client, w.team_a, earlier)

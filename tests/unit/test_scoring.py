@@ -128,3 +128,49 @@ def test_weights_guide_and_grades():
     totals = [90, 91, 92, 95, 70, 70, 70, 70, 55, 75]
     assert scoring.guide_warnings(totals, (20, 70, 10)) == [("top", 4, 2)]
     assert scoring.guide_warnings([70] * 10, (20, 70, 10)) == [("middle", 10, 7)]
+
+
+def test_targets_prorated_by_the_days_in_a_team():
+    # November 2026: 30 days, 21 working days (Mon-Fri: 2-6, 9-13, 16-20, 23-27, 30).
+    start, end = date(2026, 11, 1), date(2026, 11, 30)
+    assert scoring.member_days(None, start, end) == 21
+    # In a team from Monday the 16th: 16-20, 23-27 and 30 are 11 working days, so 21,000 becomes 11,000.
+    joined = ((date(2026, 11, 16), end),)
+    assert scoring.member_days(joined, start, end) == 11
+    assert scoring.prorate_member(21_000.0, start, end, joined) == pytest.approx(11_000.0)
+    assert scoring.prorate_member(21_000.0, start, end, None) == 21_000.0  # a member all along
+    assert scoring.prorate_member(21_000.0, start, end, ()) is None  # never in a team that month
+    assert scoring.prorate_member(None, start, end, joined) is None
+    # Left on the 6th and back on the 23rd: 5 + 6 working days, the same 11,000; by the 25th, 8 of them.
+    twice = ((date(2026, 11, 2), date(2026, 11, 6)), (date(2026, 11, 23), end))
+    assert scoring.prorate_member(21_000.0, start, end, twice) == pytest.approx(11_000.0)
+    assert scoring.member_days(twice, start, date(2026, 11, 25)) == 8
+    # `prorate` by a joining day is the one-stretch case.
+    assert scoring.prorate(21_000.0, start, end, date(2026, 11, 16)) == pytest.approx(11_000.0)
+
+
+def test_membership_rows_become_the_days_in_a_team():
+    from uuid import uuid4
+
+    from server.evaluation.measures import team_spans
+
+    start, end = date(2026, 11, 1), date(2026, 11, 30)
+    team, other = uuid4(), uuid4()
+    joined, moved, always, gone, never = (uuid4() for _i in range(5))
+    rows = [
+        # No team until the 16th, then team (valid_to is exclusive).
+        {"rep": joined, "team": None, "valid_from": date(1970, 1, 1), "valid_to": date(2026, 11, 16)},
+        {"rep": joined, "team": team, "valid_from": date(2026, 11, 16), "valid_to": None},
+        # Moved from one team to another on the 10th: a member every day.
+        {"rep": moved, "team": other, "valid_from": date(1970, 1, 1), "valid_to": date(2026, 11, 10)},
+        {"rep": moved, "team": team, "valid_from": date(2026, 11, 10), "valid_to": None},
+        # No membership rows: `User.team` on every date.
+        {"rep": always, "team": team, "valid_from": None, "valid_to": None},
+        # Left the team on the 21st (the 20th was their last day).
+        {"rep": gone, "team": team, "valid_from": date(1970, 1, 1), "valid_to": date(2026, 11, 21)},
+    ]
+    spans = team_spans(rows, [joined, moved, always, gone, never], start, end)
+    assert spans[joined] == ((date(2026, 11, 16), end),)
+    assert spans[moved] is None and spans[always] is None
+    assert spans[gone] == ((start, date(2026, 11, 20)),)
+    assert spans[never] == ()
