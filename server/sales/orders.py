@@ -396,8 +396,12 @@ async def get_order(actor: Actor, order_id: UUID) -> dict | None:
     row["margin_pct"] = (row["margin_cents"] / row["amount_cents"] * 100) if row["amount_cents"] else None
     row["due"] = row["due_date"] or row["order_date"]
     row["days_overdue"] = max(0, (clock.today() - row["due"]).days) if row["outstanding_cents"] > 0 else 0
-    row["editable"] = not row["void"] and (not actor.is_rep or (row["owner"] == actor.id and row["source"] == "manual"))
-    row["adjustable"] = not row["void"] and not actor.is_rep
+    # The buttons show only what the actor may do: a manager corrects, returns and voids the orders earned
+    # in the teams they lead (`scope.can_adjust`, the same rule the actions apply).
+    may_adjust = not actor.is_rep and await can_adjust(actor, order_id, row["order_date"])
+    row["editable"] = not row["void"] and (may_adjust if not actor.is_rep else
+                                           (row["owner"] == actor.id and row["source"] == "manual"))
+    row["adjustable"] = not row["void"] and may_adjust
     return row
 
 

@@ -239,8 +239,14 @@ def test_the_old_teams_manager_keeps_the_right_to_correct_what_was_earned_there(
     # Not the August order: the mover earned it in team B.
     r = client.post_form(f"/orders/{w.august}/void", {"reason": "Typo"})
     assert r.status_code in (404, 422)
-    # The new team's manager: the August order is theirs, May's is not.
+    # The new team's manager: the August order is theirs, May's is not (nor are its buttons, if they see it).
     client.login("mgr_b")
+    page = client.get(f"/orders/{w.august}")
+    assert page.status_code == 200 and f"/orders/{w.august}/void" in page.text and f"/orders/{w.august}/edit" in page.text
+    page = client.get(f"/orders/{w.may}")  # they see it (the mover is theirs now), and no button to change it
+    assert page.status_code == 200
+    assert f"/orders/{w.may}/void" not in page.text and f"/orders/{w.may}/return" not in page.text
+    assert f"/orders/{w.may}/edit" not in page.text
     r = client.post_form(f"/orders/{w.may}/void", {"reason": "Typo"})
     assert r.status_code == 422 and "earned on 2026-05-12" in r.text
     r = correct(client, w.may, {w.rep: 100})
