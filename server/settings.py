@@ -22,6 +22,20 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def parse_day_list(text: str, name: str, high: int = 60) -> tuple[int, ...]:
+    """"3,1,0" -> (3, 1, 0): distinct whole numbers from 0 to `high`, largest first; "" -> (). A
+    ValueError names the variable and says what is wrong."""
+    parts = [p.strip() for p in text.split(",")] if text.strip() else []
+    if any(not p.isdigit() for p in parts):
+        raise ValueError(f"{name} must be whole numbers of days separated by commas, e.g. 3,1 (got {text!r})")
+    days = [int(p) for p in parts]
+    if any(d > high for d in days):
+        raise ValueError(f"{name}: a reminder is at most {high} days before the due date (got {text!r})")
+    if len(set(days)) != len(days):
+        raise ValueError(f"{name} names a day twice (got {text!r})")
+    return tuple(sorted(days, reverse=True))
+
+
 def setting(env: str, help: str, default):  # noqa: A002 - "help" reads best here
     """A dataclass field that knows its environment variable and its documentation."""
     return field(default=default, metadata={"env": env, "help": help})
@@ -167,6 +181,17 @@ class Settings:
         "Whether reps see their rank within the team on their scorecard (managers always see the ranking).",
         False,
     )
+    evaluation_reminder_days: str = setting(
+        "FIELDPACE_EVAL_REMINDER_DAYS",
+        "Days before a cycle's rating due date on which raters with a form not submitted get a reminder, "
+        "comma-separated whole numbers from 0 (the due date itself) to 60, e.g. `3,1`; empty sends none.",
+        "3,1,0",
+    )
+
+    def __post_init__(self) -> None:
+        # Checked at start-up (every command builds its settings first): a typo stops the process with
+        # the variable's name rather than silently sending no reminder.
+        parse_day_list(self.evaluation_reminder_days, "FIELDPACE_EVAL_REMINDER_DAYS")
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -190,6 +215,11 @@ class Settings:
             else:
                 values[f.name] = raw
         return cls(**values)
+
+    @property
+    def reminder_days(self) -> tuple[int, ...]:
+        """`evaluation_reminder_days` as days before the due date, largest first."""
+        return parse_day_list(self.evaluation_reminder_days, "FIELDPACE_EVAL_REMINDER_DAYS")
 
     @property
     def trusted_proxy_list(self) -> tuple[str, ...]:

@@ -33,12 +33,13 @@ async def team(name: str | None = None) -> UUID:
 
 
 async def user(role: str = "rep", team: UUID | None = None, username: str | None = None, active: bool = True,
-               leads: list[UUID] | None = None, name: str | None = None) -> UUID:
+               leads: list[UUID] | None = None, name: str | None = None, rep_kind: str = "field") -> UUID:
     uid = uuid4()
     n = next(_seq)
     await User.insert(User(
         id=uid, username=username or f"{role}{n}", display_name=name or f"{role.title()} {n}",
         password_hash=password_hash(), role=role, team=team, active=active, locale="", created_at=clock.now(),
+        rep_kind=rep_kind,
     ))
     for t in leads or []:
         await TeamManager.insert(TeamManager(id=uuid4(), team=t, manager=uid))

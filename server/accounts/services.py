@@ -18,7 +18,7 @@ from litestar.exceptions import NotFoundException
 from server import clock, db, validation
 from server.accounts import hierarchy, membership, sessions
 from server.accounts.permissions import Actor, require_role
-from server.accounts.tables import ROLES, LoginFailure, Team, TeamManager, User
+from server.accounts.tables import REP_KINDS, ROLES, LoginFailure, Team, TeamManager, User
 from server.i18n import LOCALES, _
 from server.web import FieldErrors
 
@@ -177,6 +177,10 @@ def validate_user_fields(data: dict[str, str], creating: bool) -> dict[str, obje
     if len(erp_code) > 64:
         errors["erp_code"] = _("At most %(n)s characters.", n=64)
     clean["erp_code"] = erp_code
+    rep_kind = data.get("rep_kind") or "field"
+    if rep_kind not in REP_KINDS:
+        errors["rep_kind"] = _("Choose one of the options.")
+    clean["rep_kind"] = rep_kind
     if errors:
         raise FieldErrors(errors)
     return clean
@@ -212,6 +216,7 @@ async def create_user(actor: Actor | None, data: dict[str, str], password_hash: 
             team=clean["team"],
             locale=clean["locale"],
             erp_code=clean["erp_code"],
+            rep_kind=clean["rep_kind"],
             active=True,
             created_at=_now(),
         )
@@ -236,7 +241,7 @@ async def update_user(actor: Actor, user_id: UUID, data: dict[str, str]) -> None
         # A team changed on the user form is a move from today: what was earned before stays put.
         await membership.move(actor, user_id, db.as_uuid(clean["team"]), clock.today())
     changes: dict = {User.display_name: clean["display_name"], User.role: clean["role"], User.active: active,
-                     User.erp_code: clean["erp_code"]}
+                     User.erp_code: clean["erp_code"], User.rep_kind: clean["rep_kind"]}
     if was_active and not active:
         # Deactivation ends every session for good: reactivating the user later revives none of them.
         changes[User.session_epoch] = User.session_epoch + 1
@@ -272,8 +277,8 @@ async def set_locale(actor: Actor, locale: str) -> None:
 async def get_user(actor: Actor, user_id: UUID) -> dict | None:
     require_role(actor, "admin")
     return await User.select(
-        User.id, User.username, User.display_name, User.role, User.team, User.active, User.locale, User.erp_code
-    ).where(User.id == user_id).first()
+        User.id, User.username, User.display_name, User.role, User.team, User.active, User.locale, User.erp_code,
+        User.rep_kind).where(User.id == user_id).first()
 
 
 async def list_users(actor: Actor) -> list[dict]:

@@ -5,6 +5,9 @@ from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 ROLES = ("rep", "manager", "admin")
+# What kind of rep: a field rep (many customers, visits) or a key account rep (few large customers). The
+# scorecard a rep is evaluated on may depend on it (evaluation: a template applies to a kind).
+REP_KINDS = ("field", "key_account")
 
 
 class Team(Table, tablename="team"):
@@ -27,6 +30,7 @@ class User(Table, tablename="app_user"):
     active = Boolean(default=True)
     # The rep's code in the ERP (业务员编码), set by an admin: ERP imports match 业务员 by it, the username or the name.
     erp_code = Varchar(length=64, default="")
+    rep_kind = Varchar(length=16, default="field")  # one of REP_KINDS, set by an admin
     # Empty means: follow the browser's Accept-Language.
     locale = Varchar(length=8, default="")
     created_at = Timestamptz()

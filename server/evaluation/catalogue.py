@@ -73,6 +73,7 @@ class Template:
     name_en: str
     dimensions: tuple[Dimension, ...]
     team: UUID | None = None  # the one team it applies to; None: every team
+    rep_kind: str = ""  # the one kind of rep it applies to (User.rep_kind); "": every kind
 
     @property
     def name(self) -> str:
@@ -125,7 +126,7 @@ async def _read(template_id: UUID) -> Template | None:
             float(r["floor"]), float(r["cap"]), r["band_worst"], r["norm"], tuple(json.loads(r["anchors"] or "[]"))))
     return Template(row["id"], row["code"], row["version"], row["name_zh"], row["name_en"],
                     tuple(Dimension(d["id"], d["name_zh"], d["name_en"], d["weight_bp"], tuple(by_dim.get(d["id"], [])))
-                          for d in dims), as_uuid(row["team"]) if row["team"] else None)
+                          for d in dims), as_uuid(row["team"]) if row["team"] else None, row["rep_kind"] or "")
 
 
 async def current_templates() -> list[dict]:

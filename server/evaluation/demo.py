@@ -1,5 +1,7 @@
 """The demo's evaluations: last month's cycle of every team, rated (manager, self, three peers), closed and
-published; this month's cycle of the first team in rating, with manager1's forms still to fill."""
+published; this month's cycle of the first team in rating, with manager1's forms still to fill. The second
+team's reps are key account reps, on the key-account template (the others are field reps, on the field
+one): each cycle's reps are given their template the way opening a cycle does (`members.assign`)."""
 
 from __future__ import annotations
 
@@ -8,15 +10,16 @@ from datetime import date, timedelta
 from uuid import UUID, uuid4
 
 from server import clock
-from server.evaluation import catalogue, scores
-from server.evaluation.tables import EvaluationCycle, RaterAssignment, Rating
+from server.accounts.tables import User
+from server.evaluation import catalogue, members, scores
+from server.evaluation.tables import EvaluationCycle, EvaluationMember, RaterAssignment, Rating
 from server.targets import formulas
 
 TEMPLATES = (UUID("00000000-0000-0000-0008-000000000001"), UUID("00000000-0000-0000-0008-000000000002"))
 COMMENTS = {1: "本期多次未按约定跟进,需要改进。", 5: "表现突出,客户和同事都给予肯定。"}
 
 
-async def cycles(teams: list[UUID], managers: list[UUID], members: list[list[UUID]], ability: dict[UUID, float],
+async def cycles(teams: list[UUID], managers: list[UUID], team_reps: list[list[UUID]], ability: dict[UUID, float],
                  today: date, seed: int = 7, peer_min: int = 3) -> int:
     rng = random.Random(seed)
     last = today.replace(day=1) - timedelta(days=1)
@@ -24,15 +27,20 @@ async def cycles(teams: list[UUID], managers: list[UUID], members: list[list[UUI
     plans = [(i, formulas.month_code(last.year, last.month), "published") for i in range(len(teams))]
     plans.append((0, formulas.month_code(today.year, today.month), "rating"))
     for index, period, state in plans:
-        team, manager, reps = teams[index], managers[index], members[index]
+        team, manager, reps = teams[index], managers[index], team_reps[index]
         template = await catalogue.load(TEMPLATES[index % len(TEMPLATES)])
         if template is None or not reps:
             continue
+        if template.code == "key_account":
+            await User.update({User.rep_kind: "key_account"}).where(User.id.is_in(reps))
         cid = uuid4()
         _k, _start, end = formulas.parse_period(period)
         await EvaluationCycle.insert(EvaluationCycle(
             id=cid, template=template.id, team=team, kind="month", period=period, state="rating",
             guide="20/70/10", rating_due=end + timedelta(days=5), opened_by=manager, opened_at=clock.now()))
+        chosen = await members.assign(cid, team, template.id, reps)
+        if chosen:
+            await EvaluationMember.insert(*chosen)
         assignments, ratings = [], []
         for n, rep in enumerate(reps):
             peers = [reps[(n + k) % len(reps)] for k in (1, 2, 3)] if len(reps) >= 4 else []

@@ -11,7 +11,7 @@ from litestar.exceptions import NotFoundException
 
 from server import clock, db, validation
 from server.accounts.permissions import Actor, require_role
-from server.accounts.tables import Team
+from server.accounts.tables import REP_KINDS, Team
 from server.evaluation import catalogue, scoring
 from server.evaluation.tables import PROCESSES, RATING_SOURCES, SOURCES, ScorecardDimension, ScorecardItem, ScorecardTemplate
 from server.i18n import _
@@ -41,11 +41,39 @@ def _ratio(data: dict, name: str, errors: dict, low: float, high: float) -> floa
 
 
 ANCHOR_LEVELS = 5  # a new rating item's anchored scale: levels 1 to 5, each described in both languages
+MIN_LEVELS, MAX_LEVELS = 3, 7  # an anchored scale has 3 to 7 levels
+
+
+def anchors(data: dict, k: str, errors: dict, default: int = ANCHOR_LEVELS) -> list[dict]:
+    """A rating item's anchored scale from the form: `<k>_levels` (3 to 7; `default` when absent) and, for
+    each level n up to it, `<k>_a<n>_zh` / `<k>_a<n>_en`. Every level is described in both languages and
+    no two levels share a description (each names a different behaviour); fields above the count are
+    ignored."""
+    raw = str(data.get(f"{k}_levels") or "").strip()
+    count = int(raw) if raw.isdigit() else (default if not raw else 0)
+    if not MIN_LEVELS <= count <= MAX_LEVELS:
+        errors[f"{k}_levels"] = _("A scale has %(low)s to %(high)s levels.", low=MIN_LEVELS, high=MAX_LEVELS)
+        count = min(max(count, MIN_LEVELS), MAX_LEVELS)
+    out: list[dict] = []
+    for n in range(1, count + 1):
+        level = {}
+        for lang in ("zh", "en"):
+            name = f"{k}_a{n}_{lang}"
+            text = validation.text(data, name, errors, max_len=300)
+            if not text and name not in errors:
+                errors[name] = _("Describe level %(n)s: every level of the scale needs its description.", n=n)
+            elif text and any(text.casefold() == o[lang].casefold() for o in out):
+                first = next(m for m, o in enumerate(out, start=1) if text.casefold() == o[lang].casefold())
+                errors[name] = _("Level %(n)s has the same description as level %(first)s: each level describes a "
+                                 "different behaviour.", n=n, first=first)
+            level[lang] = text
+        out.append(level)
+    return out
 
 
 def _new_item(data: dict, k: str, errors: dict, kpis: tuple[str, ...]) -> dict | None:
     """An item added in the editor (fields `<k>_zh`, `<k>_en`, `<k>_weight`, `<k>_source`, and by source a
-    KPI, a process with its norm, floor and cap, or the five levels of its anchored scale); None when its
+    KPI, a process with its norm, floor and cap, or the 3 to 7 levels of its anchored scale); None when its
     names are left empty."""
     if not str(data.get(f"{k}_zh") or "").strip() and not str(data.get(f"{k}_en") or "").strip():
         return None
@@ -69,9 +97,7 @@ def _new_item(data: dict, k: str, errors: dict, kpis: tuple[str, ...]) -> dict |
         if item["floor"] >= item["cap"] and f"{k}_floor" not in errors:
             errors[f"{k}_floor"] = _("The floor must be below the cap.")
     if source in RATING_SOURCES:
-        item["anchors"] = [{"zh": validation.text(data, f"{k}_a{n}_zh", errors, required=True, max_len=300),
-                            "en": validation.text(data, f"{k}_a{n}_en", errors, required=True, max_len=300)}
-                           for n in range(1, ANCHOR_LEVELS + 1)]
+        item["anchors"] = anchors(data, k, errors)
     return item
 
 
@@ -81,7 +107,10 @@ def parse(template: catalogue.Template, data: dict, kpis: tuple[str, ...] = ()) 
     errors: dict[str, str] = {}
     out: dict = {"name_zh": validation.text(data, "name_zh", errors, required=True, max_len=100),
                  "name_en": validation.text(data, "name_en", errors, required=True, max_len=100), "dimensions": [],
-                 "team": validation.uuid(data, "team", errors, required=False)}
+                 "team": validation.uuid(data, "team", errors, required=False),
+                 "rep_kind": str(data.get("rep_kind") or "").strip()}
+    if out["rep_kind"] and out["rep_kind"] not in REP_KINDS:
+        errors["rep_kind"] = _("Choose one of the options.")
     dim_weights: list[int] = []
     for d in template.dimensions:
         key = f"d_{d.id}"
@@ -112,12 +141,7 @@ def parse(template: catalogue.Template, data: dict, kpis: tuple[str, ...] = ()) 
                     errors[f"{k}_norm"] = _("This field is required.")
                 item["norm"] = norm
             if i.is_rating:
-                anchors = []
-                for level in range(1, len(i.anchors) + 1):
-                    zh = validation.text(data, f"{k}_a{level}_zh", errors, required=True, max_len=300)
-                    en = validation.text(data, f"{k}_a{level}_en", errors, required=True, max_len=300)
-                    anchors.append({"zh": zh, "en": en})
-                item["anchors"] = anchors
+                item["anchors"] = anchors(data, k, errors, default=len(i.anchors) or ANCHOR_LEVELS)
             item_weights.append(_percent_of(item))
             dim["items"].append(item)
         added = _new_item(data, f"n_{d.id}", errors, kpis)
@@ -183,7 +207,8 @@ async def save(actor: Actor, template_id: UUID, data: dict) -> UUID:
             ScorecardTemplate.code == template.code)
         await ScorecardTemplate.insert(ScorecardTemplate(
             id=new_id, code=template.code, version=(latest or {"version": 0})["version"] + 1, name_zh=clean["name_zh"],
-            name_en=clean["name_en"], role=row["role"], team=clean["team"], current=True, builtin=False,
+            name_en=clean["name_en"], role=row["role"], team=clean["team"], rep_kind=clean["rep_kind"], current=True,
+            builtin=False,
             created_at=clock.now()))
         for position, dim in enumerate(clean["dimensions"], start=1):
             dim_id = uuid4()
@@ -202,7 +227,7 @@ async def save(actor: Actor, template_id: UUID, data: dict) -> UUID:
 def form_values(template: catalogue.Template) -> dict[str, str]:
     """The editor's fields for a template as stored."""
     values = {"name_zh": template.name_zh, "name_en": template.name_en,
-              "team": "" if template.team is None else str(template.team)}
+              "team": "" if template.team is None else str(template.team), "rep_kind": template.rep_kind}
     for d in template.dimensions:
         values.update({f"d_{d.id}_zh": d.name_zh, f"d_{d.id}_en": d.name_en, f"d_{d.id}_weight": f"{d.weight_bp / 100:g}"})
         for i in d.items:
@@ -210,6 +235,8 @@ def form_values(template: catalogue.Template) -> dict[str, str]:
             values.update({f"{k}_zh": i.name_zh, f"{k}_en": i.name_en, f"{k}_weight": f"{i.weight_bp / 100:g}",
                            f"{k}_floor": f"{i.floor * 100:g}", f"{k}_cap": f"{i.cap * 100:g}",
                            f"{k}_norm": "" if i.norm is None else f"{i.norm:g}"})
+            if i.is_rating:
+                values[f"{k}_levels"] = str(len(i.anchors))
             for level, a in enumerate(i.anchors, start=1):
                 values[f"{k}_a{level}_zh"], values[f"{k}_a{level}_en"] = a.get("zh", ""), a.get("en", "")
     return values

@@ -5,7 +5,8 @@ period's rows (set-based: `measures.gather`, once per period for the reps of all
 in rating whose rating due date has passed is closed: its final scores are computed once and frozen from
 then on (a later order correction does not change them; only an admin's re-open does, with a reason).
 
-Reminders: on each of `REMINDER_DAYS` before a cycle's rating due date (and on the day itself), every
+Reminders: on each of the days before a cycle's rating due date that `FIELDPACE_EVAL_REMINDER_DAYS` names
+(`settings.reminder_days`, default 3, 1 and 0: the due date itself), every
 rater with a form not yet submitted gets one "your rating is due" reminder through the notification
 path. The notification's dedup key carries the day, so a job run twice on a day reminds once."""
 
@@ -20,14 +21,12 @@ from server.evaluation.tables import EvaluationCycle, RaterAssignment
 from server.jobs.registry import JobContext
 from server.notifications.services import NewNotification, notify
 
-REMINDER_DAYS = (3, 1, 0)  # days before the rating due date
 
-
-async def remind(cycle: dict, today: date) -> int:
+async def remind(cycle: dict, today: date, days: tuple[int, ...]) -> int:
     """Remind the raters of a cycle in rating who have not submitted every form, on a reminder day;
     returns how many reminders were created (0 when this day's were made already)."""
     due = cycle["rating_due"]
-    if cycle["state"] != "rating" or due is None or (due - today).days not in REMINDER_DAYS:
+    if cycle["state"] != "rating" or due is None or (due - today).days not in days:
         return 0
     waiting = Counter(r["rater"] for r in await RaterAssignment.select(RaterAssignment.rater).where(
         (RaterAssignment.cycle == cycle["id"]) & RaterAssignment.submitted_at.is_null()))
@@ -50,7 +49,7 @@ async def compute_scores(ctx: JobContext) -> dict[str, int]:
             counts["final"] += await services.close(cycle, peer_min, None, today=today)
             counts["closed"] += 1
             continue
-        counts["reminders"] += await remind(cycle, today)
+        counts["reminders"] += await remind(cycle, today, ctx.settings.reminder_days)
         provisional.append(cycle["id"])
     # Every other cycle at once: one pass over each period's rows for all their reps.
     counts["provisional"] = await scores.compute_cycles(provisional, final=False, peer_min=peer_min, today=today)

@@ -10,7 +10,7 @@ from litestar.exceptions import NotFoundException
 
 from server import clock, db, validation
 from server.accounts.permissions import Actor
-from server.evaluation import services
+from server.evaluation import members
 from server.evaluation.tables import EvaluationCycle, RaterAssignment, Rating
 from server.i18n import _
 from server.web import Conflict, FieldErrors
@@ -28,7 +28,7 @@ async def save(actor: Actor, assignment_id: UUID, data: dict, submit: bool) -> N
         raise Conflict(_("This cycle no longer takes ratings."))
     if a["submitted_at"] is not None:
         raise Conflict(_("You submitted this form already."))
-    template = await services.cycle_template(cycle)
+    template = await members.rep_template(cycle, a["ratee"])
     errors: dict[str, str] = {}
     answers = []
     for item in template.sources(a["role"]):

@@ -10,7 +10,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.datastructures import State
 
 from server.accounts.permissions import Actor, require_role
-from server.evaluation import catalogue, editor, ratings, services, views
+from server.evaluation import catalogue, editor, members, ratings, services, views
 from server.evaluation.tables import PROCESSES
 from server.i18n import _
 from server.validation import optional_uuid
@@ -19,7 +19,9 @@ from server.web import FieldErrors, flash, form_data, page, redirect
 
 @get("/evaluation")
 async def evaluation_hub(actor: Actor) -> object:
-    return page("evaluation/hub.html", **await views.hub(actor), labels=views.STATE_LABELS)
+    context = await views.hub(actor)
+    parts = await views.latest_parts(context["mine"]) if actor.is_rep else []
+    return page("evaluation/hub.html", **context, parts=parts, labels=views.STATE_LABELS)
 
 
 async def _new_context(actor: Actor, values: dict, errors: dict) -> dict:
@@ -33,15 +35,17 @@ async def _new_context(actor: Actor, values: dict, errors: dict) -> dict:
 @get("/evaluation/templates")
 async def template_list(actor: Actor) -> object:
     require_role(actor, "admin")
-    return page("evaluation/templates.html", templates=await catalogue.current_templates(), name=catalogue.local)
+    return page("evaluation/templates.html", templates=await catalogue.current_templates(), name=catalogue.local,
+                kind_labels=members.KIND_LABELS)
 
 
 async def _editor(actor: Actor, template_id: UUID, values: dict | None, errors: dict, status: int = 200) -> object:
     template = await editor.template_for(actor, template_id)
     return page("evaluation/template_edit.html", tpl=template, values=values or editor.form_values(template),
                 errors=errors, teams=await services.team_choices(actor), kpis=await editor.kpi_choices(),
-                levels=editor.ANCHOR_LEVELS, processes=PROCESSES, sources=views.SOURCE_LABELS,
-                process_labels=views.PROCESS_LABELS, status_code=status)
+                levels=editor.ANCHOR_LEVELS, min_levels=editor.MIN_LEVELS, max_levels=editor.MAX_LEVELS,
+                processes=PROCESSES, sources=views.SOURCE_LABELS,
+                process_labels=views.PROCESS_LABELS, kind_labels=members.KIND_LABELS, status_code=status)
 
 
 @get("/evaluation/templates/{template_id:uuid}")

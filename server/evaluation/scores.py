@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 
 from server import clock, db
 from server.accounts.tables import User
-from server.evaluation import catalogue, measures, scoring
+from server.evaluation import catalogue, measures, members, scoring
 from server.evaluation.catalogue import Item, Template
 from server.evaluation.measures import Inputs
 from server.evaluation.tables import EvaluationCycle, Score
@@ -199,8 +199,14 @@ async def compute_cycles(cycle_ids: list[UUID], *, final: bool, peer_min: int, t
             reps = [r for r in reps if r["id"] in wanted]
         else:
             reps = [r for r in reps if (cycle["id"], r["id"]) not in frozen]
-        if reps:
-            work.setdefault(cycle["period"], []).append((cycle, template, reps))
+        # Each rep on the template chosen for them when the cycle opened (members.choose).
+        chosen = await members.of_cycle(cycle["id"])
+        split: dict[UUID, list[dict]] = {}
+        for rep in reps:
+            split.setdefault(chosen.get(rep["id"], {}).get("template", template.id), []).append(rep)
+        for template_id, group_reps in split.items():
+            own = template if template_id == template.id else (await catalogue.load(template_id) or template)
+            work.setdefault(cycle["period"], []).append((cycle, own, group_reps))
     rows = []
     for period, group in work.items():
         everyone = [r for _c, _t, reps in group for r in reps]

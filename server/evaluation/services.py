@@ -19,7 +19,7 @@ from litestar.exceptions import NotFoundException
 from server import clock, db, validation
 from server.accounts.permissions import Actor, require_role
 from server.accounts.tables import Team, TeamManager, User
-from server.evaluation import catalogue, scores
+from server.evaluation import catalogue, members, scores
 from server.evaluation.tables import (
     CYCLE_KINDS,
     CalibrationAdjustment,
@@ -93,7 +93,8 @@ async def default_template(team: UUID) -> UUID | None:
 
 async def open_cycle(actor: Actor, data: dict) -> UUID:
     """Open a cycle for a team and a period on the current version of a template, and assign its raters:
-    each rep's manager(s) and the rep themself (peers are chosen next, by the manager)."""
+    each rep's manager(s) and the rep themself (peers are chosen next, by the manager). Each rep is given
+    the template that applies to them (members.choose: their team's, their kind's, else this one)."""
     require_role(actor, "manager", "admin")
     errors: dict[str, str] = {}
     kind = validation.choice(data, "kind", CYCLE_KINDS, errors, default="month")
@@ -139,10 +140,13 @@ async def open_cycle(actor: Actor, data: dict) -> UUID:
     if not managers:
         managers = [actor.id]
     now = clock.now()
+    chosen = await members.assign(cycle_id, team, template_id, [r["id"] for r in reps])
     async with db.write_transaction():
         await EvaluationCycle.insert(EvaluationCycle(
             id=cycle_id, template=template_id, team=team, kind=kind, period=period, state="open", guide=guide,
             rating_due=end + timedelta(days=5), opened_by=actor.id, opened_at=now))
+        if chosen:
+            await members.EvaluationMember.insert(*chosen)
         rows = []
         for rep in reps:
             rows.append(RaterAssignment(id=uuid4(), cycle=cycle_id, ratee=rep["id"], rater=rep["id"], role="self"))
@@ -150,7 +154,8 @@ async def open_cycle(actor: Actor, data: dict) -> UUID:
                      for m in managers]
         if rows:
             await RaterAssignment.insert(*rows)
-        await audit(actor, "opened", cycle_id, period=period, template=str(template_id))
+        await audit(actor, "opened", cycle_id, period=period, template=str(template_id),
+                    templates=sorted({str(m.template) for m in chosen}))
     return cycle_id
 
 

@@ -25,9 +25,11 @@ class ScorecardTemplate(Table, tablename="scorecard_template"):
     version = Integer(default=1)
     name_zh = Varchar(length=100)
     name_en = Varchar(length=100)
-    # Whom it applies to: a role (rep) and, when set, one team only.
+    # Whom it applies to: a role (rep) and, when set, one team only and / or one kind of rep only
+    # (`User.rep_kind`; empty: every kind). Opening a cycle gives each rep the most specific one.
     role = Varchar(length=16, default="rep")
     team = ForeignKey(references=Team, null=True, on_delete=OnDelete.set_null)
+    rep_kind = Varchar(length=16, default="")
     current = Boolean(default=True)  # the latest version of its code
     builtin = Boolean(default=False)
     created_at = Timestamptz()
@@ -69,7 +71,8 @@ class ScorecardItem(Table, tablename="scorecard_item"):
 
 
 class EvaluationCycle(Table, tablename="evaluation_cycle"):
-    """One evaluation of one team for one period, on one template version."""
+    """One evaluation of one team for one period, on one template version (the default: a rep whom a
+    team's or a kind's template applies to is evaluated on that one, see EvaluationMember)."""
 
     id = UUID(primary_key=True)
     template = ForeignKey(references=ScorecardTemplate, null=False, on_delete=OnDelete.restrict, index=True)
@@ -84,6 +87,18 @@ class EvaluationCycle(Table, tablename="evaluation_cycle"):
     opened_at = Timestamptz()
     closed_at = Timestamptz(null=True, default=None)
     published_at = Timestamptz(null=True, default=None)
+
+
+class EvaluationMember(Table, tablename="evaluation_member"):
+    """A rep a cycle evaluates and the template version they are evaluated on, chosen when the cycle
+    opened: `basis` says why ("team": their team's template, "kind": the template for their kind of rep,
+    "default": the cycle's template). A cycle without these rows evaluates everyone on its template."""
+
+    id = UUID(primary_key=True)
+    cycle = ForeignKey(references=EvaluationCycle, null=False, on_delete=OnDelete.cascade, index=True)
+    rep = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict, index=True)
+    template = ForeignKey(references=ScorecardTemplate, null=False, on_delete=OnDelete.restrict)
+    basis = Varchar(length=8, default="default")
 
 
 class RaterAssignment(Table, tablename="rater_assignment"):

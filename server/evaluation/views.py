@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from server.accounts.permissions import Actor
 from server.dashboards.charts import bars_and_line
-from server.evaluation import catalogue, scoring, services
+from server.evaluation import catalogue, members, scoring, services
 from server.evaluation.tables import EvaluationCycle, RaterAssignment, Rating, Score
 from server.i18n import N_, _, fmt_number
 
@@ -46,7 +46,7 @@ async def hub(actor: Actor) -> dict:
     forms = await RaterAssignment.select(
         RaterAssignment.id, RaterAssignment.role, RaterAssignment.submitted_at,
         RaterAssignment.ratee.display_name.as_alias("ratee_name"), RaterAssignment.cycle.period.as_alias("period"),
-        RaterAssignment.cycle.state.as_alias("state"),
+        RaterAssignment.cycle.state.as_alias("state"), RaterAssignment.cycle.rating_due.as_alias("due"),
     ).where((RaterAssignment.rater == actor.id) & RaterAssignment.cycle.state.is_in(["open", "rating"]))
     mine = await Score.select(Score.id, Score.total, Score.calibrated, Score.acknowledged_at,
                               Score.cycle.period.as_alias("period"), Score.cycle.state.as_alias("state")).where(
@@ -56,14 +56,33 @@ async def hub(actor: Actor) -> dict:
     return {"forms": forms, "mine": mine, "cycles": cycles, "nominate": await services.nomination_cycles(actor)}
 
 
+async def latest_parts(mine: list[dict]) -> list[tuple[str, float | None]]:
+    """The dimensions of the rep's latest published score, (name, points), from its snapshot: the top of
+    "My evaluation" (the whole card, with every item's numbers, is the scorecard page)."""
+    if not mine:
+        return []
+    row = await services.score_row(mine[0]["id"])
+    if row is None:  # pragma: no cover - read just before
+        return []
+    template = await members.rep_template({"id": row["cycle"], "template": row["template"]}, row["rep"])
+    dims = json.loads(row["snapshot"] or "{}").get("dimensions", {})
+    return [(d.name, dims.get(str(d.id), {}).get("points")) for d in template.dimensions]
+
+
 async def home_summary(actor: Actor) -> dict:
-    """For the rep's home: how many rating forms wait for them (self, peers), their latest published
-    score and whether it waits for their acknowledgement, and open cycles taking peer nominations."""
+    """What a cycle asks of the rep, for the card on their home: their self rating (open or rating,
+    not submitted), the peer ratings they owe, their published score waiting for their acknowledgement,
+    and open cycles taking their peer nominations. `asks` is False when nothing waits (no card)."""
     hub_rows = await hub(actor)
     todo = [f for f in hub_rows["forms"] if f["submitted_at"] is None]
+    self_forms = [f for f in todo if f["role"] == "self"]
+    peer_forms = [f for f in todo if f["role"] == "peer"]
+    unacknowledged = [s for s in hub_rows["mine"] if s["acknowledged_at"] is None]
     latest = hub_rows["mine"][0] if hub_rows["mine"] else None
-    return {"todo": len(todo), "latest": latest, "latest_value": final_value(latest) if latest else None,
-            "history": len(hub_rows["mine"]), "nominate": len(hub_rows["nominate"])}
+    return {"self_forms": self_forms, "peer_forms": peer_forms, "unacknowledged": unacknowledged,
+            "nominate": hub_rows["nominate"], "latest": latest, "latest_value": final_value(latest) if latest else None,
+            "value": final_value, "todo": len(todo),
+            "asks": bool(self_forms or peer_forms or unacknowledged or hub_rows["nominate"])}
 
 
 async def cycle_page(actor: Actor, cycle_id: UUID, sort: str = "") -> dict:
@@ -76,12 +95,19 @@ async def cycle_page(actor: Actor, cycle_id: UUID, sort: str = "") -> dict:
     rows = await Score.select(Score.id, Score.rep, Score.total, Score.calibrated, Score.final, Score.snapshot,
                               Score.acknowledged_at).where(Score.cycle == cycle_id)
     by_rep = {r["rep"]: r for r in rows}
+    chosen = await members.of_cycle(cycle_id)
     ranking: list[dict] = []
     for rep in reps:
         s = by_rep.get(rep["id"])
         dims = json.loads(s["snapshot"]).get("dimensions", {}) if s else {}
+        member = chosen.get(rep["id"], {"template": template.id, "basis": "default"})
+        own = await catalogue.load(member["template"]) or template
+        # A rep on another template: its dimensions by position under the cycle template's columns.
+        columns = [str(own.dimensions[n].id) if n < len(own.dimensions) else ""
+                   for n in range(len(template.dimensions))]
         ranking.append({"rep": rep, "score": s, "value": final_value(s) if s else None,
-                        "dims": [dims.get(str(d.id), {}).get("points") for d in template.dimensions]})
+                        "dims": [dims.get(key, {}).get("points") for key in columns],
+                        "template": own, "basis": member["basis"]})
     column = next((n for n, d in enumerate(template.dimensions) if str(d.id) == sort), None)
     if column is None:
         ranking.sort(key=lambda r: (r["value"] is None, -float(r["value"] or 0)))
@@ -93,6 +119,8 @@ async def cycle_page(actor: Actor, cycle_id: UUID, sort: str = "") -> dict:
             peers.setdefault(a["ratee"], []).append(a["rater"])
     return {"cycle": cycle, "tpl": template, "assignments": assignments, "reps": reps, "ranking": ranking,
             "peers": peers, "nominations": await services.nominations(cycle_id),
+            "rep_templates": {r["rep"]["id"]: r for r in ranking}, "basis_labels": members.BASIS_LABELS,
+            "mixed": any(r["template"].id != template.id for r in ranking),
             "sort": str(template.dimensions[column].id) if column is not None else ""}
 
 
@@ -107,7 +135,7 @@ async def form_page(actor: Actor, assignment_id: UUID) -> dict:
     cycle = await EvaluationCycle.select().where(EvaluationCycle.id == a["cycle"]).first()
     if cycle is None:  # pragma: no cover - cascade
         raise NotFoundException()
-    template = await services.cycle_template(cycle)
+    template = await members.rep_template(cycle, a["ratee"])
     items = template.sources(a["role"])
     answers = {str(r["item"]): r for r in await Rating.select().where(Rating.assignment == assignment_id)}
     data_items: list[dict] = []
@@ -151,7 +179,7 @@ async def scorecard(actor: Actor, score_id: UUID, reps_see_ranking: bool) -> dic
     elif not (actor.is_admin or row["team"] in actor.led_team_ids):
         raise NotFoundException()
     snap = json.loads(row["snapshot"])
-    template = await services.cycle_template({"template": row["template"]})
+    template = await members.rep_template({"id": row["cycle"], "template": row["template"]}, row["rep"])
     comments = await Rating.select(Rating.item, Rating.level, Rating.comment,
                                    Rating.assignment.role.as_alias("role")).where(
         (Rating.assignment.cycle == row["cycle"]) & (Rating.assignment.ratee == row["rep"])

@@ -25,8 +25,10 @@ def test_the_reps_home_leads_to_their_forms_and_nomination(client, team):
     cycle = open_cycle(client, w.team_a, team["period"])
     client.login("rep_a1")
     home = client.get("/home").text
-    assert "home-evaluation" in home and "1 rating form to fill" in home
-    assert "Propose the colleagues who rate you" in home and 'href="/evaluation"' in home
+    form = assignment(client, cycle, w.rep, w.rep, "self")
+    assert "home-evaluation" in home and f'href="/evaluation/forms/{form}">Rate yourself for {team["period"]}' in home
+    assert "Propose the colleagues who rate you" in home and f'href="/evaluation/cycles/{cycle}/nominate"' in home
+    assert 'href="/evaluation">My evaluation' in home
     hub = client.get("/evaluation").text
     assert f"/evaluation/cycles/{cycle}/nominate" in hub
     assert f"/evaluation/forms/{assignment(client, cycle, w.rep, w.rep, 'self')}" in hub

@@ -174,3 +174,24 @@ def test_membership_rows_become_the_days_in_a_team():
     assert spans[moved] is None and spans[always] is None
     assert spans[gone] == ((start, date(2026, 11, 20)),)
     assert spans[never] == ()
+
+
+# Scales of 3 to 7 levels: a rating's points use the item's own level count.
+def test_rating_points_use_the_scale_length():
+    from server.evaluation.scoring import rating_points
+    assert rating_points(1, 3) == 0.0 and rating_points(2, 3) == 50.0 and rating_points(3, 3) == 100.0
+    assert rating_points(4, 7) == 50.0 and rating_points(2, 7) == pytest.approx(100 / 6)
+    assert rating_points(3, 5) == 50.0 and rating_points(7, 7) == 100.0
+
+
+def test_item_spec_carries_its_level_count():
+    from uuid import uuid4
+
+    from server.evaluation.catalogue import Item
+    from server.evaluation.scoring import Measure, item_points
+    anchors = tuple({"zh": f"水平{n}", "en": f"L{n}"} for n in range(1, 8))
+    seven = Item(uuid4(), "x", "x", 10_000, "manager", "", "", 0.0, 1.0, None, None, anchors)
+    three = Item(uuid4(), "x", "x", 10_000, "manager", "", "", 0.0, 1.0, None, None, anchors[:3])
+    assert seven.spec().levels == 7 and three.spec().levels == 3
+    assert item_points(seven.spec(), Measure(level=5)) == pytest.approx(100 * 4 / 6)
+    assert item_points(three.spec(), Measure(level=2)) == 50.0
