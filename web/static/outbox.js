@@ -290,7 +290,7 @@
   function pull(user) {
     return getMeta("cursor:" + user).then(function (cursor) {
       cursor = cursor || 0;
-      return fetch("/api/v1/sync/pull?cursor=" + cursor + "&limit=500", { credentials: "same-origin" }).then(function (r) {
+      return fetch("/api/v1/sync/pull?cursor=" + cursor + "&limit=" + PULL_PAGE, { credentials: "same-origin" }).then(function (r) {
         if (!r.ok) return null;
         return r.json();
       }).then(function (body) {
@@ -303,7 +303,10 @@
   // Pulled changes are stored a slice at a time, each slice in a task of its own, so a first pull of hundreds
   // of records never holds the page's main thread for long. The cursor moves with the last slice; a pull cut
   // short stores its slices again next time (puts and deletes by key: the same result).
-  var PULL_SLICE = 50;
+  // A first pull brings every record of the rep: asked for and stored in small parts, each parsed and
+  // written in its own task, so the phone answers taps meanwhile (no long task on the main thread).
+  var PULL_PAGE = 200;
+  var PULL_SLICE = 25;
   function storePulled(user, changes, cursor) {
     var slice = changes.slice(0, PULL_SLICE), rest = changes.slice(PULL_SLICE);
     return tx(rest.length ? ["records"] : ["records", "meta"], "readwrite", function (t) {
