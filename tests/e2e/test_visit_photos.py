@@ -125,6 +125,8 @@ def test_a_photo_chosen_offline_is_queued_with_the_visit_and_uploaded_once(new_c
 
     context.set_offline(False)
     _poll(page, f"async () => (await ({PHOTO_ROWS})()).length === 0")  # uploaded and gone from the phone
+    # The visit goes with the same sync or the next one (photos and visit may reach the server in either order).
+    _poll(page, "async () => (await window.fieldpaceOutbox.items()).length === 0")
     assert _query(data, "SELECT count(*) FROM visit WHERE id = ?", visit_id) == [(1,)]
     stored = _query(data, "SELECT id, content_type, size_bytes, thumb_bytes FROM visit_photo WHERE visit = ?", visit_id)
     assert len(stored) == 1, stored
